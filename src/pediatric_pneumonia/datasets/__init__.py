@@ -1,0 +1,5 @@
+"""Project-specific Kedro datasets."""
+
+from .npz_dataset import NpzDataset
+
+__all__ = ["NpzDataset"]

@@ -1,0 +1,253 @@
+"""Scan the raw dataset folder into a manifest: one row per file, with what is wrong with it."""
+
+import hashlib
+import io
+import logging
+import re
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pandas as pd
+from PIL import Image, UnidentifiedImageError
+from tqdm.auto import tqdm
+
+logger = logging.getLogger(__name__)
+
+# The Kaggle archive nests the dataset in an extra folder and ships macOS resource forks beside it.
+IGNORED_FOLDERS = {"__MACOSX"}
+
+# Public file names carry the patient: personN_bacteria_M / personN_virus_M, IM-XXXX-YYYY and
+# NORMAL2-IM-XXXX-YYYY (the patient is the part before the last -YYYY).
+PATIENT_PATTERNS = (
+    re.compile(r"^(?P<patient>person\d+)_(?:bacteria|virus)_\d+$", re.IGNORECASE),
+    re.compile(r"^(?P<patient>(?:NORMAL2-)?IM-\d+)-\d+$", re.IGNORECASE),
+)
+
+JPEG_MAGIC = b"\xff\xd8\xff"
+JPEG_END = b"\xff\xd9"
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+PNG_END = b"IEND\xaeB`\x82"
+
+MANIFEST_COLUMNS = [
+    "path",
+    "split",
+    "label",
+    "patient_id",
+    "size_bytes",
+    "width",
+    "height",
+    "channels",
+    "content_hash",
+    "status",
+    "reason",
+]
+
+
+class RawDataLayoutError(FileNotFoundError):
+    """The raw data folder is missing or does not have the public Kaggle layout."""
+
+
+def _expected_layout(splits: list[str], classes: list[str]) -> str:
+    return "\n".join(f"  <root>/{split}/{{{','.join(classes)}}}/*.jpeg" for split in splits)
+
+
+def locate_layout_root(root: str | Path, splits: list[str], classes: list[str]) -> Path:
+    """Find the folder holding the split folders: ``root`` itself or one nested folder below it.
+
+    The Kaggle archive unpacks as ``chest_xray/{train,val,test}`` beside a ``__MACOSX`` folder,
+    so a root one level above the splits is accepted.
+
+    Raises:
+        RawDataLayoutError: if the root or any split/class folder is missing.
+    """
+    root = Path(root).expanduser()
+    how_to_fix = (
+        "Expected layout:\n"
+        f"{_expected_layout(splits, classes)}\n"
+        "Get the data with `pediatric-pneumonia download` (real Kaggle data) or "
+        "`pediatric-pneumonia demo-data` (small synthetic images), or point the pipeline at "
+        "your copy with `kedro run --params raw_data.root=/path/to/chest_xray`."
+    )
+    if not root.is_dir():
+        raise RawDataLayoutError(f"Raw data folder '{root}' does not exist.\n{how_to_fix}")
+
+    candidates = [root] + sorted(
+        child
+        for child in root.iterdir()
+        if child.is_dir() and child.name not in IGNORED_FOLDERS and not child.name.startswith(".")
+    )
+    layout_root = next(
+        (folder for folder in candidates if all((folder / split).is_dir() for split in splits)),
+        None,
+    )
+    if layout_root is None:
+        found = sorted(child.name for child in root.iterdir())
+        raise RawDataLayoutError(
+            f"Raw data folder '{root}' has no {'/'.join(splits)} split folders "
+            f"(found: {found or 'nothing'}).\n{how_to_fix}"
+        )
+    missing = [
+        f"{split}/{label}"
+        for split in splits
+        for label in classes
+        if not (layout_root / split / label).is_dir()
+    ]
+    if missing:
+        raise RawDataLayoutError(
+            f"Raw data folder '{layout_root}' lacks the class folders {missing}.\n{how_to_fix}"
+        )
+    if layout_root != root:
+        logger.info("Using nested dataset folder '%s' under '%s'.", layout_root, root)
+    return layout_root
+
+
+def patient_id_from_filename(filename: str) -> str | None:
+    """Return the patient encoded in a public file name, or None when the name is not public."""
+    stem = Path(filename).stem
+    for pattern in PATIENT_PATTERNS:
+        match = pattern.match(stem)
+        if match:
+            return match.group("patient")
+    return None
+
+
+def find_file_problem(content: bytes) -> str | None:
+    """Say why ``content`` is not a decodable JPEG or PNG image, or return None if it looks whole.
+
+    OpenCV decodes a truncated JPEG without error (it returns a partly gray image), so the
+    end-of-image markers are checked explicitly.
+    """
+    if not content:
+        return "empty file"
+    if content.startswith(JPEG_MAGIC):
+        if not content.rstrip(b"\x00\r\n ").endswith(JPEG_END):
+            return "truncated JPEG (no end-of-image marker)"
+    elif content.startswith(PNG_MAGIC):
+        if not content.rstrip(b"\x00\r\n ").endswith(PNG_END):
+            return "truncated PNG (no IEND chunk)"
+    else:
+        return "not a JPEG or PNG image"
+    try:
+        with Image.open(io.BytesIO(content)) as image:
+            image.verify()
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
+        return f"unreadable image header ({error})"
+    return None
+
+
+def inspect_image_file(path: Path) -> dict:
+    """Read one file and describe it: size, content hash, image geometry and whether it is usable."""
+    content = path.read_bytes()
+    record = {
+        "size_bytes": len(content),
+        "content_hash": hashlib.blake2b(content, digest_size=16).hexdigest(),
+        "width": None,
+        "height": None,
+        "channels": None,
+    }
+    problem = find_file_problem(content)
+    if problem is None:
+        with Image.open(io.BytesIO(content)) as image:
+            record["width"], record["height"] = image.size
+            record["channels"] = len(image.getbands())
+    record["status"] = "ok" if problem is None else "rejected"
+    record["reason"] = problem or ""
+    return record
+
+
+def build_image_manifest(raw_data: dict, ingestion: dict) -> pd.DataFrame:
+    """Scan ``raw_data.root`` into one row per file of every split/class folder.
+
+    Unusable files stay in the manifest with ``status == "rejected"`` and a reason, so nothing is
+    silently dropped; the rest of the pipeline only reads rows whose status is ``ok``.
+    """
+    splits, classes = raw_data["splits"], raw_data["classes"]
+    layout_root = locate_layout_root(raw_data["root"], splits, classes)
+    located = [
+        (path, split, label)
+        for split in splits
+        for label in classes
+        for path in sorted((layout_root / split / label).iterdir())
+        if path.is_file()
+    ]
+    with ThreadPoolExecutor(max_workers=ingestion["workers"]) as pool:
+        records = list(
+            tqdm(
+                pool.map(inspect_image_file, (path for path, _, _ in located)),
+                total=len(located),
+                desc="Inspecting raw images",
+                unit="file",
+            )
+        )
+    rows = [
+        {
+            "path": str(path.resolve()),
+            "split": split,
+            "label": label,
+            "patient_id": patient_id_from_filename(path.name),
+            **record,
+        }
+        for (path, split, label), record in zip(located, records)
+    ]
+    manifest = pd.DataFrame(rows, columns=MANIFEST_COLUMNS)
+    _fill_unknown_patients(manifest)
+    rejected = int((manifest["status"] == "rejected").sum())
+    logger.info(
+        "Found %d files under '%s': %d usable images, %d rejected (see rejected_files).",
+        len(manifest),
+        layout_root,
+        len(manifest) - rejected,
+        rejected,
+    )
+    if manifest["status"].eq("ok").sum() == 0:
+        raise RawDataLayoutError(
+            f"No usable image under '{layout_root}'. Expected layout:\n"
+            f"{_expected_layout(splits, classes)}"
+        )
+    return manifest
+
+
+def _fill_unknown_patients(manifest: pd.DataFrame) -> None:
+    """Give each file whose name carries no patient a group of its own, and warn once."""
+    unknown = manifest["patient_id"].isna() & manifest["status"].eq("ok")
+    if unknown.any():
+        examples = [Path(path).name for path in manifest.loc[unknown, "path"].head(3)]
+        logger.warning(
+            "%d image names do not follow the public naming (e.g. %s): each becomes its own "
+            "patient group, so patient-disjoint splitting cannot see their real patient.",
+            int(unknown.sum()),
+            examples,
+        )
+    manifest["patient_id"] = manifest["patient_id"].fillna(
+        "file:" + manifest["split"] + "/" + manifest["label"] + "/" + manifest["path"].map(
+            lambda path: Path(path).name
+        )
+    )
+
+
+def select_rejected_files(image_manifest: pd.DataFrame) -> pd.DataFrame:
+    """The rejected-files report: every file that is not a usable image, with the reason."""
+    rejected = image_manifest.loc[
+        image_manifest["status"] == "rejected", ["path", "split", "label", "size_bytes", "reason"]
+    ].reset_index(drop=True)
+    if len(rejected):
+        logger.warning("Skipped %d unusable files: %s", len(rejected), rejected["reason"].value_counts().to_dict())
+    return rejected
+
+
+def find_split_leakage(image_manifest: pd.DataFrame) -> pd.DataFrame:
+    """Report byte-identical images that appear in more than one split (train, val, test)."""
+    usable = image_manifest[image_manifest["status"] == "ok"]
+    splits_per_hash = usable.groupby("content_hash")["split"].nunique()
+    leaked_hashes = splits_per_hash[splits_per_hash > 1].index
+    leakage = (
+        usable[usable["content_hash"].isin(leaked_hashes)]
+        .sort_values(["content_hash", "split", "path"])
+        .loc[:, ["content_hash", "split", "label", "patient_id", "path"]]
+        .reset_index(drop=True)
+    )
+    if len(leaked_hashes):
+        logger.warning(
+            "%d images are byte-identical across splits (see split_leakage).", len(leaked_hashes)
+        )
+    return leakage

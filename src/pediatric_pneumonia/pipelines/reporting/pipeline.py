@@ -1,0 +1,56 @@
+"""Reporting: the one and only use of the test set, after the model and threshold are fixed."""
+
+from kedro.pipeline import Node, Pipeline
+
+from .nodes import (
+    compute_test_metrics,
+    plot_confusion_matrices,
+    plot_roc_curve,
+    plot_training_curves,
+    predict_test_set,
+    to_mlflow_metrics,
+)
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    return Pipeline(
+        [
+            Node(
+                func=predict_test_set,
+                inputs=["classifier", "test_set", "params:raw_data.classes", "params:inference"],
+                outputs="test_predictions",
+                name="predict_test_set_node",
+            ),
+            Node(
+                func=compute_test_metrics,
+                inputs=["test_predictions", "decision_threshold", "params:raw_data.classes"],
+                outputs="test_metrics",
+                name="compute_test_metrics_node",
+            ),
+            Node(
+                func=to_mlflow_metrics,
+                inputs="test_metrics",
+                outputs="test_metrics_tracked",
+                name="track_test_metrics_node",
+            ),
+            Node(
+                func=plot_confusion_matrices,
+                inputs=["test_metrics", "params:raw_data.classes"],
+                outputs="confusion_matrix_plot",
+                name="plot_confusion_matrices_node",
+            ),
+            Node(
+                func=plot_roc_curve,
+                inputs=["test_predictions", "test_metrics"],
+                outputs="roc_curve_plot",
+                name="plot_roc_curve_node",
+            ),
+            Node(
+                func=plot_training_curves,
+                inputs="training_history",
+                outputs="training_curves_plot",
+                name="plot_training_curves_node",
+            ),
+        ],
+        tags=["reporting"],
+    )

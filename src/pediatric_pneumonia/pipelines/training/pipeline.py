@@ -1,0 +1,31 @@
+"""Training: balanced training set -> CNN (early-stopped on validation) -> decision threshold."""
+
+from kedro.pipeline import Node, Pipeline
+
+from .nodes import select_decision_threshold, to_mlflow_history, train_classifier
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    return Pipeline(
+        [
+            Node(
+                func=train_classifier,
+                inputs=["balanced_train_set", "validation_set", "params:training"],
+                outputs=["classifier", "training_history"],
+                name="train_classifier_node",
+            ),
+            Node(
+                func=to_mlflow_history,
+                inputs="training_history",
+                outputs="training_history_tracked",
+                name="track_training_history_node",
+            ),
+            Node(
+                func=select_decision_threshold,
+                inputs=["classifier", "validation_set", "params:threshold", "params:inference"],
+                outputs="decision_threshold",
+                name="select_decision_threshold_node",
+            ),
+        ],
+        tags=["training"],
+    )
