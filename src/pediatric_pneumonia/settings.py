@@ -2,6 +2,10 @@
 
 from kedro.config import OmegaConfigLoader
 
+from pediatric_pneumonia.hooks import MlflowArtifactHook
+
+HOOKS = (MlflowArtifactHook(),)
+
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {
     "base_env": "base",

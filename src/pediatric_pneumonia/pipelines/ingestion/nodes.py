@@ -16,11 +16,12 @@ logger = logging.getLogger(__name__)
 # The Kaggle archive nests the dataset in an extra folder and ships macOS resource forks beside it.
 IGNORED_FOLDERS = {"__MACOSX"}
 
-# Public file names carry the patient: personN_bacteria_M / personN_virus_M, IM-XXXX-YYYY and
-# NORMAL2-IM-XXXX-YYYY (the patient is the part before the last -YYYY).
+# Public file names carry the patient: personN_bacteria_M / personN_virus_M (patient personN),
+# IM-XXXX-YYYY and NORMAL2-IM-XXXX-YYYY (patient IM-XXXX / NORMAL2-IM-XXXX). A few public names
+# carry one more number (IM-XXXX-YYYY-ZZZZ, personN_virus_M_K): same patient.
 PATIENT_PATTERNS = (
-    re.compile(r"^(?P<patient>person\d+)_(?:bacteria|virus)_\d+$", re.IGNORECASE),
-    re.compile(r"^(?P<patient>(?:NORMAL2-)?IM-\d+)-\d+$", re.IGNORECASE),
+    re.compile(r"^(?P<patient>person\d+)_(?:bacteria|virus)(?:_\d+)+$", re.IGNORECASE),
+    re.compile(r"^(?P<patient>(?:NORMAL2-)?IM-\d+)(?:-\d+)+$", re.IGNORECASE),
 )
 
 JPEG_MAGIC = b"\xff\xd8\xff"
