@@ -119,19 +119,25 @@ def select_decision_threshold(
     if method == "fixed":
         return {"threshold": float(threshold["value"]), "method": method}
     probabilities = predict_probabilities(classifier, validation_set["images"], inference["batch_size"])
-    false_positive_rate, true_positive_rate, cut_offs = roc_curve(validation_set["labels"], probabilities)
-    best = int(np.argmax(true_positive_rate - false_positive_rate))
-    chosen = float(min(cut_offs[best], 1.0))  # roc_curve's first cut-off is +inf
+    chosen, sensitivity, specificity = youden_threshold(validation_set["labels"], probabilities)
     logger.info(
         "Decision threshold %.4f (Youden's J on %d validation images: sensitivity %.3f, specificity %.3f).",
         chosen,
         len(probabilities),
-        true_positive_rate[best],
-        1 - false_positive_rate[best],
+        sensitivity,
+        specificity,
     )
     return {
         "threshold": chosen,
         "method": method,
-        "validation_sensitivity": float(true_positive_rate[best]),
-        "validation_specificity": float(1 - false_positive_rate[best]),
+        "validation_sensitivity": sensitivity,
+        "validation_specificity": specificity,
     }
+
+
+def youden_threshold(labels: np.ndarray, probabilities: np.ndarray) -> tuple[float, float, float]:
+    """The cut-off maximising sensitivity + specificity - 1, with that sensitivity and specificity."""
+    false_positive_rate, true_positive_rate, cut_offs = roc_curve(labels, probabilities)
+    best = int(np.argmax(true_positive_rate - false_positive_rate))
+    chosen = float(min(cut_offs[best], 1.0))  # roc_curve's first cut-off is +inf
+    return chosen, float(true_positive_rate[best]), float(1 - false_positive_rate[best])

@@ -1,0 +1,91 @@
+"""Shared fixtures: tiny generated datasets with planted bad files, and throwaway Kedro projects."""
+
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+from kedro.framework.session import KedroSession
+from kedro.framework.startup import bootstrap_project
+
+from pediatric_pneumonia.demo_data import generate_demo_dataset
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO_ROOT.parent / "shared" / "data" / "chest_xray_dev"
+CLASSES = ["NORMAL", "PNEUMONIA"]
+SPLITS = ["train", "val", "test"]
+
+TINY_COUNTS = {
+    "train": {"NORMAL": 16, "PNEUMONIA": 40},
+    "val": {"NORMAL": 2, "PNEUMONIA": 2},
+    "test": {"NORMAL": 8, "PNEUMONIA": 12},
+}
+
+# Small enough for seconds per run, real enough to go through every node.
+TEST_PARAMETERS = {
+    "ingestion": {"workers": 2},
+    "split": {"validation_fraction": 0.25},
+    "preprocessing": {"image_size": 32, "workers": 2},
+    "training": {"epochs": 1, "batch_size": 16},
+}
+
+
+def make_raw_dataset(root: Path, counts: dict = TINY_COUNTS, image_size: int = 64) -> Path:
+    """Generate synthetic images in the public layout under ``root``."""
+    generate_demo_dataset(root, {"seed": 3, "image_size": image_size, "counts": counts}, CLASSES)
+    return root
+
+
+def plant_bad_files(folder: Path) -> dict[str, str]:
+    """Write the usual junk into ``folder``; return file name -> expected start of the reason."""
+    valid_jpeg = next(folder.glob("*.jpeg")).read_bytes()
+    (folder / ".DS_Store").write_bytes(b"\x00\x00\x00\x01Bud1" + bytes(64))
+    (folder / "truncated.jpeg").write_bytes(valid_jpeg[: len(valid_jpeg) // 2])
+    (folder / "empty.jpeg").write_bytes(b"")
+    (folder / "notes.jpeg").write_text("radiologist notes, not an image\n")
+    return {
+        ".DS_Store": "not a JPEG or PNG image",
+        "truncated.jpeg": "truncated JPEG",
+        "empty.jpeg": "empty file",
+        "notes.jpeg": "not a JPEG or PNG image",
+    }
+
+
+@pytest.fixture
+def raw_dataset(tmp_path: Path) -> Path:
+    return make_raw_dataset(tmp_path / "raw" / "chest_xray")
+
+
+@pytest.fixture
+def make_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Build a copy of this project's configuration in a temporary folder and chdir into it.
+
+    Returns a function taking the parameters of a ``test`` environment (merged over
+    conf/base) and returning the project path. MLflow's SQLite store lands in that folder.
+    """
+
+    def build(parameters: dict) -> Path:
+        project = tmp_path / "project"
+        shutil.copytree(REPO_ROOT / "conf" / "base", project / "conf" / "base")
+        (project / "conf" / "local").mkdir(parents=True)
+        (project / "conf" / "test").mkdir(parents=True)
+        (project / "conf" / "test" / "parameters.yml").write_text(yaml.safe_dump(parameters))
+        shutil.copy(REPO_ROOT / "pyproject.toml", project / "pyproject.toml")
+        monkeypatch.chdir(project)
+        return project
+
+    return build
+
+
+def run_pipelines(project: Path, pipeline_names: list[str], **run_kwargs) -> None:
+    """Run ``pipeline_names`` in a real KedroSession of ``project`` with the ``test`` environment."""
+    bootstrap_project(project)
+    with KedroSession.create(project_path=project, env="test") as session:
+        session.run(pipeline_names=pipeline_names, **run_kwargs)
+
+
+def latest_version(dataset_folder: Path) -> Path:
+    """The file of the newest version of a versioned dataset folder."""
+    versions = sorted(path for path in dataset_folder.iterdir() if path.is_dir())
+    assert versions, f"no version saved under {dataset_folder}"
+    return versions[-1] / dataset_folder.name

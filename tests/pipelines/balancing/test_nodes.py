@@ -1,0 +1,70 @@
+import numpy as np
+import pytest
+
+from pediatric_pneumonia.pipelines.balancing.nodes import balance_training_set, random_affine_matrix
+
+PAPER_AUGMENTATION = {
+    "rotation_range": 35,
+    "width_shift_range": 0.1,
+    "height_shift_range": 0.08,
+    "shear_range": 0.2,
+    "zoom_range": 0.2,
+}
+NO_CHANGE = {name: 0.0 for name in PAPER_AUGMENTATION}
+
+
+def imbalanced_set(normal: int = 5, pneumonia: int = 12, size: int = 20) -> dict:
+    rng = np.random.default_rng(0)
+    labels = np.array([0] * normal + [1] * pneumonia, dtype=np.uint8)
+    return {
+        "images": rng.integers(0, 256, (len(labels), size, size), dtype=np.uint8),
+        "labels": labels,
+        "paths": np.array([f"/raw/{index}.jpeg" for index in range(len(labels))]),
+    }
+
+
+def test_baseline_passes_the_training_set_through():
+    train_set = imbalanced_set()
+    assert balance_training_set(train_set, {"strategy": "none"}) is train_set
+
+
+def test_augmentation_tops_up_the_minority_class_to_the_majority():
+    train_set = imbalanced_set()
+    balanced = balance_training_set(
+        train_set, {"strategy": "augmentation", "seed": 1, "augmentation": PAPER_AUGMENTATION}
+    )
+
+    assert np.bincount(balanced["labels"]).tolist() == [12, 12]
+    assert balanced["images"].shape == (24, 20, 20) and balanced["images"].dtype == np.uint8
+    np.testing.assert_array_equal(balanced["images"][:17], train_set["images"])
+    new_paths = balanced["paths"][17:]
+    assert all(path.startswith("augmented:/raw/") for path in new_paths)
+    sources = {int(path.rsplit("/", 1)[1].split(".")[0]) for path in new_paths}
+    assert sources <= set(range(5)), "only NORMAL images may be sources of NORMAL augmentations"
+
+
+def test_augmentation_is_deterministic_given_the_seed():
+    parameters = {"strategy": "augmentation", "seed": 7, "augmentation": PAPER_AUGMENTATION}
+    first = balance_training_set(imbalanced_set(), parameters)
+    second = balance_training_set(imbalanced_set(), parameters)
+    np.testing.assert_array_equal(first["images"], second["images"])
+    other = balance_training_set(imbalanced_set(), {**parameters, "seed": 8})
+    assert not np.array_equal(first["images"][17:], other["images"][17:])
+
+
+def test_zero_ranges_give_the_identity_transform():
+    matrix = random_affine_matrix(np.random.default_rng(0), 32, NO_CHANGE)
+    np.testing.assert_allclose(matrix, [[1, 0, 0], [0, 1, 0]], atol=1e-12)
+
+
+def test_rotation_stays_within_its_range():
+    rng = np.random.default_rng(0)
+    only_rotation = {**NO_CHANGE, "rotation_range": 35}
+    angles = [np.degrees(np.arctan2(m[1, 0], m[0, 0])) for m in (random_affine_matrix(rng, 32, only_rotation) for _ in range(200))]
+    assert max(np.abs(angles)) <= 35
+    assert max(np.abs(angles)) > 25
+
+
+def test_unknown_strategy_is_a_clear_error():
+    with pytest.raises(ValueError, match="Unknown balancing strategy 'smote'"):
+        balance_training_set(imbalanced_set(), {"strategy": "smote"})

@@ -1,0 +1,134 @@
+import shutil
+
+import pandas as pd
+import pytest
+
+from pediatric_pneumonia.pipelines.ingestion.nodes import (
+    RawDataLayoutError,
+    build_image_manifest,
+    find_file_problem,
+    find_split_leakage,
+    locate_layout_root,
+    patient_id_from_filename,
+    select_rejected_files,
+)
+from tests.conftest import CLASSES, SPLITS, TINY_COUNTS, plant_bad_files
+
+INGESTION = {"workers": 2}
+
+
+def raw_data(root) -> dict:
+    return {"root": str(root), "splits": SPLITS, "classes": CLASSES}
+
+
+@pytest.mark.parametrize(
+    ("filename", "patient"),
+    [
+        ("person1946_bacteria_4874.jpeg", "person1946"),
+        ("person1_virus_11_2.jpeg", "person1"),
+        ("IM-0115-0001.jpeg", "IM-0115"),
+        ("IM-0429-0001-0002.jpeg", "IM-0429"),
+        ("NORMAL2-IM-1427-0001.jpeg", "NORMAL2-IM-1427"),
+        ("scan_0001.jpeg", None),
+    ],
+)
+def test_patient_id_comes_from_the_public_file_name(filename, patient):
+    assert patient_id_from_filename(filename) == patient
+
+
+def test_manifest_has_one_row_per_file_with_geometry_and_hash(raw_dataset):
+    manifest = build_image_manifest(raw_data(raw_dataset), INGESTION)
+
+    expected = sum(sum(per_class.values()) for per_class in TINY_COUNTS.values())
+    assert len(manifest) == expected
+    assert (manifest["status"] == "ok").all()
+    assert set(manifest["split"]) == set(SPLITS)
+    assert (manifest[["width", "height"]] == 64).all().all()
+    assert (manifest["channels"] == 1).all()
+    assert manifest["content_hash"].str.len().eq(32).all()
+    assert not manifest["patient_id"].str.startswith("file:").any()
+
+
+def test_bad_files_are_rejected_with_a_reason_and_the_rest_kept(raw_dataset):
+    expected_reasons = plant_bad_files(raw_dataset / "train" / "NORMAL")
+
+    manifest = build_image_manifest(raw_data(raw_dataset), INGESTION)
+    rejected = select_rejected_files(manifest)
+
+    reasons = {path.rsplit("/", 1)[-1]: reason for path, reason in zip(rejected["path"], rejected["reason"])}
+    assert set(reasons) == set(expected_reasons)
+    for name, reason_start in expected_reasons.items():
+        assert reasons[name].startswith(reason_start), (name, reasons[name])
+    assert manifest["status"].eq("ok").sum() == len(manifest) - len(expected_reasons)
+
+
+def test_unknown_file_names_become_one_patient_group_each(raw_dataset, caplog):
+    folder = raw_dataset / "train" / "NORMAL"
+    source = next(folder.glob("*.jpeg"))
+    shutil.copy(source, folder / "scan_a.jpeg")
+    shutil.copy(source, folder / "scan_b.jpeg")
+
+    manifest = build_image_manifest(raw_data(raw_dataset), INGESTION)
+
+    groups = manifest.loc[manifest["path"].str.contains("scan_"), "patient_id"]
+    assert groups.nunique() == 2
+    assert "do not follow the public naming" in caplog.text
+
+
+def test_png_and_truncated_png_are_told_apart():
+    import cv2
+    import numpy as np
+
+    ok, encoded = cv2.imencode(".png", np.zeros((8, 8), np.uint8))
+    png = encoded.tobytes()
+    assert find_file_problem(png) is None
+    assert find_file_problem(png[:-20]).startswith("truncated PNG")
+    assert find_file_problem(b"GIF89a" + bytes(20)) == "not a JPEG or PNG image"
+
+
+def test_identical_images_in_two_splits_are_reported_as_leakage(raw_dataset):
+    leaked = next((raw_dataset / "train" / "PNEUMONIA").glob("*.jpeg"))
+    shutil.copy(leaked, raw_dataset / "test" / "PNEUMONIA" / "person999_bacteria_1.jpeg")
+
+    leakage = find_split_leakage(build_image_manifest(raw_data(raw_dataset), INGESTION))
+
+    assert leakage["content_hash"].nunique() == 1
+    assert set(leakage["split"]) == {"train", "test"}
+
+
+def test_nested_kaggle_folder_and_macosx_junk_are_handled(tmp_path, raw_dataset):
+    archive = tmp_path / "archive"
+    shutil.copytree(raw_dataset, archive / "chest_xray")
+    (archive / "__MACOSX" / "chest_xray" / "train").mkdir(parents=True)
+
+    assert locate_layout_root(archive, SPLITS, CLASSES) == archive / "chest_xray"
+    manifest = build_image_manifest(raw_data(archive), INGESTION)
+    assert not manifest["path"].str.contains("__MACOSX").any()
+
+
+def test_missing_root_names_the_folder_and_how_to_get_data(tmp_path):
+    with pytest.raises(RawDataLayoutError, match="does not exist") as error:
+        build_image_manifest(raw_data(tmp_path / "nowhere"), INGESTION)
+    message = str(error.value)
+    assert str(tmp_path / "nowhere") in message
+    assert "pediatric-pneumonia download" in message
+    assert "raw_data.root" in message
+
+
+def test_missing_class_folder_is_named(raw_dataset):
+    shutil.rmtree(raw_dataset / "test" / "NORMAL")
+    with pytest.raises(RawDataLayoutError, match=r"test/NORMAL"):
+        build_image_manifest(raw_data(raw_dataset), INGESTION)
+
+
+def test_missing_split_folder_is_named(raw_dataset):
+    shutil.rmtree(raw_dataset / "val")
+    with pytest.raises(RawDataLayoutError, match="train/val/test"):
+        build_image_manifest(raw_data(raw_dataset), INGESTION)
+
+
+def test_rejected_report_is_empty_but_well_formed_on_clean_data(raw_dataset):
+    rejected = select_rejected_files(build_image_manifest(raw_data(raw_dataset), INGESTION))
+    assert isinstance(rejected, pd.DataFrame)
+    assert rejected.empty
+    assert list(rejected.columns) == ["path", "split", "label", "size_bytes", "reason"]
