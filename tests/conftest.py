@@ -56,21 +56,27 @@ def raw_dataset(tmp_path: Path) -> Path:
     return make_raw_dataset(tmp_path / "raw" / "chest_xray")
 
 
+def create_project(folder: Path, parameters: dict) -> Path:
+    """Copy this project's base configuration into ``folder``, with ``parameters`` as env ``test``.
+
+    The ``test`` environment is merged over conf/base, parameter by parameter.
+    """
+    shutil.copytree(REPO_ROOT / "conf" / "base", folder / "conf" / "base")
+    (folder / "conf" / "local").mkdir(parents=True)
+    (folder / "conf" / "test").mkdir(parents=True)
+    (folder / "conf" / "test" / "parameters.yml").write_text(yaml.safe_dump(parameters))
+    shutil.copy(REPO_ROOT / "pyproject.toml", folder / "pyproject.toml")
+    (folder / "src").mkdir()  # Kedro wants one; the package itself is installed
+    return folder
+
+
 @pytest.fixture
 def make_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    """Build a copy of this project's configuration in a temporary folder and chdir into it.
-
-    Returns a function taking the parameters of a ``test`` environment (merged over
-    conf/base) and returning the project path. MLflow's SQLite store lands in that folder.
-    """
+    """A function building a throwaway project (see ``create_project``) and moving into it,
+    so MLflow's SQLite store and the data folders land there."""
 
     def build(parameters: dict) -> Path:
-        project = tmp_path / "project"
-        shutil.copytree(REPO_ROOT / "conf" / "base", project / "conf" / "base")
-        (project / "conf" / "local").mkdir(parents=True)
-        (project / "conf" / "test").mkdir(parents=True)
-        (project / "conf" / "test" / "parameters.yml").write_text(yaml.safe_dump(parameters))
-        shutil.copy(REPO_ROOT / "pyproject.toml", project / "pyproject.toml")
+        project = create_project(tmp_path / "project", parameters)
         monkeypatch.chdir(project)
         return project
 
