@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import click
+import kagglehub
 from kedro.config import OmegaConfigLoader
 
 from .demo_data import generate_demo_dataset
@@ -76,8 +77,6 @@ def download_command(env: str) -> None:
     if root.exists():
         raise click.ClickException(f"'{root}' already exists: remove it first to download again.")
     try:
-        import kagglehub
-
         downloaded = Path(kagglehub.dataset_download(KAGGLE_DATASET))
     except Exception as error:  # noqa: BLE001 - any failure here means the same thing to the user
         raise click.ClickException(
@@ -87,20 +86,29 @@ def download_command(env: str) -> None:
             f"Or download the archive by hand from {KAGGLE_PAGE}, unzip it and run "
             "`kedro run --params raw_data.root=/path/to/chest_xray`."
         ) from error
+    found = link_checked_dataset(downloaded, root, raw_data, EXPECTED_IMAGES)
+    click.echo(f"Checked {sum(found.values())} images {found}; linked '{root}' -> '{downloaded}'.")
+
+
+def link_checked_dataset(downloaded: Path, root: Path, raw_data: dict, expected: dict[str, int]) -> dict[str, int]:
+    """Check that ``downloaded`` holds the expected images per split, then link ``root`` to it.
+
+    The dataset may sit one folder down (the archive's ``chest_xray/``); ``__MACOSX`` is ignored.
+    Returns the images found per split.
+    """
     try:
         layout_root = locate_layout_root(downloaded, raw_data["splits"], raw_data["classes"])
     except RawDataLayoutError as error:
         raise click.ClickException(f"The download in '{downloaded}' is incomplete: {error}") from error
     found = count_images(layout_root, raw_data["splits"])
-    if found != EXPECTED_IMAGES:
+    if found != expected:
         raise click.ClickException(
             f"The download in '{layout_root}' holds {found} images per split, expected "
-            f"{EXPECTED_IMAGES}. Delete the kagglehub cache folder '{downloaded}' and download again."
+            f"{expected}. Delete '{downloaded}' and download again."
         )
     root.parent.mkdir(parents=True, exist_ok=True)
     root.symlink_to(layout_root.resolve(), target_is_directory=True)
-    click.echo(f"Checked {sum(found.values())} images {found}; linked '{root}' -> '{layout_root}'.")
-
+    return found
 
 if __name__ == "__main__":
     sys.exit(cli())
