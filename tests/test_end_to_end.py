@@ -100,8 +100,39 @@ def test_mlflow_run_holds_params_metrics_curves_plots_and_models(finished_run):
         assert models == {f"{strategy}/model/classifier.keras"}
 
 
-def test_failed_run_keeps_the_last_good_report(finished_run):
-    """A run that fails after training (bad threshold method) leaves the last report as it was.
+def kedro_run(project: Path, *arguments: str) -> subprocess.CompletedProcess:
+    """``kedro run --env test`` in ``project`` through the command line users type."""
+    return subprocess.run(
+        [KEDRO, "run", "--env", "test", *arguments],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "KEDRO_DISABLE_TELEMETRY": "true"},
+    )
+
+
+def mlflow_runs(project: Path) -> list:
+    client = MlflowClient(tracking_uri=f"sqlite:///{project / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name("pediatric_pneumonia")
+    return client.search_runs([experiment.experiment_id], order_by=["attributes.start_time DESC"])
+
+
+def test_a_bad_parameter_stops_the_run_before_any_node(finished_run):
+    project, _ = finished_run
+    models = project / "data/06_models/baseline/classifier.keras"
+    versions_before = sorted(models.iterdir())
+    runs_before = len(mlflow_runs(project))
+
+    failed = kedro_run(project, "--pipeline", "baseline", "--params", "threshold.method=nonsense")
+
+    assert failed.returncode != 0
+    assert "Unknown threshold method 'nonsense'" in failed.stdout + failed.stderr
+    assert sorted(models.iterdir()) == versions_before
+    assert len(mlflow_runs(project)) == runs_before
+
+
+def test_a_run_failing_after_training_keeps_the_last_good_report(finished_run):
+    """The test set is corrupted on disk: the run trains, then fails when the report reads it.
 
     It goes through the ``kedro`` command line, with the deprecated ``--pipeline`` spelling
     that users still type.
@@ -110,21 +141,18 @@ def test_failed_run_keeps_the_last_good_report(finished_run):
     reports = project / "data/08_reporting/baseline/test_metrics.json"
     good = latest_version(reports)
     good_text = good.read_text()
-
-    failed = subprocess.run(
-        [KEDRO, "run", "--pipeline", "baseline", "--env", "test", "--params", "threshold.method=nonsense"],
-        cwd=project,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "KEDRO_DISABLE_TELEMETRY": "true"},
-    )
+    test_set = project / "data/05_model_input/test_set.npz"
+    intact = test_set.read_bytes()
+    test_set.write_bytes(b"not an npz file")
+    try:
+        failed = kedro_run(project, "--pipeline", "baseline", "--from-nodes", "baseline.train_classifier_node")
+    finally:
+        test_set.write_bytes(intact)
 
     assert failed.returncode != 0
-    assert "Unknown threshold method 'nonsense'" in failed.stdout + failed.stderr
+    assert "test_set.npz" in failed.stdout + failed.stderr
     assert latest_version(reports) == good
     assert good.read_text() == good_text
-    client = MlflowClient(tracking_uri=f"sqlite:///{project / 'mlflow.db'}")
-    experiment = client.get_experiment_by_name("pediatric_pneumonia")
-    runs = client.search_runs([experiment.experiment_id], order_by=["attributes.start_time DESC"])
-    assert [run.info.status for run in runs] == ["FAILED", "FINISHED"]
+    runs = mlflow_runs(project)
+    assert [run.info.status for run in runs][:2] == ["FAILED", "FINISHED"]
     assert runs[0].info.run_name == "baseline"

@@ -6,8 +6,36 @@ from pathlib import Path
 import mlflow
 from kedro.framework.hooks import hook_impl
 from kedro.io import AbstractVersionedDataset, DataCatalog
+from kedro.pipeline import Pipeline
+
+from .pipelines.balancing.nodes import check_balancing_parameters
+from .pipelines.training.nodes import check_threshold_parameters, check_training_parameters
 
 logger = logging.getLogger(__name__)
+
+# Parameter groups (by their last name: params:baseline.balancing -> balancing) checked up front.
+PARAMETER_CHECKS = {
+    "balancing": check_balancing_parameters,
+    "training": check_training_parameters,
+    "threshold": check_threshold_parameters,
+}
+
+
+class ParameterValidationHook:
+    """Check the parameters a pipeline uses before its first node runs.
+
+    A typo in a parameter that only the last nodes read would otherwise surface after
+    minutes of training. Runs before kedro-mlflow opens its run, so no empty run is left behind.
+    """
+
+    @hook_impl(tryfirst=True)
+    def before_pipeline_run(self, pipeline: Pipeline, catalog: DataCatalog) -> None:
+        for name in sorted(pipeline.inputs()):
+            if not name.startswith("params:"):
+                continue
+            check = PARAMETER_CHECKS.get(name.removeprefix("params:").rsplit(".", 1)[-1])
+            if check is not None:
+                check(catalog.load(name))
 
 
 class MlflowArtifactHook:

@@ -2,9 +2,9 @@
 
 from kedro.config import OmegaConfigLoader
 
-from pediatric_pneumonia.hooks import MlflowArtifactHook
+from pediatric_pneumonia.hooks import MlflowArtifactHook, ParameterValidationHook
 
-HOOKS = (MlflowArtifactHook(),)
+HOOKS = (ParameterValidationHook(), MlflowArtifactHook())
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {

@@ -10,6 +10,16 @@ logger = logging.getLogger(__name__)
 BALANCING_STRATEGIES = ("none", "augmentation")
 
 
+def check_balancing_parameters(balancing: dict) -> None:
+    """Raise a ValueError naming the fix if a strategy's balancing parameters are unusable."""
+    strategy = balancing.get("strategy")
+    if strategy not in BALANCING_STRATEGIES:
+        raise ValueError(
+            f"Unknown balancing strategy '{strategy}'. Use one of {BALANCING_STRATEGIES} "
+            "in conf/base/parameters_balancing.yml."
+        )
+
+
 def random_affine_matrix(
     rng: np.random.Generator, image_size: int, augmentation: dict
 ) -> np.ndarray:
@@ -64,12 +74,8 @@ def balance_training_set(train_set: dict, balancing: dict) -> dict:
 
     Only the training set ever reaches this node: validation and test are never balanced.
     """
+    check_balancing_parameters(balancing)
     strategy = balancing["strategy"]
-    if strategy not in BALANCING_STRATEGIES:
-        raise ValueError(
-            f"Unknown balancing strategy '{strategy}'. Use one of {BALANCING_STRATEGIES} "
-            "in conf/base/parameters_balancing.yml."
-        )
     labels = train_set["labels"]
     class_counts = np.bincount(labels)
     if strategy == "none":

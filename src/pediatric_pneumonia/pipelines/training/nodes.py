@@ -11,6 +11,35 @@ logger = logging.getLogger(__name__)
 THRESHOLD_METHODS = ("youden", "fixed")
 
 
+def check_architecture(architecture: dict) -> None:
+    """Raise a ValueError naming the fix if the CNN cannot be built from ``architecture``."""
+    dense_units, dropout_rates = architecture["dense_units"], architecture["dropout_rates"]
+    if len(dense_units) != len(dropout_rates):
+        raise ValueError(
+            f"training.architecture.dense_units {dense_units} and dropout_rates {dropout_rates} "
+            "must have the same length (one dropout rate per dense layer)."
+        )
+    if not architecture["conv_filters"]:
+        raise ValueError("training.architecture.conv_filters is empty: give at least one conv block.")
+
+
+def check_training_parameters(training: dict) -> None:
+    """Raise a ValueError naming the fix if the training parameters are unusable."""
+    check_architecture(training["architecture"])
+    for name in ("epochs", "batch_size"):
+        if not isinstance(training[name], int) or training[name] < 1:
+            raise ValueError(f"training.{name} must be a positive integer, got {training[name]!r}.")
+
+
+def check_threshold_parameters(threshold: dict) -> None:
+    """Raise a ValueError naming the fix if the threshold method is unknown."""
+    if threshold["method"] not in THRESHOLD_METHODS:
+        raise ValueError(
+            f"Unknown threshold method '{threshold['method']}'. Use one of {THRESHOLD_METHODS} in "
+            "conf/base/parameters_training.yml (threshold.method)."
+        )
+
+
 def build_classifier(input_shape: tuple[int, ...], architecture: dict) -> keras.Model:
     """Build and compile the CNN described by ``architecture``.
 
@@ -20,12 +49,8 @@ def build_classifier(input_shape: tuple[int, ...], architecture: dict) -> keras.
     output. The model takes raw 0-255 pixels and rescales them to [0, 1] itself, so whoever
     calls it never has to repeat the preprocessing.
     """
+    check_architecture(architecture)
     dense_units, dropout_rates = architecture["dense_units"], architecture["dropout_rates"]
-    if len(dense_units) != len(dropout_rates):
-        raise ValueError(
-            f"training.architecture.dense_units {dense_units} and dropout_rates {dropout_rates} "
-            "must have the same length (one dropout rate per dense layer)."
-        )
     kernel = architecture["kernel_size"]
     inputs = keras.Input(shape=input_shape, name="xray")
     features = keras.layers.Rescaling(1.0 / 255, name="rescale")(inputs)
@@ -64,6 +89,7 @@ def train_classifier(
 
     Returns the model and its per-epoch history (``loss``, ``val_loss``, ``accuracy``, ...).
     """
+    check_training_parameters(training)
     keras.utils.set_random_seed(training["seed"])
     train_images = as_model_input(balanced_train_set["images"])
     model = build_classifier(train_images.shape[1:], training["architecture"])
@@ -110,12 +136,8 @@ def select_decision_threshold(
     curve; ``fixed`` uses ``threshold.value``. An image is called positive when its probability
     is at or above the threshold.
     """
+    check_threshold_parameters(threshold)
     method = threshold["method"]
-    if method not in THRESHOLD_METHODS:
-        raise ValueError(
-            f"Unknown threshold method '{method}'. Use one of {THRESHOLD_METHODS} in "
-            "conf/base/parameters_training.yml (threshold.method)."
-        )
     if method == "fixed":
         return {"threshold": float(threshold["value"]), "method": method}
     probabilities = predict_probabilities(classifier, validation_set["images"], inference["batch_size"])
