@@ -45,7 +45,7 @@ def test_manifest_has_one_row_per_file_with_geometry_and_hash(raw_dataset):
     assert set(manifest["split"]) == set(SPLITS)
     assert (manifest[["width", "height"]] == 64).all().all()
     assert (manifest["channels"] == 1).all()
-    assert manifest["content_hash"].str.len().eq(32).all()
+    assert manifest["content_hash"].str.len().eq(40).all()
     assert not manifest["patient_id"].str.startswith("file:").any()
 
 
@@ -132,3 +132,26 @@ def test_rejected_report_is_empty_but_well_formed_on_clean_data(raw_dataset):
     assert isinstance(rejected, pd.DataFrame)
     assert rejected.empty
     assert list(rejected.columns) == ["path", "split", "label", "size_bytes", "reason"]
+
+
+@pytest.mark.parametrize("extension", [".jpeg", ".png"])
+def test_header_geometry_matches_opencv(extension):
+    import cv2
+    import numpy as np
+
+    from pediatric_pneumonia.pipelines.ingestion.nodes import read_image_header
+
+    color = np.random.default_rng(0).integers(0, 255, (30, 50, 3), dtype=np.uint8)
+    gray = color[..., 0]
+    assert read_image_header(cv2.imencode(extension, color)[1].tobytes()) == (50, 30, 3)
+    assert read_image_header(cv2.imencode(extension, gray)[1].tobytes()) == (50, 30, 1)
+
+
+def test_jpeg_with_a_broken_header_is_rejected(tmp_path):
+    from pediatric_pneumonia.pipelines.ingestion.nodes import inspect_image_file
+
+    path = tmp_path / "broken.jpeg"
+    path.write_bytes(b"\xff\xd8\xff\xe0\x00\x10JFIF" + bytes(40) + b"\xff\xd9")
+    record = inspect_image_file(path)
+    assert record["status"] == "rejected"
+    assert record["reason"].startswith("unreadable image header")

@@ -1,14 +1,12 @@
 """Scan the raw dataset folder into a manifest: one row per file, with what is wrong with it."""
 
 import hashlib
-import io
 import logging
 import re
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pandas as pd
-from PIL import Image, UnidentifiedImageError
 from tqdm.auto import tqdm
 
 logger = logging.getLogger(__name__)
@@ -128,12 +126,53 @@ def find_file_problem(content: bytes) -> str | None:
             return "truncated PNG (no IEND chunk)"
     else:
         return "not a JPEG or PNG image"
-    try:
-        with Image.open(io.BytesIO(content)) as image:
-            image.verify()
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
-        return f"unreadable image header ({error})"
     return None
+
+
+def jpeg_geometry(content: bytes) -> tuple[int, int, int]:
+    """Width, height and channels from a JPEG's frame header (SOFn), walking the marker segments."""
+    index = 2  # after the start-of-image marker
+    while index + 4 <= len(content):
+        if content[index] != 0xFF:
+            raise ValueError(f"corrupt JPEG marker at byte {index}")
+        marker = content[index + 1]
+        if marker == 0xFF:  # fill byte
+            index += 1
+            continue
+        length = int.from_bytes(content[index + 2 : index + 4], "big")
+        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC) and index + 10 <= len(content):
+            height = int.from_bytes(content[index + 5 : index + 7], "big")
+            width = int.from_bytes(content[index + 7 : index + 9], "big")
+            return width, height, content[index + 9]
+        index += 2 + length
+    raise ValueError("no JPEG frame header")
+
+
+# PNG colour type -> channels (grey, -, RGB, palette, grey+alpha, -, RGBA).
+PNG_CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}
+
+
+def read_image_header(content: bytes) -> tuple[int, int, int]:
+    """Width, height and channels of a JPEG or PNG, read from its header without decoding.
+
+    Raises:
+        ValueError: when the header cannot be read.
+    """
+    if content.startswith(PNG_MAGIC):
+        if content[12:16] != b"IHDR" or content[25] not in PNG_CHANNELS:
+            raise ValueError("unreadable image header (no valid PNG IHDR chunk)")
+        return (
+            int.from_bytes(content[16:20], "big"),
+            int.from_bytes(content[20:24], "big"),
+            PNG_CHANNELS[content[25]],
+        )
+    try:
+        width, height, channels = jpeg_geometry(content)
+    except ValueError as error:
+        raise ValueError(f"unreadable image header ({error})") from error
+    if not width or not height or not channels:
+        raise ValueError(f"unreadable image header (size {width}x{height}, {channels} channels)")
+    return width, height, channels
 
 
 def inspect_image_file(path: Path) -> dict:
@@ -141,16 +180,18 @@ def inspect_image_file(path: Path) -> dict:
     content = path.read_bytes()
     record = {
         "size_bytes": len(content),
-        "content_hash": hashlib.blake2b(content, digest_size=16).hexdigest(),
+        # A content fingerprint to find identical files, not a security measure.
+        "content_hash": hashlib.sha1(content, usedforsecurity=False).hexdigest(),
         "width": None,
         "height": None,
         "channels": None,
     }
     problem = find_file_problem(content)
     if problem is None:
-        with Image.open(io.BytesIO(content)) as image:
-            record["width"], record["height"] = image.size
-            record["channels"] = len(image.getbands())
+        try:
+            record["width"], record["height"], record["channels"] = read_image_header(content)
+        except ValueError as error:
+            problem = str(error)
     record["status"] = "ok" if problem is None else "rejected"
     record["reason"] = problem or ""
     return record
@@ -163,7 +204,7 @@ def build_image_manifest(raw_data: dict, ingestion: dict) -> pd.DataFrame:
     silently dropped; the rest of the pipeline only reads rows whose status is ``ok``.
     """
     splits, classes = raw_data["splits"], raw_data["classes"]
-    layout_root = locate_layout_root(raw_data["root"], splits, classes)
+    layout_root = locate_layout_root(raw_data["root"], splits, classes).resolve()
     located = [
         (path, split, label)
         for split in splits
@@ -182,7 +223,7 @@ def build_image_manifest(raw_data: dict, ingestion: dict) -> pd.DataFrame:
         )
     rows = [
         {
-            "path": str(path.resolve()),
+            "path": str(path),
             "split": split,
             "label": label,
             "patient_id": patient_id_from_filename(path.name),
