@@ -27,6 +27,20 @@ TEST_PARAMETERS = {
     "split": {"validation_fraction": 0.25},
     "preprocessing": {"image_size": 32, "workers": 2},
     "training": {"epochs": 1, "batch_size": 16},
+    "synthesis": {
+        "profiles": {
+            "cpu": {
+                "image_size": 16,
+                "batch_size": 8,
+                "iterations": 20,
+                "log_every": 10,
+                "checkpoint_every": 10,
+                "generator": {"base_filters": 16, "filters": [16, 8], "strides": [2, 2], "kernel_size": 3, "learning_rate": 0.001},
+                "discriminator": {"filters": [8, 16], "strides": [2, 2], "kernel_size": 3, "dropout": 0.2, "learning_rate": 0.001},
+            }
+        }
+    },
+    "synthesis_report": {"max_images": 50, "closest_pairs": 4, "grid_images": 8},
 }
 
 

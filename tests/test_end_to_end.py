@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import keras
@@ -24,21 +25,21 @@ from tests.conftest import (
 )
 
 KEDRO = str(Path(sys.executable).parent / "kedro")
-STRATEGIES = ("baseline", "augmentation")
+STRATEGIES = ("baseline", "augmentation", "gan", "combined")
 PLOTS = ("confusion_matrix.png", "roc_curve.png", "training_curves.png")
 METRIC_KEYS = ("accuracy", "precision", "recall", "f1", "roc_auc", "pr_auc", "sensitivity", "specificity", "threshold")
 
 
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory):
-    """Run ``baseline`` and ``augmentation`` once on tiny images with planted junk files."""
+    """Run every pipeline (``__default__``) once on tiny images with planted junk files."""
     base = tmp_path_factory.mktemp("e2e")
     raw = make_raw_dataset(base / "raw" / "chest_xray")
     planted = plant_bad_files(raw / "train" / "NORMAL")
     project = create_project(base / "project", {**TEST_PARAMETERS, "raw_data": {"root": str(raw)}})
     with pytest.MonkeyPatch.context() as monkeypatch:
         monkeypatch.chdir(project)
-        run_pipelines(project, list(STRATEGIES))
+        run_pipelines(project, ["__default__"])
         yield project, planted
 
 
@@ -70,14 +71,43 @@ def test_rejected_files_report_names_each_planted_file(finished_run):
     assert sorted(rejected["path"].str.rsplit("/", n=1).str[-1]) == sorted(planted)
 
 
-def test_augmentation_balances_only_the_training_set(finished_run):
+def load_set(project: Path, relative: str) -> dict:
+    return NpzDataset(filepath=str(project / "data" / relative)).load()
+
+
+def test_strategies_balance_only_the_training_set(finished_run):
     project, _ = finished_run
-    balanced = NpzDataset(filepath=str(project / "data/05_model_input/augmentation/balanced_train_set.npz")).load()
-    unbalanced = NpzDataset(filepath=str(project / "data/05_model_input/baseline/balanced_train_set.npz")).load()
-    assert len(set(np.bincount(balanced["labels"]))) == 1
+    train = load_set(project, "04_feature/train_set.npz")
+    majority = int(np.bincount(train["labels"]).max())
+    unbalanced = load_set(project, "05_model_input/baseline/balanced_train_set.npz")
     assert len(set(np.bincount(unbalanced["labels"]))) == 2
-    validation = NpzDataset(filepath=str(project / "data/05_model_input/validation_set.npz")).load()
-    assert not any(path.startswith("augmented:") for path in validation["paths"])
+    for strategy in ("augmentation", "gan"):
+        balanced = load_set(project, f"05_model_input/{strategy}/balanced_train_set.npz")
+        assert np.bincount(balanced["labels"]).tolist() == [majority, majority], strategy
+    combined = load_set(project, "05_model_input/combined/balanced_train_set.npz")
+    assert np.bincount(combined["labels"]).tolist() == [round(1.29 * majority)] * 2
+    assert any(path.startswith("synthetic:") for path in combined["paths"])
+    assert any(path.startswith("augmented:") for path in combined["paths"])
+    for subset in ("validation_set", "test_set"):
+        paths = load_set(project, f"04_feature/{subset}.npz")["paths"]
+        assert all(path.startswith("/") for path in paths), subset
+
+
+def test_synthesis_makes_the_gap_as_pngs_and_a_report(finished_run):
+    project, _ = finished_run
+    train = load_set(project, "04_feature/train_set.npz")
+    counts = np.bincount(train["labels"])
+    pngs = sorted((project / "data/04_feature/synthetic_normal_images").glob("*.png"))
+    assert len(pngs) == counts[1] - counts[0]
+    assert pngs[0].read_bytes().startswith(b"\x89PNG")
+
+    report = json.loads(latest_version(project / "data/08_reporting/synthesis/synthesis_report.json").read_text())
+    for key in ("kid", "kid_real_vs_real", "fid", "fid_real_vs_real"):
+        assert np.isfinite(report[key]), key
+    for key in ("precision", "recall", "memorized_share_pixels", "memorized_share_features"):
+        assert 0.0 <= report[key] <= 1.0, key
+    for plot in ("synthetic_vs_real.png", "closest_pairs.png", "gan_losses.png"):
+        assert latest_version(project / f"data/08_reporting/synthesis/{plot}").read_bytes().startswith(b"\x89PNG")
 
 
 def test_mlflow_run_holds_params_metrics_curves_plots_and_models(finished_run):
@@ -98,16 +128,20 @@ def test_mlflow_run_holds_params_metrics_curves_plots_and_models(finished_run):
         assert plots == {f"{strategy}/plots/{plot}" for plot in PLOTS}
         models = {item.path for item in client.list_artifacts(run.info.run_id, f"{strategy}/model")}
         assert models == {f"{strategy}/model/classifier.keras"}
+    assert len(client.get_metric_history(run.info.run_id, "gan.generator_loss")) == 2
+    assert "synthesis.kid" in run.data.metrics
+    synthesis_plots = {item.path for item in client.list_artifacts(run.info.run_id, "synthesis/plots")}
+    assert "synthesis/plots/closest_pairs.png" in synthesis_plots
+
+
+# Wide enough that rich does not wrap log lines the tests search.
+KEDRO_ENVIRONMENT = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "true", "COLUMNS": "400"}
 
 
 def kedro_run(project: Path, *arguments: str) -> subprocess.CompletedProcess:
     """``kedro run --env test`` in ``project`` through the command line users type."""
     return subprocess.run(
-        [KEDRO, "run", "--env", "test", *arguments],
-        cwd=project,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "KEDRO_DISABLE_TELEMETRY": "true"},
+        [KEDRO, "run", "--env", "test", *arguments], cwd=project, capture_output=True, text=True, env=KEDRO_ENVIRONMENT
     )
 
 
@@ -117,16 +151,25 @@ def mlflow_runs(project: Path) -> list:
     return client.search_runs([experiment.experiment_id], order_by=["attributes.start_time DESC"])
 
 
-def test_a_bad_parameter_stops_the_run_before_any_node(finished_run):
+@pytest.mark.parametrize(
+    ("pipeline", "bad_parameter", "message"),
+    [
+        ("baseline", "threshold.method=nonsense", "Unknown threshold method 'nonsense'"),
+        ("combined", "synthesis.profile=huge", "Unknown GAN profile 'huge'"),
+        ("gan", "synthesis.profiles.cpu.image_size=18", "image_size 18 cannot be produced"),
+    ],
+)
+def test_a_bad_parameter_stops_the_run_before_any_node(finished_run, pipeline, bad_parameter, message):
     project, _ = finished_run
-    models = project / "data/06_models/baseline/classifier.keras"
+    models = project / f"data/06_models/{pipeline}/classifier.keras"
     versions_before = sorted(models.iterdir())
     runs_before = len(mlflow_runs(project))
 
-    failed = kedro_run(project, "--pipeline", "baseline", "--params", "threshold.method=nonsense")
+    failed = kedro_run(project, "--pipeline", pipeline, "--params", bad_parameter)
 
     assert failed.returncode != 0
-    assert "Unknown threshold method 'nonsense'" in failed.stdout + failed.stderr
+    assert message in failed.stdout + failed.stderr
+    assert "Running node" not in failed.stdout + failed.stderr
     assert sorted(models.iterdir()) == versions_before
     assert len(mlflow_runs(project)) == runs_before
 
@@ -141,7 +184,7 @@ def test_a_run_failing_after_training_keeps_the_last_good_report(finished_run):
     reports = project / "data/08_reporting/baseline/test_metrics.json"
     good = latest_version(reports)
     good_text = good.read_text()
-    test_set = project / "data/05_model_input/test_set.npz"
+    test_set = project / "data/04_feature/test_set.npz"
     intact = test_set.read_bytes()
     test_set.write_bytes(b"not an npz file")
     try:
@@ -156,3 +199,31 @@ def test_a_run_failing_after_training_keeps_the_last_good_report(finished_run):
     runs = mlflow_runs(project)
     assert [run.info.status for run in runs][:2] == ["FAILED", "FINISHED"]
     assert runs[0].info.run_name == "baseline"
+
+
+def test_killed_gan_training_resumes_from_its_last_checkpoint(finished_run):
+    project, _ = finished_run
+    checkpoint = project / "data/06_models/gan_checkpoint_resume"
+    settings = ["--params", f"synthesis.checkpoint_dir={checkpoint},synthesis.profiles.cpu.iterations=100000"]
+    command = [KEDRO, "run", "--env", "test", "--pipeline", "synthesis", *settings]
+    training = subprocess.Popen(command, cwd=project, env=KEDRO_ENVIRONMENT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    state = checkpoint / "state.json"
+    try:
+        deadline = time.monotonic() + 180
+        while not (state.exists() and json.loads(state.read_text())["iteration"] >= 20):
+            assert training.poll() is None, "training ended before it could be killed"
+            assert time.monotonic() < deadline, "no checkpoint written in time"
+            time.sleep(0.5)
+    finally:
+        training.kill()
+        training.wait()
+    saved = json.loads(state.read_text())["iteration"]
+
+    resumed = kedro_run(
+        project, "--pipeline", "synthesis", "--params",
+        f"synthesis.checkpoint_dir={checkpoint},synthesis.profiles.cpu.iterations={saved + 10}",
+    )
+
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert f"Resuming GAN training from iteration {saved}" in resumed.stdout + resumed.stderr
+    assert json.loads(state.read_text())["iteration"] == saved + 10

@@ -26,8 +26,10 @@ def test_viz_build_shows_each_strategy_as_a_namespace(tmp_path):
 
     main = json.loads((project / "build" / "api" / "main").read_text())
     namespaces = {node["name"] for node in main["nodes"] if node["type"] == "modularPipeline"}
-    assert namespaces == {"baseline", "augmentation"}
-    assert {"data_preparation", "baseline", "augmentation", "__default__"} <= {p["id"] for p in main["pipelines"]}
-    assert main["layers"] == ["intermediate", "primary", "model_input", "models", "model_output", "reporting"]
+    assert namespaces == {"baseline", "augmentation", "gan", "combined"}
+    assert {"data_preparation", "synthesis", "synthesis_report", "baseline", "augmentation", "gan", "combined", "__default__"} <= {
+        pipeline["id"] for pipeline in main["pipelines"]
+    }
+    assert main["layers"] == ["intermediate", "primary", "feature", "synthesis", "model_input", "models", "model_output", "reporting"]
     dataset_names = {node["name"] for node in main["nodes"] if node["type"] == "data"}
-    assert {"train_set", "baseline.classifier", "augmentation.test_metrics"} <= dataset_names
+    assert {"train_set", "synthetic_normal_set", "baseline.classifier", "combined.test_metrics"} <= dataset_names

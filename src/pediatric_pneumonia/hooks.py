@@ -9,6 +9,7 @@ from kedro.io import AbstractVersionedDataset, DataCatalog
 from kedro.pipeline import Pipeline
 
 from .pipelines.balancing.nodes import check_balancing_parameters
+from .pipelines.synthesis.nodes import select_gan_profile
 from .pipelines.training.nodes import check_threshold_parameters, check_training_parameters
 
 logger = logging.getLogger(__name__)
@@ -18,6 +19,7 @@ PARAMETER_CHECKS = {
     "balancing": check_balancing_parameters,
     "training": check_training_parameters,
     "threshold": check_threshold_parameters,
+    "synthesis": select_gan_profile,
 }
 
 

@@ -2,14 +2,15 @@
 
 from kedro.pipeline import Pipeline
 
-from .pipelines import balancing, ingestion, preprocessing, reporting, training
+from .pipelines import balancing, ingestion, preprocessing, reporting, synthesis, synthesis_report, training
 
 # Each strategy is a namespace; its balancing parameters live under that name in
-# conf/base/parameters_balancing.yml.
-STRATEGIES = ("baseline", "augmentation")
+# conf/base/parameters_balancing.yml. The last two also read the GAN's synthetic images.
+STRATEGIES = ("baseline", "augmentation", "gan", "combined")
+SYNTHETIC_IMAGE_STRATEGIES = ("gan", "combined")
 
 # Datasets and parameters that every strategy shares instead of getting its own namespaced copy.
-SHARED_INPUTS = {"train_set", "validation_set", "test_set"}
+SHARED_INPUTS = {"train_set", "validation_set", "test_set", "synthetic_normal_set"}
 SHARED_PARAMETERS = {
     "params:training",
     "params:threshold",
@@ -20,21 +21,40 @@ SHARED_PARAMETERS = {
 
 def create_strategy_pipeline(strategy: str) -> Pipeline:
     """The modelling template (balance, train, report) under the namespace ``strategy``."""
-    template = balancing.create_pipeline() + training.create_pipeline() + reporting.create_pipeline()
+    template = (
+        balancing.create_pipeline(uses_synthetic_images=strategy in SYNTHETIC_IMAGE_STRATEGIES)
+        + training.create_pipeline()
+        + reporting.create_pipeline()
+    )
     return Pipeline(
         template,
         namespace=strategy,
-        inputs=SHARED_INPUTS,
+        inputs=SHARED_INPUTS & template.inputs(),
         parameters=SHARED_PARAMETERS,
     )
 
 
 def register_pipelines() -> dict[str, Pipeline]:
-    """Register ``data_preparation``, one full pipeline per strategy, and ``__default__`` (all)."""
+    """Register the shared stages, one full pipeline per strategy, and ``__default__`` (all).
+
+    ``synthesis_report`` reads ``baseline.classifier`` (a model trained on real images only),
+    so it runs in ``__default__`` or after a ``baseline`` run.
+    """
     data_preparation = ingestion.create_pipeline() + preprocessing.create_pipeline()
+    synthesis_pipeline = synthesis.create_pipeline()
     strategies = {strategy: create_strategy_pipeline(strategy) for strategy in STRATEGIES}
-    return {
+    pipelines = {
         "data_preparation": data_preparation,
-        **{name: data_preparation + modelling for name, modelling in strategies.items()},
-        "__default__": data_preparation + sum(strategies.values(), start=Pipeline([])),
+        "synthesis": data_preparation + synthesis_pipeline,
+        "synthesis_report": synthesis_report.create_pipeline(),
     }
+    for name, modelling in strategies.items():
+        upstream = data_preparation + synthesis_pipeline if name in SYNTHETIC_IMAGE_STRATEGIES else data_preparation
+        pipelines[name] = upstream + modelling
+    pipelines["__default__"] = (
+        data_preparation
+        + synthesis_pipeline
+        + sum(strategies.values(), start=Pipeline([]))
+        + synthesis_report.create_pipeline()
+    )
+    return pipelines

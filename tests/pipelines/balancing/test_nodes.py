@@ -1,7 +1,11 @@
 import numpy as np
 import pytest
 
-from pediatric_pneumonia.pipelines.balancing.nodes import balance_training_set, random_affine_matrix
+from pediatric_pneumonia.pipelines.balancing.nodes import (
+    balance_training_set,
+    balance_with_synthetic_images,
+    random_affine_matrix,
+)
 
 PAPER_AUGMENTATION = {
     "rotation_range": 35,
@@ -68,3 +72,47 @@ def test_rotation_stays_within_its_range():
 def test_unknown_strategy_is_a_clear_error():
     with pytest.raises(ValueError, match="Unknown balancing strategy 'smote'"):
         balance_training_set(imbalanced_set(), {"strategy": "smote"})
+    with pytest.raises(ValueError, match="Unknown balancing strategy 'gan' here"):
+        balance_training_set(imbalanced_set(), {"strategy": "gan"})
+
+
+def synthetic_normal_set(count: int, size: int = 20) -> dict:
+    return {
+        "images": np.full((count, size, size), 7, dtype=np.uint8),
+        "labels": np.zeros(count, dtype=np.uint8),
+        "paths": np.array([f"synthetic:synthetic_normal_{i:05d}" for i in range(count)]),
+    }
+
+
+def test_gan_strategy_tops_up_with_synthetic_images_only():
+    balanced = balance_with_synthetic_images(imbalanced_set(), synthetic_normal_set(7), {"strategy": "gan", "seed": 1})
+
+    assert np.bincount(balanced["labels"]).tolist() == [12, 12]
+    added = balanced["paths"][17:]
+    assert all(path.startswith("synthetic:") for path in added)
+    assert (balanced["images"][17:] == 7).all()
+
+
+def test_combined_strategy_follows_the_recipe():
+    parameters = {
+        "strategy": "combined",
+        "seed": 1,
+        "target_scale": 1.5,
+        "synthetic_share": 0.5,
+        "augmentation": PAPER_AUGMENTATION,
+    }
+    balanced = balance_with_synthetic_images(imbalanced_set(), synthetic_normal_set(10), parameters)
+
+    # target 1.5 x 12 = 18 per class: NORMAL 5 real + 6 synthetic + 7 augmented, PNEUMONIA 12 + 6 augmented
+    assert np.bincount(balanced["labels"]).tolist() == [18, 18]
+    normal_paths = balanced["paths"][balanced["labels"] == 0]
+    assert sum(path.startswith("synthetic:") for path in normal_paths) == 6
+    assert sum(path.startswith("augmented:") for path in normal_paths) == 7
+    pneumonia_paths = balanced["paths"][balanced["labels"] == 1]
+    assert sum(path.startswith("augmented:") for path in pneumonia_paths) == 6
+    assert not any(path.startswith("synthetic:") for path in pneumonia_paths)
+
+
+def test_too_few_synthetic_images_is_a_clear_error():
+    with pytest.raises(ValueError, match="needs 7 synthetic images .* made 3"):
+        balance_with_synthetic_images(imbalanced_set(), synthetic_normal_set(3), {"strategy": "gan", "seed": 1})

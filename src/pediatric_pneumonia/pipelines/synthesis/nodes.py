@@ -1,0 +1,294 @@
+"""DCGAN synthesis of images of the minority class (NORMAL), trained on training images only.
+
+Plain Keras 3: the discriminator and the stacked generator + frozen discriminator are trained
+alternately with ``train_on_batch``, so the same code runs on the TensorFlow, JAX and PyTorch
+backends (the ``paper`` profile is meant for a GPU under JAX).
+"""
+
+import hashlib
+import json
+import logging
+import math
+from pathlib import Path
+
+import cv2
+import keras
+import mlflow
+import numpy as np
+from matplotlib.figure import Figure
+from PIL import Image
+from tqdm.auto import tqdm
+
+logger = logging.getLogger(__name__)
+
+CHECKPOINT_STATE = "state.json"
+RESUMABLE_SETTINGS = ("iterations", "log_every", "checkpoint_every")
+
+
+def select_gan_profile(synthesis: dict) -> dict:
+    """The GAN profile named by ``synthesis.profile``, checked so training cannot fail half-way.
+
+    Raises:
+        ValueError: for an unknown profile or a resolution the generator cannot produce.
+    """
+    name = synthesis["profile"]
+    profiles = synthesis["profiles"]
+    if name not in profiles:
+        raise ValueError(
+            f"Unknown GAN profile '{name}'. Use one of {sorted(profiles)} "
+            "(synthesis.profile in conf/base/parameters_synthesis.yml)."
+        )
+    profile = profiles[name]
+    upsampling = math.prod(profile["generator"]["strides"])
+    if profile["image_size"] % upsampling:
+        raise ValueError(
+            f"GAN profile '{name}': image_size {profile['image_size']} cannot be produced by a "
+            f"generator whose strides {profile['generator']['strides']} upsample by {upsampling}. "
+            f"Use a multiple of {upsampling}."
+        )
+    if len(profile["generator"]["filters"]) != len(profile["generator"]["strides"]):
+        raise ValueError(f"GAN profile '{name}': generator filters and strides need the same length.")
+    return profile
+
+
+def build_generator(image_size: int, latent_dim: int, generator: dict) -> keras.Model:
+    """Dense(s*s*base) - Reshape - [Conv2DTranspose - BN - ReLU]* - Conv2DTranspose(1) - sigmoid."""
+    start = image_size // math.prod(generator["strides"])
+    kernel = generator["kernel_size"]
+    noise = keras.Input(shape=(latent_dim,), name="noise")
+    features = keras.layers.Dense(start * start * generator["base_filters"], name="project")(noise)
+    features = keras.layers.Reshape((start, start, generator["base_filters"]))(features)
+    for index, (filters, stride) in enumerate(zip(generator["filters"], generator["strides"])):
+        features = keras.layers.Conv2DTranspose(
+            filters, kernel, strides=stride, padding="same", name=f"upsample_{index + 1}"
+        )(features)
+        features = keras.layers.BatchNormalization(momentum=0.9, name=f"batch_norm_{index + 1}")(features)
+        features = keras.layers.ReLU()(features)
+    image = keras.layers.Conv2DTranspose(1, kernel, padding="same", activation="sigmoid", name="image")(features)
+    return keras.Model(noise, image, name="generator")
+
+
+def build_discriminator(image_size: int, discriminator: dict) -> keras.Model:
+    """[Conv2D - LeakyReLU]* - Flatten - Dense(1, sigmoid), compiled with RMSprop."""
+    image = keras.Input(shape=(image_size, image_size, 1), name="image")
+    features = image
+    for index, (filters, stride) in enumerate(zip(discriminator["filters"], discriminator["strides"])):
+        features = keras.layers.Conv2D(
+            filters, discriminator["kernel_size"], strides=stride, padding="same", name=f"conv_{index + 1}"
+        )(features)
+        features = keras.layers.LeakyReLU(negative_slope=0.2)(features)
+        features = keras.layers.Dropout(discriminator["dropout"])(features)
+    features = keras.layers.Flatten()(features)
+    real = keras.layers.Dense(1, activation="sigmoid", name="real")(features)
+    model = keras.Model(image, real, name="discriminator")
+    model.compile(
+        optimizer=keras.optimizers.RMSprop(learning_rate=discriminator["learning_rate"]),
+        loss="binary_crossentropy",
+    )
+    return model
+
+
+def build_adversarial(generator: keras.Model, discriminator: keras.Model, learning_rate: float) -> keras.Model:
+    """Generator followed by the discriminator, compiled to train the generator only."""
+    discriminator.trainable = False
+    noise = keras.Input(shape=generator.input_shape[1:], name="noise")
+    model = keras.Model(noise, discriminator(generator(noise)), name="adversarial")
+    model.compile(optimizer=keras.optimizers.RMSprop(learning_rate=learning_rate), loss="binary_crossentropy")
+    return model
+
+
+def select_class_images(image_set: dict, classes: list[str], label: str, image_size: int) -> np.ndarray:
+    """The images of class ``label`` resized to ``image_size``, as (N, s, s, 1) float32 in [0, 1]."""
+    images = image_set["images"][image_set["labels"] == classes.index(label)]
+    if len(images) == 0:
+        raise ValueError(
+            f"The training set has no {label} image: the GAN has nothing to learn from. "
+            "Check the class folders of the raw data."
+        )
+    resized = np.stack([cv2.resize(image, (image_size, image_size), interpolation=cv2.INTER_AREA) for image in images])
+    return resized[..., np.newaxis].astype(np.float32) / 255.0
+
+
+def sample_noise(rng: np.random.Generator, count: int, latent_dim: int) -> np.ndarray:
+    """Latent noise from uniform(-1, 1), as in the paper."""
+    return rng.uniform(-1.0, 1.0, size=(count, latent_dim)).astype(np.float32)
+
+
+class GanCheckpoint:
+    """Generator, discriminator (with its optimizer state) and loop state in one folder.
+
+    A checkpoint belongs to one configuration: ``fingerprint`` (model settings, seed and a hash
+    of the training images) must match, otherwise training starts over instead of resuming
+    someone else's run. The generator's optimizer restarts on resume (RMSprop warms up in a few
+    iterations).
+    """
+
+    def __init__(self, folder: str | Path, fingerprint: str) -> None:
+        self.folder = Path(folder)
+        self.fingerprint = fingerprint
+
+    def load(self) -> tuple[keras.Model, keras.Model, dict] | None:
+        state_file = self.folder / CHECKPOINT_STATE
+        if not state_file.is_file():
+            return None
+        state = json.loads(state_file.read_text())
+        if state["fingerprint"] != self.fingerprint:
+            logger.warning("Ignoring the GAN checkpoint in '%s': it was made with other settings.", self.folder)
+            return None
+        generator = keras.saving.load_model(self.folder / "generator.keras")
+        discriminator = keras.saving.load_model(self.folder / "discriminator.keras")
+        return generator, discriminator, state
+
+    def save(self, generator: keras.Model, discriminator: keras.Model, state: dict) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        # Saved trainable, so the restored optimizer is rebuilt for the discriminator's weights.
+        discriminator.trainable = True
+        # Each file is written beside its final name and renamed, so a kill mid-save keeps the
+        # previous checkpoint whole; the state file, renamed last, says which iteration it is.
+        for model, name in ((generator, "generator.keras"), (discriminator, "discriminator.keras")):
+            model.save(self.folder / f"partial-{name}")
+            (self.folder / f"partial-{name}").replace(self.folder / name)
+        (self.folder / f"partial-{CHECKPOINT_STATE}").write_text(json.dumps({**state, "fingerprint": self.fingerprint}))
+        (self.folder / f"partial-{CHECKPOINT_STATE}").replace(self.folder / CHECKPOINT_STATE)
+
+
+def image_grid(images: np.ndarray, columns: int = 8) -> np.ndarray:
+    """Tile (N, H, W[, 1]) images in [0, 1] or uint8 into one uint8 grid image."""
+    images = images.reshape(images.shape[:3])
+    if images.dtype != np.uint8:
+        images = (np.clip(images, 0, 1) * 255).astype(np.uint8)
+    rows = math.ceil(len(images) / columns)
+    height, width = images.shape[1:3]
+    grid = np.zeros((rows * height, columns * width), dtype=np.uint8)
+    for index, image in enumerate(images):
+        row, column = divmod(index, columns)
+        grid[row * height : (row + 1) * height, column * width : (column + 1) * width] = image
+    return grid
+
+
+def log_progress_to_mlflow(losses: dict[str, float], iteration: int, samples: np.ndarray) -> None:
+    """Losses at ``iteration`` and a grid of samples, into the active MLflow run if any."""
+    if mlflow.active_run() is None:
+        return
+    mlflow.log_metrics({f"gan.{name}": value for name, value in losses.items()}, step=iteration)
+    mlflow.log_image(image_grid(samples), key="gan_samples", step=iteration)
+
+
+def train_gan_step(
+    generator: keras.Model,
+    discriminator: keras.Model,
+    adversarial: keras.Model,
+    real_batch: np.ndarray,
+    rng: np.random.Generator,
+) -> tuple[float, float]:
+    """One iteration: the discriminator on real + generated images, then the generator through it.
+
+    ``trainable`` is switched before each ``train_on_batch`` so that each step updates only its
+    own model on every Keras backend. Returns the discriminator and generator losses.
+    """
+    count, latent_dim = len(real_batch), generator.input_shape[1]
+    fake_batch = generator.predict(sample_noise(rng, count, latent_dim), verbose=0)
+    discriminator.trainable = True
+    discriminator_loss = discriminator.train_on_batch(
+        np.concatenate([real_batch, fake_batch]),
+        np.concatenate([np.ones((count, 1)), np.zeros((count, 1))]).astype(np.float32),
+    )
+    discriminator.trainable = False
+    generator_loss = adversarial.train_on_batch(
+        sample_noise(rng, count, latent_dim), np.ones((count, 1), dtype=np.float32)
+    )
+    return float(discriminator_loss), float(generator_loss)
+
+
+def train_gan(train_set: dict, classes: list[str], synthesis: dict) -> tuple[keras.Model, dict[str, list[float]]]:
+    """Train the DCGAN on the training images of ``synthesis.target_class`` only.
+
+    Every ``checkpoint_every`` iterations the models and the loop state are saved to
+    ``synthesis.checkpoint_dir``; a run started again with the same settings resumes from
+    there. Every ``log_every`` iterations the losses and a sample grid go to MLflow.
+    Returns the generator and the loss history (one entry per logged iteration).
+    """
+    profile = select_gan_profile(synthesis)
+    real = select_class_images(train_set, classes, synthesis["target_class"], profile["image_size"])
+    latent_dim, batch_size = profile["latent_dim"], profile["batch_size"]
+    # What the models depend on; the iteration budget and logging cadence may change on resume.
+    model_settings = {key: value for key, value in profile.items() if key not in RESUMABLE_SETTINGS}
+    images_hash = hashlib.blake2b(real.tobytes(), digest_size=16).hexdigest()
+    fingerprint = json.dumps({**model_settings, "images": images_hash, "seed": synthesis["seed"]}, sort_keys=True)
+    checkpoint = GanCheckpoint(synthesis["checkpoint_dir"], fingerprint)
+
+    keras.utils.set_random_seed(synthesis["seed"])
+    restored = checkpoint.load()
+    if restored is None:
+        generator = build_generator(profile["image_size"], latent_dim, profile["generator"])
+        discriminator = build_discriminator(profile["image_size"], profile["discriminator"])
+        state = {"iteration": 0, "history": {"discriminator_loss": [], "generator_loss": [], "iteration": []}}
+    else:
+        generator, discriminator, state = restored
+        logger.info("Resuming GAN training from iteration %d (%s).", state["iteration"], checkpoint.folder)
+    adversarial = build_adversarial(generator, discriminator, profile["generator"]["learning_rate"])
+
+    rng = np.random.default_rng([synthesis["seed"], state["iteration"]])
+    fixed_noise = sample_noise(np.random.default_rng(synthesis["seed"]), 16, latent_dim)
+    history = state["history"]
+    progress = tqdm(range(state["iteration"], profile["iterations"]), desc="Training GAN", unit="it",
+                    initial=state["iteration"], total=profile["iterations"])
+    for iteration in progress:
+        real_batch = real[rng.integers(0, len(real), batch_size)]
+        discriminator_loss, generator_loss = train_gan_step(generator, discriminator, adversarial, real_batch, rng)
+        progress.set_postfix(d_loss=f"{discriminator_loss:.3f}", g_loss=f"{generator_loss:.3f}")
+        done = iteration + 1
+        if done % profile["log_every"] == 0 or done == profile["iterations"]:
+            history["discriminator_loss"].append(discriminator_loss)
+            history["generator_loss"].append(generator_loss)
+            history["iteration"].append(done)
+            log_progress_to_mlflow(
+                {"discriminator_loss": discriminator_loss, "generator_loss": generator_loss},
+                done,
+                generator.predict(fixed_noise, verbose=0),
+            )
+        if done % profile["checkpoint_every"] == 0 or done == profile["iterations"]:
+            checkpoint.save(generator, discriminator, {"iteration": done, "history": history})
+    return generator, history
+
+
+def generate_synthetic_images(
+    generator: keras.Model, train_set: dict, classes: list[str], synthesis: dict, image_size: int
+) -> tuple[dict, dict[str, Image.Image]]:
+    """As many synthetic ``target_class`` images as balancing needs (largest class - target class).
+
+    Returns them as an image set at the classifier's ``image_size`` (uint8, label of the target
+    class, ``paths`` ``synthetic:<n>``) and as PNG partitions for a person to look at.
+    """
+    class_counts = np.bincount(train_set["labels"], minlength=len(classes))
+    label = classes.index(synthesis["target_class"])
+    count = int(class_counts.max() - class_counts[label])
+    rng = np.random.default_rng(synthesis["seed"] + 1)
+    generated = generator.predict(sample_noise(rng, count, generator.input_shape[1]), batch_size=256, verbose=0)
+    images = np.stack(
+        [
+            cv2.resize((image[..., 0] * 255).round().astype(np.uint8), (image_size, image_size), interpolation=cv2.INTER_CUBIC)
+            for image in generated
+        ]
+    ) if count else np.empty((0, image_size, image_size), dtype=np.uint8)
+    names = [f"synthetic_{synthesis['target_class'].lower()}_{index:05d}" for index in range(count)]
+    logger.info("Generated %d synthetic %s images (class counts %s).", count, synthesis["target_class"], class_counts.tolist())
+    synthetic_set = {
+        "images": images,
+        "labels": np.full(count, label, dtype=np.uint8),
+        "paths": np.array([f"synthetic:{name}" for name in names], dtype=str),
+    }
+    return synthetic_set, {name: Image.fromarray(image) for name, image in zip(names, images)}
+
+
+def plot_gan_losses(gan_history: dict[str, list[float]]) -> Figure:
+    """Discriminator and generator loss against the iteration."""
+    figure = Figure(figsize=(7, 4), layout="constrained")
+    axes = figure.subplots()
+    for name in ("discriminator_loss", "generator_loss"):
+        axes.plot(gan_history["iteration"], gan_history[name], label=name.replace("_", " "))
+    axes.set_xlabel("iteration")
+    axes.set_ylabel("binary cross-entropy")
+    axes.set_title("DCGAN losses")
+    axes.legend()
+    return figure
