@@ -3,6 +3,7 @@
 import shutil
 from pathlib import Path
 
+import mlflow
 import pytest
 import yaml
 from kedro.framework.session import KedroSession
@@ -100,8 +101,14 @@ def make_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
 def run_pipelines(project: Path, pipeline_names: list[str], **run_kwargs) -> None:
     """Run ``pipeline_names`` in a real KedroSession of ``project`` with the ``test`` environment."""
     bootstrap_project(project)
-    with KedroSession.create(project_path=project, env="test") as session:
-        session.run(pipeline_names=pipeline_names, **run_kwargs)
+    try:
+        with KedroSession.create(project_path=project, env="test") as session:
+            session.run(pipeline_names=pipeline_names, **run_kwargs)
+    finally:
+        # kedro-mlflow re-enters its run per node; a second session in the same process (only
+        # tests do that) would otherwise find the first session's run still active and reuse it.
+        while mlflow.active_run() is not None:
+            mlflow.end_run()
 
 
 def latest_version(dataset_folder: Path) -> Path:
