@@ -4,6 +4,7 @@ import shutil
 from pathlib import Path
 
 import mlflow
+import numpy as np
 import pytest
 import yaml
 from kedro.framework.session import KedroSession
@@ -43,6 +44,17 @@ TEST_PARAMETERS = {
     },
     "synthesis_report": {"max_images": 50, "closest_pairs": 4, "grid_images": 8},
 }
+
+
+def random_image_set(normal: int, pneumonia: int, size: int) -> dict:
+    """An image set (the schema of train_set) of random uint8 images, NORMAL first."""
+    rng = np.random.default_rng(0)
+    labels = np.array([0] * normal + [1] * pneumonia, dtype=np.uint8)
+    return {
+        "images": rng.integers(0, 256, (len(labels), size, size), dtype=np.uint8),
+        "labels": labels,
+        "paths": np.array([f"/raw/{index}.jpeg" for index in range(len(labels))]),
+    }
 
 
 def make_raw_dataset(root: Path, counts: dict = TINY_COUNTS, image_size: int = 64) -> Path:

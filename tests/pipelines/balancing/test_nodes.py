@@ -6,6 +6,7 @@ from pediatric_pneumonia.pipelines.balancing.nodes import (
     balance_with_synthetic_images,
     random_affine_matrix,
 )
+from tests.conftest import random_image_set
 
 PAPER_AUGMENTATION = {
     "rotation_range": 35,
@@ -17,14 +18,8 @@ PAPER_AUGMENTATION = {
 NO_CHANGE = {name: 0.0 for name in PAPER_AUGMENTATION}
 
 
-def imbalanced_set(normal: int = 5, pneumonia: int = 12, size: int = 20) -> dict:
-    rng = np.random.default_rng(0)
-    labels = np.array([0] * normal + [1] * pneumonia, dtype=np.uint8)
-    return {
-        "images": rng.integers(0, 256, (len(labels), size, size), dtype=np.uint8),
-        "labels": labels,
-        "paths": np.array([f"/raw/{index}.jpeg" for index in range(len(labels))]),
-    }
+def imbalanced_set() -> dict:
+    return random_image_set(normal=5, pneumonia=12, size=20)
 
 
 def test_baseline_passes_the_training_set_through():

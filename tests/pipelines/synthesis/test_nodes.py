@@ -12,6 +12,7 @@ from pediatric_pneumonia.pipelines.synthesis.nodes import (
     train_gan,
     train_gan_step,
 )
+from tests.conftest import random_image_set
 
 CLASSES = ["NORMAL", "PNEUMONIA"]
 
@@ -40,14 +41,8 @@ def synthesis_parameters(tmp_path, **changes) -> dict:
     }
 
 
-def train_set(normal: int = 6, pneumonia: int = 10, size: int = 24) -> dict:
-    rng = np.random.default_rng(0)
-    labels = np.array([0] * normal + [1] * pneumonia, dtype=np.uint8)
-    return {
-        "images": rng.integers(0, 256, (len(labels), size, size), dtype=np.uint8),
-        "labels": labels,
-        "paths": np.array([f"/raw/{i}.jpeg" for i in range(len(labels))]),
-    }
+def train_set(normal: int = 6) -> dict:
+    return random_image_set(normal=normal, pneumonia=10, size=24)
 
 
 def test_unknown_profile_is_named(tmp_path):
