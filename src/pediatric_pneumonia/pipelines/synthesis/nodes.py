@@ -69,7 +69,7 @@ def build_generator(image_size: int, latent_dim: int, generator: dict) -> keras.
 
 
 def build_discriminator(image_size: int, discriminator: dict) -> keras.Model:
-    """[Conv2D - LeakyReLU]* - Flatten - Dense(1, sigmoid), compiled with RMSprop."""
+    """[Conv2D - LeakyReLU (- Dropout)]* - Flatten - Dense(1, sigmoid), compiled with RMSprop."""
     image = keras.Input(shape=(image_size, image_size, 1), name="image")
     features = image
     for index, (filters, stride) in enumerate(zip(discriminator["filters"], discriminator["strides"])):
@@ -77,7 +77,8 @@ def build_discriminator(image_size: int, discriminator: dict) -> keras.Model:
             filters, discriminator["kernel_size"], strides=stride, padding="same", name=f"conv_{index + 1}"
         )(features)
         features = keras.layers.LeakyReLU(negative_slope=0.2)(features)
-        features = keras.layers.Dropout(discriminator["dropout"])(features)
+        if discriminator["dropout"]:
+            features = keras.layers.Dropout(discriminator["dropout"])(features)
     features = keras.layers.Flatten()(features)
     real = keras.layers.Dense(1, activation="sigmoid", name="real")(features)
     model = keras.Model(image, real, name="discriminator")
