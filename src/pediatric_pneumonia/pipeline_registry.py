@@ -42,11 +42,12 @@ def register_pipelines() -> dict[str, Pipeline]:
     """
     data_preparation = ingestion.create_pipeline() + preprocessing.create_pipeline()
     synthesis_pipeline = synthesis.create_pipeline()
+    synthesis_report_pipeline = synthesis_report.create_pipeline()
     strategies = {strategy: create_strategy_pipeline(strategy) for strategy in STRATEGIES}
     pipelines = {
         "data_preparation": data_preparation,
         "synthesis": data_preparation + synthesis_pipeline,
-        "synthesis_report": synthesis_report.create_pipeline(),
+        "synthesis_report": synthesis_report_pipeline,
     }
     for name, modelling in strategies.items():
         upstream = data_preparation + synthesis_pipeline if name in SYNTHETIC_IMAGE_STRATEGIES else data_preparation
@@ -55,6 +56,6 @@ def register_pipelines() -> dict[str, Pipeline]:
         data_preparation
         + synthesis_pipeline
         + sum(strategies.values(), start=Pipeline([]))
-        + synthesis_report.create_pipeline()
+        + synthesis_report_pipeline
     )
     return pipelines

@@ -98,9 +98,14 @@ def build_adversarial(generator: keras.Model, discriminator: keras.Model, learni
     return model
 
 
+def class_images(image_set: dict, classes: list[str], label: str) -> np.ndarray:
+    """The uint8 images of one class of an image set."""
+    return image_set["images"][image_set["labels"] == classes.index(label)]
+
+
 def select_class_images(image_set: dict, classes: list[str], label: str, image_size: int) -> np.ndarray:
     """The images of class ``label`` resized to ``image_size``, as (N, s, s, 1) float32 in [0, 1]."""
-    images = image_set["images"][image_set["labels"] == classes.index(label)]
+    images = class_images(image_set, classes, label)
     if len(images) == 0:
         raise ValueError(
             f"The training set has no {label} image: the GAN has nothing to learn from. "

@@ -10,7 +10,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from scipy import linalg
 
-from ..synthesis.nodes import image_grid
+from ..synthesis.nodes import class_images, image_grid
 from ..training.nodes import as_model_input
 
 
@@ -93,11 +93,6 @@ def memorization(
     held_out_distance, _ = nearest(held_out, training)
     limit = np.percentile(held_out_distance, percentile)
     return float((synthetic_distance < limit).mean()), synthetic_distance, synthetic_index
-
-
-def class_images(image_set: dict, classes: list[str], label: str) -> np.ndarray:
-    """The uint8 images of one class of an image set."""
-    return image_set["images"][image_set["labels"] == classes.index(label)]
 
 
 def subsample(images: np.ndarray, limit: int, rng: np.random.Generator) -> np.ndarray:
