@@ -25,7 +25,7 @@ TINY_COUNTS = {
 
 # Small enough for seconds per run, real enough to go through every node.
 TEST_PARAMETERS = {
-    "ingestion": {"workers": 2},
+    "ingestion": {"workers": 2, "patient_key": "person_and_subtype"},
     "split": {"validation_fraction": 0.25},
     "preprocessing": {"image_size": 32, "workers": 2},
     "training": {"epochs": 1, "batch_size": 16},

@@ -15,6 +15,7 @@ SHARED_PARAMETERS = {
     "params:training",
     "params:threshold",
     "params:inference",
+    "params:preprocessing",
     "params:raw_data.classes",
 }
 

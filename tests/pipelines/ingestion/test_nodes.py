@@ -4,6 +4,7 @@ import pandas as pd
 import pytest
 
 from pediatric_pneumonia.pipelines.ingestion.nodes import (
+    check_ingestion_parameters,
     RawDataLayoutError,
     build_image_manifest,
     find_file_problem,
@@ -14,7 +15,7 @@ from pediatric_pneumonia.pipelines.ingestion.nodes import (
 )
 from tests.conftest import CLASSES, SPLITS, TINY_COUNTS, plant_bad_files
 
-INGESTION = {"workers": 2}
+INGESTION = {"workers": 2, "patient_key": "person_and_subtype"}
 
 
 def raw_data(root) -> dict:
@@ -24,8 +25,8 @@ def raw_data(root) -> dict:
 @pytest.mark.parametrize(
     ("filename", "patient"),
     [
-        ("person1946_bacteria_4874.jpeg", "person1946"),
-        ("person1_virus_11_2.jpeg", "person1"),
+        ("person1946_bacteria_4874.jpeg", "person1946_bacteria"),
+        ("person1_virus_11_2.jpeg", "person1_virus"),
         ("IM-0115-0001.jpeg", "IM-0115"),
         ("IM-0429-0001-0002.jpeg", "IM-0429"),
         ("NORMAL2-IM-1427-0001.jpeg", "NORMAL2-IM-1427"),
@@ -34,6 +35,17 @@ def raw_data(root) -> dict:
 )
 def test_patient_id_comes_from_the_public_file_name(filename, patient):
     assert patient_id_from_filename(filename) == patient
+
+
+def test_strict_patient_key_groups_both_subtypes_of_one_person_number():
+    assert patient_id_from_filename("person100_virus_184.jpeg", "person") == "person100"
+    assert patient_id_from_filename("person100_bacteria_475.jpeg", "person") == "person100"
+    assert patient_id_from_filename("person100_bacteria_475.jpeg") == "person100_bacteria"
+
+
+def test_unknown_patient_key_is_refused_with_the_choices():
+    with pytest.raises(ValueError, match="person_and_subtype"):
+        check_ingestion_parameters({"workers": 2, "patient_key": "subject"})
 
 
 def test_manifest_has_one_row_per_file_with_geometry_and_hash(raw_dataset):

@@ -110,7 +110,7 @@ def test_undecodable_file_names_the_file(tmp_path):
 
 def test_image_sets_are_uint8_with_labels_in_class_order(raw_dataset):
     plant_bad_files(raw_dataset / "train" / "PNEUMONIA")
-    manifest = build_image_manifest({"root": str(raw_dataset), "splits": SPLITS, "classes": CLASSES}, {"workers": 2})
+    manifest = build_image_manifest({"root": str(raw_dataset), "splits": SPLITS, "classes": CLASSES}, {"workers": 2, "patient_key": "person_and_subtype"})
     split = assign_subsets(manifest, SPLIT)
 
     train, validation, test = build_image_sets(split, CLASSES, {"image_size": 24, "workers": 2})
@@ -125,7 +125,7 @@ def test_image_sets_are_uint8_with_labels_in_class_order(raw_dataset):
 
 
 def test_a_subset_without_a_class_is_a_clear_error(raw_dataset):
-    manifest = build_image_manifest({"root": str(raw_dataset), "splits": SPLITS, "classes": CLASSES}, {"workers": 2})
+    manifest = build_image_manifest({"root": str(raw_dataset), "splits": SPLITS, "classes": CLASSES}, {"workers": 2, "patient_key": "person_and_subtype"})
     split = assign_subsets(manifest, SPLIT)
     no_normal_test = split[~((split["subset"] == "test") & (split["label"] == "NORMAL"))]
     with pytest.raises(ValueError, match=r"test subset has no \['NORMAL'\]"):

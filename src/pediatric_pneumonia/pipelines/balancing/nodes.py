@@ -2,8 +2,10 @@
 
 import logging
 
-import cv2
 import numpy as np
+
+from ...imaging.augment import random_affine_matrix
+from ...imaging.shifts import affine
 
 logger = logging.getLogger(__name__)
 
@@ -23,29 +25,6 @@ def check_balancing_parameters(balancing: dict, strategies: tuple[str, ...] = RE
         raise ValueError(f"combined.balancing.synthetic_share must be in [0, 1], got {balancing['synthetic_share']}.")
 
 
-def random_affine_matrix(
-    rng: np.random.Generator, image_size: int, augmentation: dict
-) -> np.ndarray:
-    """Draw one 2x3 affine transform about the image centre, as Keras' ImageDataGenerator does.
-
-    ``rotation_range`` and ``shear_range`` are in degrees, the shift ranges are fractions of the
-    image side and ``zoom_range`` r draws independent x and y zooms from [1 - r, 1 + r].
-    """
-    rotation = np.deg2rad(rng.uniform(-augmentation["rotation_range"], augmentation["rotation_range"]))
-    shear = np.deg2rad(rng.uniform(-augmentation["shear_range"], augmentation["shear_range"]))
-    shift_x = rng.uniform(-augmentation["width_shift_range"], augmentation["width_shift_range"]) * image_size
-    shift_y = rng.uniform(-augmentation["height_shift_range"], augmentation["height_shift_range"]) * image_size
-    zoom_x, zoom_y = rng.uniform(1 - augmentation["zoom_range"], 1 + augmentation["zoom_range"], size=2)
-
-    rotate = np.array([[np.cos(rotation), -np.sin(rotation), 0], [np.sin(rotation), np.cos(rotation), 0], [0, 0, 1]])
-    shear_matrix = np.array([[1, -np.sin(shear), 0], [0, np.cos(shear), 0], [0, 0, 1]])
-    zoom = np.diag([zoom_x, zoom_y, 1.0])
-    centre = (image_size - 1) / 2
-    to_origin = np.array([[1, 0, -centre], [0, 1, -centre], [0, 0, 1]])
-    back_and_shift = np.array([[1, 0, centre + shift_x], [0, 1, centre + shift_y], [0, 0, 1]])
-    return (back_and_shift @ rotate @ shear_matrix @ zoom @ to_origin)[:2]
-
-
 def augment_images(
     images: np.ndarray, count: int, augmentation: dict, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -57,13 +36,7 @@ def augment_images(
     sources = rng.integers(0, len(images), size=count)
     augmented = np.empty((count, size, size), dtype=images.dtype)
     for index, source in enumerate(sources):
-        augmented[index] = cv2.warpAffine(
-            images[source],
-            random_affine_matrix(rng, size, augmentation),
-            (size, size),
-            flags=cv2.INTER_LINEAR,
-            borderMode=cv2.BORDER_REPLICATE,  # Keras' fill_mode="nearest"
-        )
+        augmented[index] = affine(images[source], random_affine_matrix(rng, size, augmentation))
     return augmented, sources
 
 

@@ -3,29 +3,19 @@
 import logging
 from concurrent.futures import ThreadPoolExecutor
 
-import cv2
 import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
+
+from ...imaging.preprocess import load_grayscale_image
 
 logger = logging.getLogger(__name__)
 
 SUBSETS = ("train", "validation", "test")
 
-# libjpeg decodes directly at 1/8, 1/4 or 1/2 scale, far faster than a full decode and resize.
-REDUCED_GRAYSCALE_FLAGS = (
-    (8, cv2.IMREAD_REDUCED_GRAYSCALE_8),
-    (4, cv2.IMREAD_REDUCED_GRAYSCALE_4),
-    (2, cv2.IMREAD_REDUCED_GRAYSCALE_2),
-)
-
 
 class PatientLeakageError(ValueError):
     """A patient has images in more than one of train, validation and test."""
-
-
-class ImageDecodeError(ValueError):
-    """A file that passed ingestion could not be decoded."""
 
 
 def assign_subsets(image_manifest: pd.DataFrame, split: dict) -> pd.DataFrame:
@@ -89,35 +79,19 @@ def assert_patient_disjoint(image_split: pd.DataFrame) -> None:
         )
 
 
-def reduced_decode_flag(width: int, height: int, image_size: int) -> int:
-    """The cheapest OpenCV grayscale decode whose output is still at least ``image_size``."""
-    for factor, flag in REDUCED_GRAYSCALE_FLAGS:
-        if min(width, height) // factor >= image_size:
-            return flag
-    return cv2.IMREAD_GRAYSCALE
-
-
-def load_grayscale_image(path: str, width: int, height: int, image_size: int) -> np.ndarray:
-    """Decode one image to grayscale at reduced size where possible and resize it to a square."""
-    content = np.fromfile(path, dtype=np.uint8)
-    image = cv2.imdecode(content, reduced_decode_flag(width, height, image_size))
-    if image is None:
-        raise ImageDecodeError(
-            f"OpenCV could not decode '{path}'. Remove or replace the file and run again."
-        )
-    return cv2.resize(image, (image_size, image_size), interpolation=cv2.INTER_AREA)
-
-
-def decode_images(rows: pd.DataFrame, image_size: int, workers: int, desc: str) -> np.ndarray:
-    """Decode the images of ``rows`` on ``workers`` threads into an ``(N, size, size)`` uint8 array."""
-    images = np.empty((len(rows), image_size, image_size), dtype=np.uint8)
+def decode_images(rows: pd.DataFrame, preprocessing: dict, desc: str) -> np.ndarray:
+    """Decode the images of ``rows`` on ``preprocessing.workers`` threads into an ``(N, size, size)``
+    uint8 array (cropped and made square as ``preprocessing`` says; intensity is normalised later,
+    when the model is fed)."""
+    size = preprocessing["image_size"]
+    images = np.empty((len(rows), size, size), dtype=np.uint8)
 
     def decode_into(index_and_row: tuple[int, tuple]) -> None:
         index, (path, width, height) = index_and_row
-        images[index] = load_grayscale_image(path, int(width), int(height), image_size)
+        images[index] = load_grayscale_image(path, int(width), int(height), preprocessing)
 
     work = enumerate(rows[["path", "width", "height"]].itertuples(index=False, name=None))
-    with ThreadPoolExecutor(max_workers=workers) as pool:
+    with ThreadPoolExecutor(max_workers=preprocessing["workers"]) as pool:
         for _ in tqdm(pool.map(decode_into, work), total=len(rows), desc=desc, unit="image"):
             pass
     return images
@@ -143,9 +117,7 @@ def build_image_sets(
             )
         image_sets.append(
             {
-                "images": decode_images(
-                    rows, preprocessing["image_size"], preprocessing["workers"], f"Decoding {subset}"
-                ),
+                "images": decode_images(rows, preprocessing, f"Decoding {subset}"),
                 "labels": rows["label"].map(classes.index).to_numpy(dtype=np.uint8),
                 "paths": rows["path"].to_numpy(dtype=str),
             }

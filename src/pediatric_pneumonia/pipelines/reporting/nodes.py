@@ -12,14 +12,14 @@ from sklearn.metrics import (
     roc_curve,
 )
 
-from ..training.nodes import predict_probabilities
+from ...classifier import predict_probabilities
 
 # The cut-off the paper reports at: a sigmoid output of one half.
 PAPER_THRESHOLD = 0.5
 
 
 def predict_test_set(
-    classifier: keras.Model, test_set: dict, classes: list[str], inference: dict
+    classifier: keras.Model, test_set: dict, classes: list[str], inference: dict, preprocessing: dict
 ) -> pd.DataFrame:
     """One row per test image: its path, true class and predicted probability of the positive class."""
     return pd.DataFrame(
@@ -27,7 +27,9 @@ def predict_test_set(
             "path": test_set["paths"],
             "label": np.asarray(classes)[test_set["labels"]],
             "target": test_set["labels"].astype(int),
-            "probability": predict_probabilities(classifier, test_set["images"], inference["batch_size"]),
+            "probability": predict_probabilities(
+                classifier, test_set["images"], preprocessing["intensity"], inference["batch_size"]
+            ),
         }
     )
 

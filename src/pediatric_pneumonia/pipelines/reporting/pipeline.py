@@ -17,7 +17,13 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             Node(
                 func=predict_test_set,
-                inputs=["classifier", "test_set", "params:raw_data.classes", "params:inference"],
+                inputs=[
+                    "classifier",
+                    "test_set",
+                    "params:raw_data.classes",
+                    "params:inference",
+                    "params:preprocessing",
+                ],
                 outputs="test_predictions",
                 name="predict_test_set_node",
             ),

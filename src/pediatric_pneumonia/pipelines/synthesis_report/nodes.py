@@ -11,7 +11,7 @@ from matplotlib.figure import Figure
 from scipy import linalg
 
 from ..synthesis.nodes import class_images, image_grid
-from ..training.nodes import as_model_input
+from ...imaging.preprocess import as_model_input
 
 
 def feature_extractor(classifier: keras.Model) -> keras.Model:
@@ -21,9 +21,9 @@ def feature_extractor(classifier: keras.Model) -> keras.Model:
     return keras.Model(classifier.inputs, pooled, name="feature_extractor")
 
 
-def embed(extractor: keras.Model, images: np.ndarray, batch_size: int) -> np.ndarray:
-    """Feature vectors of uint8 (N, H, W) images, as float64."""
-    return extractor.predict(as_model_input(images), batch_size=batch_size, verbose=0).astype(np.float64)
+def embed(extractor: keras.Model, images: np.ndarray, intensity: dict, batch_size: int) -> np.ndarray:
+    """Feature vectors of stored uint8 (N, H, W) images, normalised as the classifier was trained."""
+    return extractor.predict(as_model_input(images, intensity), batch_size=batch_size, verbose=0).astype(np.float64)
 
 
 def kernel_inception_distance(first: np.ndarray, second: np.ndarray) -> float:
@@ -108,6 +108,7 @@ def assess_synthetic_images(
     classes: list[str],
     target_class: str,
     report: dict,
+    preprocessing: dict,
 ) -> tuple[dict, dict[str, np.ndarray]]:
     """Quality, diversity and memorization of the synthetic images against real ones of the same class.
 
@@ -120,7 +121,7 @@ def assess_synthetic_images(
     held_out = subsample(class_images(validation_set, classes, target_class), report["max_images"], rng)
     synthetic = subsample(synthetic_set["images"], report["max_images"], rng)
     extractor = feature_extractor(classifier)
-    features = {name: embed(extractor, images, report["batch_size"]) for name, images in
+    features = {name: embed(extractor, images, preprocessing["intensity"], report["batch_size"]) for name, images in
                 (("training", training), ("held_out", held_out), ("synthetic", synthetic))}
     half = len(training) // 2
     pixels = {name: images.reshape(len(images), -1) / 255.0 for name, images in

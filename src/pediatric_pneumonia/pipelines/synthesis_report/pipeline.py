@@ -19,6 +19,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "params:raw_data.classes",
                     "params:synthesis.target_class",
                     "params:synthesis_report",
+                    "params:preprocessing",
                 ],
                 outputs=["synthesis_report", "synthesis_report_images"],
                 name="assess_synthetic_images_node",

@@ -10,7 +10,7 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             Node(
                 func=train_classifier,
-                inputs=["balanced_train_set", "validation_set", "params:training"],
+                inputs=["balanced_train_set", "validation_set", "params:training", "params:preprocessing"],
                 outputs=["classifier", "training_history"],
                 name="train_classifier_node",
             ),
@@ -22,7 +22,13 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             Node(
                 func=select_decision_threshold,
-                inputs=["classifier", "validation_set", "params:threshold", "params:inference"],
+                inputs=[
+                    "classifier",
+                    "validation_set",
+                    "params:threshold",
+                    "params:inference",
+                    "params:preprocessing",
+                ],
                 outputs="decision_threshold",
                 name="select_decision_threshold_node",
             ),

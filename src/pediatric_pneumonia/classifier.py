@@ -1,0 +1,68 @@
+"""The CNN: its builder from parameters and its predictions on stored images. Shared by training,
+reporting, the stress report and the synthesis report."""
+
+import keras
+import numpy as np
+
+from .imaging.preprocess import as_model_input
+
+
+def check_architecture(architecture: dict) -> None:
+    """Raise a ValueError naming the fix if the CNN cannot be built from ``architecture``."""
+    dense_units, dropout_rates = architecture["dense_units"], architecture["dropout_rates"]
+    if len(dense_units) != len(dropout_rates):
+        raise ValueError(
+            f"training.architecture.dense_units {dense_units} and dropout_rates {dropout_rates} "
+            "must have the same length (one dropout rate per dense layer)."
+        )
+    if not architecture["conv_filters"]:
+        raise ValueError("training.architecture.conv_filters is empty: give at least one conv block.")
+    if not 0 <= architecture["batch_norm_momentum"] < 1:
+        raise ValueError(
+            f"training.architecture.batch_norm_momentum must be in [0, 1), got {architecture['batch_norm_momentum']}."
+        )
+
+
+def build_classifier(input_shape: tuple[int, ...], architecture: dict) -> keras.Model:
+    """Build and compile the CNN described by ``architecture``.
+
+    Each entry of ``conv_filters`` is a Conv2D(relu) + MaxPooling2D block; with ``batch_norm``,
+    BatchNormalization (moving-average ``batch_norm_momentum``) sits between consecutive blocks
+    (the paper's layout). ``dense_units`` and ``dropout_rates`` (same length) add hidden
+    Dense(relu) + Dropout layers before the sigmoid output. The model takes 0-255 pixels and
+    rescales them to [0, 1] itself.
+    """
+    check_architecture(architecture)
+    dense_units, dropout_rates = architecture["dense_units"], architecture["dropout_rates"]
+    kernel = architecture["kernel_size"]
+    inputs = keras.Input(shape=input_shape, name="xray")
+    features = keras.layers.Rescaling(1.0 / 255, name="rescale")(inputs)
+    for index, filters in enumerate(architecture["conv_filters"]):
+        if index > 0 and architecture["batch_norm"]:
+            features = keras.layers.BatchNormalization(
+                momentum=architecture["batch_norm_momentum"], name=f"batch_norm_{index}"
+            )(features)
+        features = keras.layers.Conv2D(
+            filters, (kernel, kernel), activation="relu", name=f"conv_{index + 1}"
+        )(features)
+        features = keras.layers.MaxPooling2D(architecture["pool_size"], name=f"pool_{index + 1}")(
+            features
+        )
+    features = keras.layers.Flatten(name="flatten")(features)
+    for index, (units, rate) in enumerate(zip(dense_units, dropout_rates)):
+        features = keras.layers.Dense(units, activation="relu", name=f"dense_{index + 1}")(features)
+        features = keras.layers.Dropout(rate, name=f"dropout_{index + 1}")(features)
+    outputs = keras.layers.Dense(1, activation="sigmoid", name="pneumonia_probability")(features)
+    model = keras.Model(inputs, outputs, name="pneumonia_cnn")
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=architecture["learning_rate"]),
+        loss="binary_crossentropy",
+        metrics=["accuracy", keras.metrics.AUC(name="auc")],
+    )
+    return model
+
+
+def predict_probabilities(model: keras.Model, images: np.ndarray, intensity: dict, batch_size: int) -> np.ndarray:
+    """The model's probability of the positive class (the last of ``raw_data.classes``) per stored
+    uint8 image, after the configured intensity normalisation."""
+    return model.predict(as_model_input(images, intensity), batch_size=batch_size, verbose=0).reshape(-1)

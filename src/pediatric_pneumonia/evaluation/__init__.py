@@ -1,0 +1,1 @@
+"""Evaluation shared by training (calibration, threshold) and the reports (metrics, intervals)."""
