@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export KEDRO_DISABLE_TELEMETRY := true
 
-.PHONY: install demo test viz mlflow-ui
+.PHONY: install demo lint test viz mlflow-ui
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11 or newer is needed (set PYTHON=python3.11)")'
@@ -19,6 +19,9 @@ install: $(VENV)/.installed
 demo: install
 	$(BIN)/pediatric-pneumonia demo-data
 	$(BIN)/kedro run --env demo
+
+lint: install
+	$(BIN)/ruff check src tests benchmarks
 
 test: install
 	$(BIN)/python -m pytest

@@ -23,12 +23,37 @@ TINY_COUNTS = {
     "test": {"NORMAL": 8, "PNEUMONIA": 12},
 }
 
+PAPER_ARCHITECTURE = {
+    "conv_filters": [32, 64],
+    "kernel_size": 3,
+    "pool_size": 2,
+    "batch_norm": True,
+    "batch_norm_momentum": 0.9,
+    "dense_units": [],
+    "dropout_rates": [],
+    "learning_rate": 0.001,
+}
+
+ONLINE_AUGMENTATION = {
+    "enabled": True,
+    "rotation_range": 10,
+    "width_shift_range": 0.05,
+    "height_shift_range": 0.05,
+    "shear_range": 0.0,
+    "zoom_range": 0.1,
+    "brightness": 0.1,
+    "contrast": 0.25,
+    "gamma": 0.3,
+    "blur_sigma": 1.0,
+    "noise_std": 0.02,
+}
+
 # Small enough for seconds per run, real enough to go through every node.
 TEST_PARAMETERS = {
     "ingestion": {"workers": 2, "patient_key": "person_and_subtype"},
     "split": {"validation_fraction": 0.25},
     "preprocessing": {"image_size": 32, "workers": 2},
-    "training": {"epochs": 1, "batch_size": 16},
+    "training": {"epochs": 1, "batch_size": 16, "images_per_epoch": None},
     "synthesis": {
         "profiles": {
             "cpu": {

@@ -2,11 +2,10 @@
 
 import shutil
 
+import click
 import cv2
 import pytest
 from click.testing import CliRunner
-
-import click
 
 from pediatric_pneumonia.cli import EXPECTED_IMAGES, cli, count_images, link_checked_dataset
 from pediatric_pneumonia.demo_data import MARKER_FILE, generate_demo_dataset

@@ -13,8 +13,8 @@ import kagglehub
 from kedro.config import OmegaConfigLoader
 
 from .demo_data import generate_demo_dataset
-from .settings import CONFIG_LOADER_ARGS
 from .pipelines.ingestion.nodes import RawDataLayoutError, locate_layout_root
+from .settings import CONFIG_LOADER_ARGS
 
 KAGGLE_DATASET = "paultimothymooney/chest-xray-pneumonia"
 KAGGLE_PAGE = f"https://www.kaggle.com/datasets/{KAGGLE_DATASET}"

@@ -8,8 +8,10 @@ from kedro.framework.hooks import hook_impl
 from kedro.io import AbstractVersionedDataset, DataCatalog
 from kedro.pipeline import Pipeline
 
+from .imaging.preprocess import check_preprocessing_parameters
 from .pipelines.balancing.nodes import check_balancing_parameters
 from .pipelines.ingestion.nodes import check_ingestion_parameters
+from .pipelines.stress.nodes import check_stress_parameters
 from .pipelines.synthesis.nodes import select_gan_profile
 from .pipelines.training.nodes import check_threshold_parameters, check_training_parameters
 
@@ -18,6 +20,8 @@ logger = logging.getLogger(__name__)
 # Parameter groups (by their last name: params:baseline.balancing -> balancing) checked up front.
 PARAMETER_CHECKS = {
     "ingestion": check_ingestion_parameters,
+    "preprocessing": check_preprocessing_parameters,
+    "stress": check_stress_parameters,
     "balancing": check_balancing_parameters,
     "training": check_training_parameters,
     "threshold": check_threshold_parameters,

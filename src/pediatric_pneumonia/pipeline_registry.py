@@ -2,7 +2,7 @@
 
 from kedro.pipeline import Pipeline
 
-from .pipelines import balancing, ingestion, preprocessing, reporting, synthesis, synthesis_report, training
+from .pipelines import balancing, ingestion, preprocessing, reporting, stress, synthesis, synthesis_report, training
 
 # Each strategy is a namespace; its balancing parameters live under that name in
 # conf/base/parameters_balancing.yml. The last two also read the GAN's synthetic images.
@@ -16,16 +16,18 @@ SHARED_PARAMETERS = {
     "params:threshold",
     "params:inference",
     "params:preprocessing",
+    "params:stress",
     "params:raw_data.classes",
 }
 
 
 def create_strategy_pipeline(strategy: str) -> Pipeline:
-    """The modelling template (balance, train, report) under the namespace ``strategy``."""
+    """The modelling template (balance, train, report, stress report) under the namespace ``strategy``."""
     template = (
         balancing.create_pipeline(uses_synthetic_images=strategy in SYNTHETIC_IMAGE_STRATEGIES)
         + training.create_pipeline()
         + reporting.create_pipeline()
+        + stress.create_pipeline()
     )
     return Pipeline(
         template,

@@ -1,11 +1,11 @@
 import numpy as np
 import pytest
 
+from pediatric_pneumonia.imaging.augment import random_affine_matrix
 from pediatric_pneumonia.pipelines.balancing.nodes import (
     balance_training_set,
     balance_with_synthetic_images,
 )
-from pediatric_pneumonia.imaging.augment import random_affine_matrix
 from tests.conftest import random_image_set
 
 PAPER_AUGMENTATION = {

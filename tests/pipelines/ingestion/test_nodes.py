@@ -4,9 +4,9 @@ import pandas as pd
 import pytest
 
 from pediatric_pneumonia.pipelines.ingestion.nodes import (
-    check_ingestion_parameters,
     RawDataLayoutError,
     build_image_manifest,
+    check_ingestion_parameters,
     find_file_problem,
     find_split_leakage,
     locate_layout_root,

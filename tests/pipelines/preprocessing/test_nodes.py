@@ -1,21 +1,19 @@
-import cv2
 import numpy as np
 import pandas as pd
 import pytest
 
 from pediatric_pneumonia.pipelines.ingestion.nodes import build_image_manifest
 from pediatric_pneumonia.pipelines.preprocessing.nodes import (
-    ImageDecodeError,
     PatientLeakageError,
     assert_patient_disjoint,
     assign_subsets,
     build_image_sets,
-    load_grayscale_image,
-    reduced_decode_flag,
 )
 from tests.conftest import CLASSES, SPLITS, plant_bad_files
 
 SPLIT = {"validation_fraction": 0.25, "seed": 1}
+INTENSITY = {"method": "clahe", "clahe_clip_limit": 2.0, "clahe_tile_grid": 4, "percentiles": [1, 99]}
+PREPROCESSING = {"image_size": 24, "workers": 2, "geometry": "stretch", "border_crop": 0.0, "intensity": INTENSITY}
 
 
 def manifest_rows(rows: list[tuple[str, str, str]]) -> pd.DataFrame:
@@ -75,45 +73,12 @@ def test_leakage_check_fails_loudly():
         assert_patient_disjoint(leaky)
 
 
-@pytest.mark.parametrize(
-    ("width", "height", "expected"),
-    [
-        (1600, 1300, cv2.IMREAD_REDUCED_GRAYSCALE_8),
-        (600, 620, cv2.IMREAD_REDUCED_GRAYSCALE_4),
-        (400, 300, cv2.IMREAD_REDUCED_GRAYSCALE_2),
-        (224, 224, cv2.IMREAD_GRAYSCALE),
-    ],
-)
-def test_reduced_decode_never_goes_below_the_target_size(width, height, expected):
-    assert reduced_decode_flag(width, height, 148) == expected
-
-
-def test_reduced_decode_matches_a_full_decode_and_resize(tmp_path):
-    rng = np.random.default_rng(0)
-    smooth = cv2.resize(rng.integers(0, 255, (10, 12), dtype=np.uint8), (1600, 1300), interpolation=cv2.INTER_CUBIC)
-    path = tmp_path / "large.jpeg"
-    cv2.imwrite(str(path), smooth)
-
-    fast = load_grayscale_image(str(path), 1600, 1300, 148)
-    naive = cv2.resize(cv2.imread(str(path), cv2.IMREAD_GRAYSCALE), (148, 148), interpolation=cv2.INTER_AREA)
-
-    assert fast.shape == (148, 148) and fast.dtype == np.uint8
-    assert np.abs(fast.astype(int) - naive.astype(int)).mean() < 3
-
-
-def test_undecodable_file_names_the_file(tmp_path):
-    path = tmp_path / "broken.jpeg"
-    path.write_bytes(b"\xff\xd8\xff" + bytes(100) + b"\xff\xd9")
-    with pytest.raises(ImageDecodeError, match="broken.jpeg"):
-        load_grayscale_image(str(path), 100, 100, 32)
-
-
 def test_image_sets_are_uint8_with_labels_in_class_order(raw_dataset):
     plant_bad_files(raw_dataset / "train" / "PNEUMONIA")
     manifest = build_image_manifest({"root": str(raw_dataset), "splits": SPLITS, "classes": CLASSES}, {"workers": 2, "patient_key": "person_and_subtype"})
     split = assign_subsets(manifest, SPLIT)
 
-    train, validation, test = build_image_sets(split, CLASSES, {"image_size": 24, "workers": 2})
+    train, validation, test = build_image_sets(split, CLASSES, PREPROCESSING)
 
     for image_set, subset in ((train, "train"), (validation, "validation"), (test, "test")):
         rows = split[split["subset"] == subset]
@@ -129,4 +94,4 @@ def test_a_subset_without_a_class_is_a_clear_error(raw_dataset):
     split = assign_subsets(manifest, SPLIT)
     no_normal_test = split[~((split["subset"] == "test") & (split["label"] == "NORMAL"))]
     with pytest.raises(ValueError, match=r"test subset has no \['NORMAL'\]"):
-        build_image_sets(no_normal_test, CLASSES, {"image_size": 24, "workers": 2})
+        build_image_sets(no_normal_test, CLASSES, PREPROCESSING)

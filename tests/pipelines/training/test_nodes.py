@@ -2,57 +2,15 @@ import keras
 import numpy as np
 import pytest
 
+from pediatric_pneumonia.pipelines.training.batches import TrainingBatches
 from pediatric_pneumonia.pipelines.training.nodes import (
-    build_classifier,
+    check_training_parameters,
     select_decision_threshold,
     to_mlflow_history,
     train_classifier,
     youden_threshold,
 )
-
-PAPER_ARCHITECTURE = {
-    "conv_filters": [32, 64],
-    "kernel_size": 3,
-    "pool_size": 2,
-    "batch_norm": True,
-    "dense_units": [],
-    "dropout_rates": [],
-    "learning_rate": 0.001,
-}
-
-
-def test_default_architecture_is_the_papers_final_model():
-    model = build_classifier((148, 148, 1), PAPER_ARCHITECTURE)
-
-    layer_types = [type(layer).__name__ for layer in model.layers]
-    assert layer_types == [
-        "InputLayer",
-        "Rescaling",
-        "Conv2D",
-        "MaxPooling2D",
-        "BatchNormalization",
-        "Conv2D",
-        "MaxPooling2D",
-        "Flatten",
-        "Dense",
-    ]
-    assert model.output_shape == (None, 1)
-    # 148 -> conv 146 -> pool 73 -> conv 71 -> pool 35: 35 * 35 * 64 features into Dense(1)
-    assert model.get_layer("flatten").output.shape[-1] == 35 * 35 * 64
-    assert model.optimizer.learning_rate.numpy() == pytest.approx(0.001)
-
-
-def test_search_space_adds_dense_and_dropout_layers():
-    architecture = {**PAPER_ARCHITECTURE, "conv_filters": [16, 32, 64], "dense_units": [64, 32], "dropout_rates": [0.5, 0.2]}
-    model = build_classifier((64, 64, 1), architecture)
-    names = [layer.name for layer in model.layers]
-    assert names.count("batch_norm_1") == 1 and "batch_norm_2" in names
-    assert [model.get_layer(f"dropout_{i}").rate for i in (1, 2)] == [0.5, 0.2]
-
-
-def test_dense_and_dropout_lists_must_match():
-    with pytest.raises(ValueError, match="same length"):
-        build_classifier((32, 32, 1), {**PAPER_ARCHITECTURE, "dense_units": [64], "dropout_rates": []})
+from tests.conftest import ONLINE_AUGMENTATION, PAPER_ARCHITECTURE
 
 
 def separable_set(count: int, size: int = 16, seed: int = 0) -> dict:
@@ -63,28 +21,64 @@ def separable_set(count: int, size: int = 16, seed: int = 0) -> dict:
     return {"images": images.astype(np.uint8), "labels": labels, "paths": np.array([str(i) for i in range(count)])}
 
 
+# The signal of separable_set is brightness, which intensity normalisation would remove.
+PREPROCESSING = {"intensity": {"method": "none"}}
 TRAINING = {
     "seed": 3,
     "epochs": 3,
     "batch_size": 16,
-    "early_stopping_patience": 2,
+    "images_per_epoch": None,
+    "learning_rate_schedule": "cosine",
+    "early_stopping": {"monitor": "val_loss", "patience": 2},
     "architecture": {**PAPER_ARCHITECTURE, "conv_filters": [4, 8]},
+    "augmentation": {**ONLINE_AUGMENTATION, "brightness": 0.02},
 }
 
 
 def test_training_returns_a_model_and_per_epoch_history():
-    model, history = train_classifier(separable_set(64), separable_set(32, seed=1), TRAINING)
+    model, history = train_classifier(separable_set(64), separable_set(32, seed=1), TRAINING, PREPROCESSING)
 
     assert isinstance(model, keras.Model)
-    assert set(history) >= {"loss", "val_loss", "accuracy", "val_accuracy"}
+    assert set(history) >= {"loss", "val_loss", "accuracy", "val_accuracy", "learning_rate"}
     assert all(len(values) == len(history["loss"]) for values in history.values())
     assert 1 <= len(history["loss"]) <= 3
+    assert history["learning_rate"][0] == pytest.approx(0.001)
+    assert history["learning_rate"][1] == pytest.approx(0.001 * 0.5 * (1 + np.cos(np.pi / 3)))
 
 
 def test_training_is_reproducible_with_a_seed():
-    first = train_classifier(separable_set(64), separable_set(32, seed=1), TRAINING)[1]
-    second = train_classifier(separable_set(64), separable_set(32, seed=1), TRAINING)[1]
+    first = train_classifier(separable_set(64), separable_set(32, seed=1), TRAINING, PREPROCESSING)[1]
+    second = train_classifier(separable_set(64), separable_set(32, seed=1), TRAINING, PREPROCESSING)[1]
     assert first["loss"] == pytest.approx(second["loss"], rel=1e-5)
+
+
+def test_images_per_epoch_sets_the_steps_whatever_the_set_size():
+    batches = TrainingBatches(separable_set(200), 16, 48, ONLINE_AUGMENTATION, PREPROCESSING["intensity"], seed=0)
+    assert len(batches) == 3
+    seen = np.concatenate([batches[index][1] for index in range(len(batches))])
+    assert len(seen) == 48
+
+
+def test_every_image_is_drawn_before_any_repeats():
+    batches = TrainingBatches(separable_set(40), 8, 100, ONLINE_AUGMENTATION, PREPROCESSING["intensity"], seed=0)
+    assert sorted(batches.order[:40]) == list(range(40))
+    first_epoch = batches.order.copy()
+    batches.on_epoch_end()
+    assert not np.array_equal(first_epoch, batches.order)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"images_per_epoch": 0}, "images_per_epoch"),
+        ({"learning_rate_schedule": "step"}, "learning_rate_schedule"),
+        ({"early_stopping": {"monitor": "val_f1", "patience": 2}}, "early_stopping.monitor"),
+        ({"augmentation": {**ONLINE_AUGMENTATION, "contrast": 1.5}}, "contrast"),
+    ],
+)
+def test_unusable_training_parameters_are_refused_with_the_key(change, message):
+    with pytest.raises(ValueError, match=message):
+        check_training_parameters({**TRAINING, **change})
 
 
 def test_youden_threshold_separates_perfectly_separable_scores():

@@ -10,8 +10,8 @@ import numpy as np
 from matplotlib.figure import Figure
 from scipy import linalg
 
-from ..synthesis.nodes import class_images, image_grid
 from ...imaging.preprocess import as_model_input
+from ..synthesis.nodes import class_images, image_grid
 
 
 def feature_extractor(classifier: keras.Model) -> keras.Model:

@@ -2,7 +2,7 @@
 
 from kedro.pipeline import Node, Pipeline
 
-from ..reporting.nodes import to_mlflow_metrics
+from ...tracking import to_mlflow_metrics
 from .nodes import assess_synthetic_images, plot_closest_pairs, plot_sample_grids
 
 

@@ -1,0 +1,135 @@
+"""Shift stress report: the model's metrics when its images are shifted as another scanner, clinic
+or year would shift them, at graded severities, on validation and on the test split."""
+
+import logging
+import time
+
+import keras
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from sklearn.metrics import roc_auc_score
+
+from ...classifier import predict_probabilities
+from ...evaluation.calibration import apply_calibration
+from ...imaging.shifts import IDENTITY, SHIFTS, apply_shift
+
+logger = logging.getLogger(__name__)
+
+STRESSED_SETS = ("validation", "test")
+STRESS_METRICS = ("roc_auc", "sensitivity", "specificity")
+
+
+def check_stress_parameters(stress: dict) -> None:
+    """Raise a ValueError naming the fix if a shift is unknown or its severities are not graded."""
+    where = "conf/base/parameters_stress.yml (stress.severities)"
+    for shift, magnitudes in stress["severities"].items():
+        if shift not in SHIFTS:
+            raise ValueError(f"Unknown shift '{shift}'. Use any of {tuple(SHIFTS)} in {where}.")
+        distances = [abs(magnitude - IDENTITY[shift]) for magnitude in magnitudes]
+        if not magnitudes or distances[0] == 0 or any(b <= a for a, b in zip(distances, distances[1:])):
+            raise ValueError(
+                f"stress.severities.{shift} {magnitudes} must list magnitudes for severity 1, 2, ... "
+                f"moving steadily away from the identity ({IDENTITY[shift]}, severity 0)."
+            )
+    if stress["max_images"] is not None and stress["max_images"] < 2:
+        raise ValueError(f"stress.max_images must be null or at least 2, got {stress['max_images']}.")
+
+
+def stratified_subset(image_set: dict, max_images: int | None, rng: np.random.Generator) -> dict:
+    """At most ``max_images`` images of ``image_set``, each class keeping its share."""
+    labels = image_set["labels"]
+    if max_images is None or len(labels) <= max_images:
+        return image_set
+    chosen = np.concatenate(
+        [
+            rng.choice(members, size=max(1, round(max_images * len(members) / len(labels))), replace=False)
+            for members in (np.flatnonzero(labels == label) for label in np.unique(labels))
+        ]
+    )
+    return {name: values[np.sort(chosen)] for name, values in image_set.items()}
+
+
+def operating_point_metrics(targets: np.ndarray, probabilities: np.ndarray, threshold: float) -> dict:
+    """ROC-AUC, and sensitivity and specificity at ``threshold`` (positive when >= threshold)."""
+    called_positive = probabilities >= threshold
+    return {
+        "roc_auc": float(roc_auc_score(targets, probabilities)),
+        "sensitivity": float(called_positive[targets == 1].mean()),
+        "specificity": float(1 - called_positive[targets == 0].mean()),
+    }
+
+
+def stress_test(
+    classifier: keras.Model,
+    validation_set: dict,
+    test_set: dict,
+    calibration: dict,
+    decision_threshold: dict,
+    stress: dict,
+    preprocessing: dict,
+    inference: dict,
+) -> pd.DataFrame:
+    """One row per set, shift and severity (0 = no shift, shared by every shift) with its metrics.
+
+    Shifts act on the stored image before the intensity normalisation, as a scanner's would; the
+    model's probabilities are calibrated and cut at the validation-chosen threshold. Seeded.
+    """
+    check_stress_parameters(stress)
+    started = time.perf_counter()
+
+    def scored(images: np.ndarray, targets: np.ndarray) -> dict:
+        raw = predict_probabilities(classifier, images, preprocessing["intensity"], inference["batch_size"])
+        return operating_point_metrics(targets, apply_calibration(raw, calibration), decision_threshold["threshold"])
+
+    rows = []
+    for set_index, (set_name, image_set) in enumerate(zip(STRESSED_SETS, (validation_set, test_set))):
+        sample = stratified_subset(image_set, stress["max_images"], np.random.default_rng([stress["seed"], set_index]))
+        images, targets = sample["images"], sample["labels"].astype(int)
+        unshifted = scored(images, targets)
+        for shift_index, (shift, magnitudes) in enumerate(stress["severities"].items()):
+            rows.append({"set": set_name, "shift": shift, "severity": 0, "magnitude": IDENTITY[shift], **unshifted})
+            for severity, magnitude in enumerate(magnitudes, start=1):
+                rng = np.random.default_rng([stress["seed"], set_index, shift_index, severity])
+                metrics = scored(apply_shift(images, shift, magnitude, rng), targets)
+                rows.append({"set": set_name, "shift": shift, "severity": severity, "magnitude": magnitude, **metrics})
+        logger.info("Stress-tested %d %s images.", len(targets), set_name)
+    logger.info("Stress report took %.1f s.", time.perf_counter() - started)
+    return pd.DataFrame(rows)
+
+
+def summarise_stress(stress_table: pd.DataFrame) -> dict:
+    """Flat keys: per set, each metric unshifted (``_clean``), its mean and worst over every shifted
+    condition and the shift that gave the worst, and every condition as ``<set>.<shift>.<severity>.<metric>``."""
+    summary: dict = {}
+    for set_name, rows in stress_table.groupby("set", sort=False):
+        clean = rows[rows["severity"] == 0].iloc[0]
+        shifted = rows[rows["severity"] > 0]
+        for metric in STRESS_METRICS:
+            worst = shifted.loc[shifted[metric].idxmin()]
+            summary[f"{set_name}.{metric}_clean"] = float(clean[metric])
+            summary[f"{set_name}.{metric}_mean"] = float(shifted[metric].mean())
+            summary[f"{set_name}.{metric}_worst"] = float(worst[metric])
+            summary[f"{set_name}.{metric}_worst_shift"] = f"{worst['shift']} severity {worst['severity']}"
+        for row in shifted.itertuples(index=False):
+            for metric in STRESS_METRICS:
+                summary[f"{set_name}.{row.shift}.{row.severity}.{metric}"] = float(getattr(row, metric))
+    return summary
+
+
+def plot_stress(stress_table: pd.DataFrame) -> Figure:
+    """Each metric against severity, one line per shift; a row per set."""
+    sets = list(dict.fromkeys(stress_table["set"]))
+    figure = Figure(figsize=(13, 4 * len(sets)), layout="constrained")
+    axes_grid = np.atleast_2d(figure.subplots(len(sets), len(STRESS_METRICS), sharex=True))
+    for row_axes, set_name in zip(axes_grid, sets):
+        rows = stress_table[stress_table["set"] == set_name]
+        for axes, metric in zip(row_axes, STRESS_METRICS):
+            for shift, shift_rows in rows.groupby("shift", sort=False):
+                axes.plot(shift_rows["severity"], shift_rows[metric], marker="o", label=shift)
+            axes.set_title(f"{set_name}: {metric}")
+            axes.set_xlabel("severity (0 = no shift)")
+            axes.set_ylim(-0.02, 1.02)
+            axes.grid(alpha=0.3)
+    axes_grid[0, -1].legend(loc="lower left", fontsize="small")
+    return figure

@@ -1,0 +1,10 @@
+"""Reports and histories in kedro-mlflow's metric formats, for the ``*_tracked`` datasets."""
+
+
+def to_mlflow_metrics(metrics: dict) -> dict[str, dict[str, float]]:
+    """The numeric scalars of ``metrics`` in kedro-mlflow's metrics format (step 0)."""
+    return {
+        name: {"value": float(value), "step": 0}
+        for name, value in metrics.items()
+        if isinstance(value, int | float) and not isinstance(value, bool)
+    }

@@ -1,0 +1,68 @@
+import numpy as np
+import pytest
+
+from pediatric_pneumonia.imaging.augment import augment_batch
+from pediatric_pneumonia.imaging.shifts import IDENTITY, SHIFTS, apply_shift
+from tests.conftest import ONLINE_AUGMENTATION
+from tests.imaging.test_preprocess import chest_like
+
+# Graded magnitudes per shift, mildest first (the defaults' shape).
+GRADED = {
+    "brightness": [0.08, 0.16, 0.24],
+    "contrast": [0.8, 0.6, 0.45],
+    "gamma": [1.3, 1.7, 2.2],
+    "blur": [0.7, 1.4, 2.1],
+    "noise": [0.02, 0.04, 0.07],
+    "jpeg": [50, 25, 10],
+    "resolution": [1.5, 2.5, 4.0],
+    "zoom": [0.94, 0.88, 0.8],
+    "rotation": [4, 8, 12],
+}
+
+
+def images() -> np.ndarray:
+    return np.stack([chest_like(64, 64, seed) for seed in range(4)])
+
+
+def test_every_shift_has_graded_magnitudes_here():
+    assert set(GRADED) == set(SHIFTS) == set(IDENTITY)
+
+
+@pytest.mark.parametrize("shift", sorted(SHIFTS))
+def test_severity_zero_is_the_identity(shift):
+    batch = images()
+    assert np.array_equal(apply_shift(batch, shift, IDENTITY[shift], np.random.default_rng(0)), batch)
+    # also through the function itself, not only the shortcut in apply_shift
+    assert np.array_equal(SHIFTS[shift](batch[0], IDENTITY[shift], np.random.default_rng(0)), batch[0])
+
+
+@pytest.mark.parametrize("shift", sorted(SHIFTS))
+def test_severities_are_monotone(shift):
+    batch = images()
+    changes = [
+        np.abs(apply_shift(batch, shift, magnitude, np.random.default_rng(0)).astype(int) - batch.astype(int)).mean()
+        for magnitude in GRADED[shift]
+    ]
+    assert changes[0] > 0
+    assert changes == sorted(changes) and len(set(changes)) == len(changes)
+
+
+@pytest.mark.parametrize("shift", sorted(SHIFTS))
+def test_shifts_keep_shape_and_dtype_and_are_seeded(shift):
+    batch = images()
+    first = apply_shift(batch, shift, GRADED[shift][1], np.random.default_rng(5))
+    second = apply_shift(batch, shift, GRADED[shift][1], np.random.default_rng(5))
+    assert first.shape == batch.shape and first.dtype == np.uint8
+    assert np.array_equal(first, second)
+
+
+def test_augmentation_is_seeded_varied_and_off_when_disabled():
+    batch = images()
+    first = augment_batch(batch, ONLINE_AUGMENTATION, np.random.default_rng(1))
+    again = augment_batch(batch, ONLINE_AUGMENTATION, np.random.default_rng(1))
+    other = augment_batch(batch, ONLINE_AUGMENTATION, np.random.default_rng(2))
+    assert first.shape == batch.shape and first.dtype == np.uint8
+    assert np.array_equal(first, again) and not np.array_equal(first, other)
+    assert not np.array_equal(first, batch)
+    off = augment_batch(batch, {**ONLINE_AUGMENTATION, "enabled": False}, np.random.default_rng(1))
+    assert np.array_equal(off, batch)
