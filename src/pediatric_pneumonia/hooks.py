@@ -8,12 +8,15 @@ from kedro.framework.hooks import hook_impl
 from kedro.io import AbstractVersionedDataset, DataCatalog
 from kedro.pipeline import Pipeline
 
+from .evaluation.calibration import check_calibration_parameters
+from .evaluation.thresholds import check_threshold_parameters
 from .imaging.preprocess import check_preprocessing_parameters
 from .pipelines.balancing.nodes import check_balancing_parameters
 from .pipelines.ingestion.nodes import check_ingestion_parameters
+from .pipelines.reporting.nodes import check_reporting_parameters
 from .pipelines.stress.nodes import check_stress_parameters
 from .pipelines.synthesis.nodes import select_gan_profile
-from .pipelines.training.nodes import check_threshold_parameters, check_training_parameters
+from .pipelines.training.nodes import check_training_parameters
 
 logger = logging.getLogger(__name__)
 
@@ -24,7 +27,9 @@ PARAMETER_CHECKS = {
     "stress": check_stress_parameters,
     "balancing": check_balancing_parameters,
     "training": check_training_parameters,
+    "calibration": check_calibration_parameters,
     "threshold": check_threshold_parameters,
+    "reporting": check_reporting_parameters,
     "synthesis": select_gan_profile,
 }
 

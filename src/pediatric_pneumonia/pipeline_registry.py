@@ -10,13 +10,15 @@ STRATEGIES = ("baseline", "augmentation", "gan", "combined")
 SYNTHETIC_IMAGE_STRATEGIES = ("gan", "combined")
 
 # Datasets and parameters that every strategy shares instead of getting its own namespaced copy.
-SHARED_INPUTS = {"train_set", "validation_set", "test_set", "synthetic_normal_set"}
+SHARED_INPUTS = {"image_split", "train_set", "validation_set", "test_set", "synthetic_normal_set"}
 SHARED_PARAMETERS = {
     "params:training",
+    "params:calibration",
     "params:threshold",
     "params:inference",
     "params:preprocessing",
     "params:stress",
+    "params:reporting",
     "params:raw_data.classes",
 }
 

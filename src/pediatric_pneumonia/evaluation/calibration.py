@@ -1,6 +1,46 @@
-"""Calibration of the classifier's probabilities, fitted on validation only."""
+"""Calibration of the classifier's probabilities, fitted on validation only, and how to measure it.
+
+Temperature scaling divides the model's logit by one number T fitted to minimise the validation
+negative log-likelihood. It is monotone and leaves a logit of 0 at 0, so ROC-AUC and every
+decision at the 0.5 cut-off are unchanged: only the probabilities (and a threshold chosen on
+them) move.
+"""
+
+import logging
 
 import numpy as np
+from scipy.optimize import minimize_scalar
+
+from .metrics import require_both_classes
+
+logger = logging.getLogger(__name__)
+
+CALIBRATION_METHODS = ("temperature", "none")
+
+# Probabilities are kept this far from 0 and 1, so a saturated sigmoid still has a finite logit.
+PROBABILITY_FLOOR = 1e-7
+
+# The temperature search stays within [1/100, 100]: on a validation set the model separates
+# perfectly the likelihood keeps improving as T -> 0, and an unbounded search would follow it.
+LOG_TEMPERATURE_BOUND = float(np.log(100.0))
+
+
+def check_calibration_parameters(calibration: dict) -> None:
+    """Raise a ValueError naming the fix if the calibration parameters are unusable."""
+    where = "conf/base/parameters_training.yml"
+    if calibration["method"] not in CALIBRATION_METHODS:
+        raise ValueError(
+            f"Unknown calibration.method '{calibration['method']}'. Use one of {CALIBRATION_METHODS} in {where}."
+        )
+    bins = calibration["bins"]
+    if not isinstance(bins, int) or isinstance(bins, bool) or bins < 1:
+        raise ValueError(f"calibration.bins must be a positive integer (e.g. 15), got {bins!r}, in {where}.")
+
+
+def logits_of(probabilities: np.ndarray) -> np.ndarray:
+    """The logit of each probability, clipped to [PROBABILITY_FLOOR, 1 - PROBABILITY_FLOOR] first."""
+    clipped = np.clip(np.asarray(probabilities, dtype=np.float64), PROBABILITY_FLOOR, 1 - PROBABILITY_FLOOR)
+    return np.log(clipped) - np.log1p(-clipped)
 
 
 def apply_calibration(probabilities: np.ndarray, calibration: dict) -> np.ndarray:
@@ -8,6 +48,107 @@ def apply_calibration(probabilities: np.ndarray, calibration: dict) -> np.ndarra
     temperature = calibration["temperature"]
     if temperature == 1.0:
         return probabilities
-    clipped = np.clip(probabilities.astype(np.float64), 1e-7, 1 - 1e-7)
-    logits = np.log(clipped) - np.log1p(-clipped)
-    return 1.0 / (1.0 + np.exp(-logits / temperature))
+    return 1.0 / (1.0 + np.exp(-logits_of(probabilities) / temperature))
+
+
+def negative_log_likelihood(labels: np.ndarray, probabilities: np.ndarray) -> float:
+    """Mean binary cross-entropy of ``probabilities`` against 0/1 ``labels`` (natural log)."""
+    signs = 2.0 * np.asarray(labels, dtype=np.float64) - 1.0
+    return float(np.mean(np.logaddexp(0.0, -signs * logits_of(probabilities))))
+
+
+def brier_score(labels: np.ndarray, probabilities: np.ndarray) -> float:
+    """Mean squared difference between the probability and the 0/1 label."""
+    return float(np.mean((np.asarray(probabilities, dtype=np.float64) - labels) ** 2))
+
+
+def _bin_of(probabilities: np.ndarray, bins: int) -> np.ndarray:
+    """Index of the equal-width bin of [0, 1] each probability falls in (1.0 in the last bin)."""
+    return np.minimum((np.asarray(probabilities, dtype=np.float64) * bins).astype(int), bins - 1)
+
+
+def reliability_curve(labels: np.ndarray, probabilities: np.ndarray, bins: int) -> dict[str, list]:
+    """Per non-empty equal-width bin of the positive-class probability: its edges, image count,
+    mean predicted probability and observed share of positives (lists, so it can go in JSON)."""
+    probabilities = np.asarray(probabilities, dtype=np.float64)
+    labels = np.asarray(labels, dtype=np.float64)
+    index = _bin_of(probabilities, bins)
+    counts = np.bincount(index, minlength=bins)
+    filled = counts > 0
+    mean_probability = np.bincount(index, weights=probabilities, minlength=bins)[filled] / counts[filled]
+    observed_rate = np.bincount(index, weights=labels, minlength=bins)[filled] / counts[filled]
+    lower_edges = np.arange(bins)[filled] / bins
+    return {
+        "bin_low": lower_edges.tolist(),
+        "bin_high": (lower_edges + 1 / bins).tolist(),
+        "count": counts[filled].tolist(),
+        "mean_probability": mean_probability.tolist(),
+        "observed_rate": observed_rate.tolist(),
+    }
+
+
+def expected_calibration_error(labels: np.ndarray, probabilities: np.ndarray, bins: int) -> float:
+    """ECE of the positive-class probability: over ``bins`` equal-width bins of [0, 1], the
+    image-weighted mean of |mean predicted probability - observed share of positives|."""
+    curve = reliability_curve(labels, probabilities, bins)
+    gaps = np.abs(np.asarray(curve["mean_probability"]) - np.asarray(curve["observed_rate"]))
+    return float(np.sum(gaps * np.asarray(curve["count"])) / len(labels))
+
+
+def calibration_scores(labels: np.ndarray, probabilities: np.ndarray, bins: int) -> dict[str, float]:
+    """NLL, ECE and Brier score of one set of probabilities."""
+    return {
+        "nll": negative_log_likelihood(labels, probabilities),
+        "ece": expected_calibration_error(labels, probabilities, bins),
+        "brier": brier_score(labels, probabilities),
+    }
+
+
+def fit_temperature(labels: np.ndarray, probabilities: np.ndarray) -> float:
+    """The temperature minimising the negative log-likelihood of ``labels`` (bounded search on log T)."""
+    signs = 2.0 * np.asarray(labels, dtype=np.float64) - 1.0
+    signed_logits = signs * logits_of(probabilities)
+
+    def nll(log_temperature: float) -> float:
+        return float(np.mean(np.logaddexp(0.0, -signed_logits * np.exp(-log_temperature))))
+
+    result = minimize_scalar(
+        nll, bounds=(-LOG_TEMPERATURE_BOUND, LOG_TEMPERATURE_BOUND), method="bounded", options={"xatol": 1e-6}
+    )
+    return float(np.exp(result.x))
+
+
+def calibration_from_validation(labels: np.ndarray, probabilities: np.ndarray, calibration: dict) -> dict:
+    """Fit ``calibration.method`` on validation and describe it: method, temperature, bins, the
+    validation NLL / ECE / Brier before and after, and both reliability curves.
+
+    Raises:
+        ValueError: if the parameters are unusable or validation holds one class only.
+    """
+    check_calibration_parameters(calibration)
+    require_both_classes(labels, "fit the probability calibration")
+    method, bins = calibration["method"], calibration["bins"]
+    temperature = fit_temperature(labels, probabilities) if method == "temperature" else 1.0
+    calibrated = apply_calibration(probabilities, {"temperature": temperature})
+    before = calibration_scores(labels, probabilities, bins)
+    after = calibration_scores(labels, calibrated, bins)
+    logger.info(
+        "Calibration '%s': temperature %.3f; validation NLL %.4f -> %.4f, ECE %.4f -> %.4f (%d images).",
+        method,
+        temperature,
+        before["nll"],
+        after["nll"],
+        before["ece"],
+        after["ece"],
+        len(labels),
+    )
+    return {
+        "method": method,
+        "temperature": temperature,
+        "bins": bins,
+        "n_validation_images": int(len(labels)),
+        **{f"validation_{name}_before": value for name, value in before.items()},
+        **{f"validation_{name}_after": value for name, value in after.items()},
+        "validation_reliability_before": reliability_curve(labels, probabilities, bins),
+        "validation_reliability_after": reliability_curve(labels, calibrated, bins),
+    }

@@ -2,15 +2,17 @@ import keras
 import numpy as np
 import pytest
 
+from pediatric_pneumonia.evaluation.calibration import apply_calibration
 from pediatric_pneumonia.pipelines.training.batches import TrainingBatches
 from pediatric_pneumonia.pipelines.training.nodes import (
     check_training_parameters,
+    fit_calibration,
     select_decision_threshold,
     to_mlflow_history,
     train_classifier,
-    youden_threshold,
 )
 from tests.conftest import ONLINE_AUGMENTATION, PAPER_ARCHITECTURE
+from tests.pipelines.reporting.tiny_model import expected_probability, flat_images, mean_gray_model
 
 
 def separable_set(count: int, size: int = 16, seed: int = 0) -> dict:
@@ -81,20 +83,79 @@ def test_unusable_training_parameters_are_refused_with_the_key(change, message):
         check_training_parameters({**TRAINING, **change})
 
 
-def test_youden_threshold_separates_perfectly_separable_scores():
-    labels = np.array([0, 0, 0, 1, 1, 1])
-    threshold, sensitivity, specificity = youden_threshold(labels, np.array([0.1, 0.2, 0.35, 0.4, 0.8, 0.9]))
-    assert 0.35 < threshold <= 0.4
-    assert sensitivity == specificity == 1.0
-
-
-def test_fixed_threshold_and_unknown_method():
-    assert select_decision_threshold(None, {}, {"method": "fixed", "value": 0.3}, {"batch_size": 8}) == {
-        "threshold": 0.3,
-        "method": "fixed",
+def brightness_set(negative_levels: list[int], positive_levels: list[int]) -> dict:
+    """Flat 4x4 images; ``mean_gray_model`` gives them sigmoid(8 x level / 255 - 4)."""
+    levels = negative_levels + positive_levels
+    return {
+        "images": flat_images(levels),
+        "labels": np.array([0] * len(negative_levels) + [1] * len(positive_levels), dtype=np.uint8),
+        "paths": np.array([f"{index}.jpeg" for index in range(len(levels))]),
     }
+
+
+# Raw probabilities 0.06, 0.30 (normal) and 0.67, 0.84, 0.96 (pneumonia); at temperature 3 they
+# become 0.29, 0.43 and 0.56, 0.63, 0.75.
+SEPARABLE = brightness_set([40, 100], [150, 180, 230])
+UNCHANGED = {"method": "none", "temperature": 1.0}
+SOFTENED = {"method": "temperature", "temperature": 3.0}
+
+
+def threshold_of(calibration: dict, threshold: dict, validation_set: dict = SEPARABLE) -> dict:
+    return select_decision_threshold(
+        mean_gray_model(), validation_set, calibration, threshold, {"batch_size": 8}, PREPROCESSING
+    )
+
+
+def test_the_threshold_is_judged_on_calibrated_validation_probabilities():
+    fixed = {"method": "fixed", "value": 0.6}
+    assert threshold_of(UNCHANGED, fixed)["validation_sensitivity"] == 1.0
+    softened = threshold_of(SOFTENED, fixed)
+    assert softened == {
+        "method": "fixed",
+        "threshold": 0.6,
+        "validation_sensitivity": pytest.approx(2 / 3),
+        "validation_specificity": 1.0,
+    }
+
+
+def test_youden_threshold_lies_on_the_calibrated_scale():
+    raw_lowest_positive = expected_probability([150])
+    chosen = threshold_of(SOFTENED, {"method": "youden"})
+    assert chosen["threshold"] == pytest.approx(float(apply_calibration(raw_lowest_positive, SOFTENED)[0]), abs=1e-6)
+    assert chosen["threshold"] < 0.6 < raw_lowest_positive[0]
+    assert (chosen["validation_sensitivity"], chosen["validation_specificity"]) == (1.0, 1.0)
+
+
+def test_sensitivity_target_node_keeps_the_target_on_validation():
+    chosen = threshold_of(UNCHANGED, {"method": "sensitivity_target", "sensitivity_target": 0.6})
+    assert chosen["threshold"] == pytest.approx(float(expected_probability([180])[0]), abs=1e-6)
+    assert chosen["validation_sensitivity"] == pytest.approx(2 / 3)
+
+
+def test_one_class_validation_stops_calibration_and_threshold():
+    only_pneumonia = brightness_set([], [150, 180, 230])
+    with pytest.raises(ValueError, match="both classes"):
+        fit_calibration(
+            mean_gray_model(), only_pneumonia, {"method": "temperature", "bins": 5}, {"batch_size": 8}, PREPROCESSING
+        )
+    with pytest.raises(ValueError, match="both classes"):
+        threshold_of(UNCHANGED, {"method": "fixed", "value": 0.5}, only_pneumonia)
+
+
+def test_unknown_threshold_method_is_refused_before_predicting():
     with pytest.raises(ValueError, match="Unknown threshold method 'f1'"):
-        select_decision_threshold(None, {}, {"method": "f1"}, {"batch_size": 8})
+        select_decision_threshold(None, {}, UNCHANGED, {"method": "f1"}, {"batch_size": 8}, PREPROCESSING)
+
+
+def test_calibration_node_softens_an_overconfident_model():
+    # Confident and half wrong: the likelihood is best with probabilities pulled towards 0.5.
+    confidently_wrong = brightness_set([30, 225, 40], [225, 30, 220])
+    calibration = fit_calibration(
+        mean_gray_model(), confidently_wrong, {"method": "temperature", "bins": 5}, {"batch_size": 8}, PREPROCESSING
+    )
+    assert calibration["method"] == "temperature"
+    assert calibration["temperature"] > 3
+    assert calibration["validation_nll_after"] < calibration["validation_nll_before"]
 
 
 def test_history_in_mlflow_format_has_one_step_per_epoch():

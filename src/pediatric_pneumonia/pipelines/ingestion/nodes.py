@@ -2,30 +2,18 @@
 
 import hashlib
 import logging
-import re
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pandas as pd
 from tqdm.auto import tqdm
 
+from ...naming import PATIENT_KEYS, patient_id_from_filename
+
 logger = logging.getLogger(__name__)
 
 # The Kaggle archive nests the dataset in an extra folder and ships macOS resource forks beside it.
 IGNORED_FOLDERS = {"__MACOSX"}
-
-# Public file names carry the patient: personN_bacteria_M / personN_virus_M, IM-XXXX-YYYY and
-# NORMAL2-IM-XXXX-YYYY (patient IM-XXXX / NORMAL2-IM-XXXX). A few public names carry one more
-# number (IM-XXXX-YYYY-ZZZZ, personN_virus_M_K): same patient.
-PATIENT_PATTERNS = (
-    re.compile(r"^(?P<patient>person\d+)(?P<subtype>_(?:bacteria|virus))(?:_\d+)+$", re.IGNORECASE),
-    re.compile(r"^(?P<patient>(?:NORMAL2-)?IM-\d+)(?:-\d+)+$", re.IGNORECASE),
-)
-
-# Who is a patient in personN_<subtype>_M names (ingestion.patient_key). The public numbering
-# runs per subtype: personN_bacteria and personN_virus are different children (README: "Who is a
-# patient"), so "person_and_subtype" is the default; "person" is the stricter grouping.
-PATIENT_KEYS = ("person_and_subtype", "person")
 
 JPEG_MAGIC = b"\xff\xd8\xff"
 JPEG_END = b"\xff\xd9"
@@ -112,21 +100,6 @@ def check_ingestion_parameters(ingestion: dict) -> None:
             f"Unknown ingestion.patient_key '{ingestion['patient_key']}'. Use one of {PATIENT_KEYS} "
             "in conf/base/parameters_ingestion.yml."
         )
-
-
-def patient_id_from_filename(filename: str, patient_key: str = "person_and_subtype") -> str | None:
-    """Return the patient encoded in a public file name, or None when the name is not public.
-
-    With ``patient_key="person_and_subtype"`` ``person12_virus_3`` belongs to ``person12_virus``;
-    with ``"person"`` to ``person12``.
-    """
-    stem = Path(filename).stem
-    for pattern in PATIENT_PATTERNS:
-        match = pattern.match(stem)
-        if match:
-            subtype = match.groupdict().get("subtype") or ""
-            return match.group("patient") + (subtype.lower() if patient_key == "person_and_subtype" else "")
-    return None
 
 
 def find_file_problem(content: bytes) -> str | None:

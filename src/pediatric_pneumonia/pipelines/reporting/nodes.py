@@ -1,74 +1,114 @@
-"""The test report: predictions, metrics at 0.5 and at the validation threshold, plots, MLflow metrics."""
+"""The test report: calibrated predictions, metrics at the validation threshold and at 0.5 with
+patient-bootstrap intervals, per patient, without duplicates and per subtype, and plots."""
 
 import keras
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
-from sklearn.metrics import (
-    average_precision_score,
-    confusion_matrix,
-    precision_recall_fscore_support,
-    roc_auc_score,
-    roc_curve,
-)
+from sklearn.metrics import average_precision_score, roc_auc_score, roc_curve
 
 from ...classifier import predict_probabilities
+from ...evaluation.calibration import apply_calibration, reliability_curve
+from ...evaluation.duplicates import find_duplicates, pixel_hashes
+from ...evaluation.metrics import threshold_metrics
+from ...evaluation.patients import PATIENT_AGGREGATIONS
+from ...evaluation.report import (
+    calibration_figures,
+    duplicate_figures,
+    interval_figures,
+    patient_figures,
+    subtype_figures,
+)
 
-# The cut-off the paper reports at: a sigmoid output of one half.
+# The cut-off the paper reports at: a sigmoid output of one half (temperature scaling keeps it).
 PAPER_THRESHOLD = 0.5
 
 
+def check_reporting_parameters(reporting: dict) -> None:
+    """Raise a ValueError naming the fix if the reporting parameters are unusable."""
+    where = "conf/base/parameters_reporting.yml"
+    if reporting["patient_aggregation"] not in PATIENT_AGGREGATIONS:
+        raise ValueError(
+            f"Unknown reporting.patient_aggregation '{reporting['patient_aggregation']}'. Use one of "
+            f"{PATIENT_AGGREGATIONS} in {where}."
+        )
+    resamples = reporting["bootstrap_resamples"]
+    if not isinstance(resamples, int) or isinstance(resamples, bool) or resamples < 1:
+        raise ValueError(
+            f"reporting.bootstrap_resamples must be a positive integer (e.g. 1000), got {resamples!r} ({where})."
+        )
+    if not 0 < reporting["confidence_level"] < 1:
+        raise ValueError(
+            f"reporting.confidence_level must be in (0, 1), e.g. 0.95, got {reporting['confidence_level']} ({where})."
+        )
+
+
+def _rows_of(image_split: pd.DataFrame, paths: np.ndarray, columns: list[str]) -> pd.DataFrame:
+    """``columns`` of ``image_split`` for ``paths``, in that order; a ValueError if any is missing."""
+    rows = image_split.set_index("path").reindex(paths)[columns]
+    missing = rows.index[rows.isna().any(axis=1)]
+    if len(missing):
+        raise ValueError(
+            f"{len(missing)} images (e.g. {list(missing[:3])}) are not in image_split: the image sets and "
+            "image_split come from different runs. Rerun the data_preparation pipeline."
+        )
+    return rows.reset_index()
+
+
 def predict_test_set(
-    classifier: keras.Model, test_set: dict, classes: list[str], inference: dict, preprocessing: dict
+    classifier: keras.Model,
+    test_set: dict,
+    calibration: dict,
+    image_split: pd.DataFrame,
+    classes: list[str],
+    inference: dict,
+    preprocessing: dict,
 ) -> pd.DataFrame:
-    """One row per test image: its path, true class and predicted probability of the positive class."""
+    """One row per test image: path, patient, true class, the model's ``raw_probability`` of the
+    positive class and the calibrated ``probability`` the report uses."""
+    raw = predict_probabilities(classifier, test_set["images"], preprocessing["intensity"], inference["batch_size"])
     return pd.DataFrame(
         {
             "path": test_set["paths"],
+            "patient_id": _rows_of(image_split, test_set["paths"], ["patient_id"])["patient_id"].to_numpy(),
             "label": np.asarray(classes)[test_set["labels"]],
             "target": test_set["labels"].astype(int),
-            "probability": predict_probabilities(
-                classifier, test_set["images"], preprocessing["intensity"], inference["batch_size"]
-            ),
+            "raw_probability": raw,
+            "probability": apply_calibration(raw, calibration),
         }
     )
 
 
-def threshold_metrics(targets: np.ndarray, probabilities: np.ndarray, threshold: float) -> dict:
-    """Metrics of the positive class (and weighted averages over both classes) at one threshold."""
-    predictions = (probabilities >= threshold).astype(int)
-    matrix = confusion_matrix(targets, predictions, labels=[0, 1])
-    true_negatives, false_positives, false_negatives, true_positives = matrix.ravel()
-    precision, recall, f1, _ = precision_recall_fscore_support(
-        targets, predictions, labels=[1], average=None, zero_division=0
-    )
-    weighted = precision_recall_fscore_support(
-        targets, predictions, labels=[0, 1], average="weighted", zero_division=0
-    )
-    negatives = true_negatives + false_positives
-    return {
-        "accuracy": float((predictions == targets).mean()),
-        "precision": float(precision[0]),
-        "recall": float(recall[0]),
-        "f1": float(f1[0]),
-        "sensitivity": float(recall[0]),
-        "specificity": float(true_negatives / negatives) if negatives else 0.0,
-        "weighted_precision": float(weighted[0]),
-        "weighted_recall": float(weighted[1]),
-        "weighted_f1": float(weighted[2]),
-        "confusion_matrix": matrix.tolist(),
-    }
+def find_test_duplicates(test_set: dict, train_set: dict, image_split: pd.DataFrame) -> pd.DataFrame:
+    """Test images byte-identical (same file hash) or pixel-identical (same stored array) to an
+    earlier test image or to a training image, one row per pair (see ``find_duplicates``)."""
+
+    def hashed(image_set: dict) -> pd.DataFrame:
+        frame = _rows_of(image_split, image_set["paths"], ["content_hash"])
+        return frame.assign(pixel_hash=pixel_hashes(image_set["images"]))
+
+    return find_duplicates(hashed(test_set), hashed(train_set))
 
 
 def compute_test_metrics(
-    test_predictions: pd.DataFrame, decision_threshold: dict, classes: list[str]
+    test_predictions: pd.DataFrame,
+    decision_threshold: dict,
+    calibration: dict,
+    test_duplicates: pd.DataFrame,
+    classes: list[str],
+    reporting: dict,
 ) -> dict:
-    """The test report, computed once from the test predictions.
+    """The test report, computed once from the (calibrated) test predictions.
 
     Top-level keys are at the threshold chosen on validation (``threshold``); the same metrics at
     the paper's 0.5 cut-off carry the suffix ``_at_0.5``. ``confusion_matrix`` is
     ``[[TN, FP], [FN, TP]]``: rows are true classes, columns predicted, in ``classes`` order.
+    Beside them: the validation operating point, calibration before/after on validation and test,
+    patient-bootstrap intervals (``_ci_low`` / ``_ci_high``), per-patient metrics (``patient_``),
+    the metrics without duplicated test images (``_without_duplicates``) and sensitivity per
+    pneumonia subtype.
     """
+    check_reporting_parameters(reporting)
     targets = test_predictions["target"].to_numpy()
     probabilities = test_predictions["probability"].to_numpy()
     chosen = decision_threshold["threshold"]
@@ -82,17 +122,21 @@ def compute_test_metrics(
         "pr_auc": float(average_precision_score(targets, probabilities)),
         "threshold": float(chosen),
         "threshold_method": decision_threshold["method"],
+        "validation_sensitivity": float(decision_threshold["validation_sensitivity"]),
+        "validation_specificity": float(decision_threshold["validation_specificity"]),
         "n_images": int(len(targets)),
         "class_counts": {name: int((targets == index).sum()) for index, name in enumerate(classes)},
-    }
-
-
-def to_mlflow_metrics(metrics: dict) -> dict[str, dict[str, float]]:
-    """The numeric scalars of ``metrics`` in kedro-mlflow's metrics format (step 0)."""
-    return {
-        name: {"value": float(value), "step": 0}
-        for name, value in metrics.items()
-        if isinstance(value, int | float) and not isinstance(value, bool)
+        **calibration_figures(calibration, test_predictions),
+        **interval_figures(
+            test_predictions,
+            chosen,
+            resamples=reporting["bootstrap_resamples"],
+            seed=reporting["bootstrap_seed"],
+            confidence=reporting["confidence_level"],
+        ),
+        **patient_figures(test_predictions, chosen, reporting["patient_aggregation"]),
+        **duplicate_figures(test_predictions, test_duplicates, chosen),
+        **subtype_figures(test_predictions, chosen),
     }
 
 
@@ -142,6 +186,31 @@ def plot_roc_curve(test_predictions: pd.DataFrame, test_metrics: dict) -> Figure
     axes.set_ylabel("sensitivity (true positive rate)")
     axes.set_title("Test ROC curve")
     axes.legend(loc="lower right")
+    return figure
+
+
+def plot_reliability(calibration: dict, test_predictions: pd.DataFrame) -> Figure:
+    """Reliability diagrams (observed share of pneumonia against mean predicted probability per
+    bin), before and after calibration, on validation and on test."""
+    targets, bins = test_predictions["target"].to_numpy(), calibration["bins"]
+    panels = {
+        "validation": (calibration["validation_reliability_before"], calibration["validation_reliability_after"]),
+        "test": tuple(
+            reliability_curve(targets, test_predictions[column].to_numpy(), bins)
+            for column in ("raw_probability", "probability")
+        ),
+    }
+    figure = Figure(figsize=(10, 4.5), layout="constrained")
+    for axes, (set_name, curves) in zip(figure.subplots(1, 2, sharey=True), panels.items()):
+        axes.plot([0, 1], [0, 1], linestyle="--", color="grey", label="perfect calibration")
+        for stage, curve in zip(("before", "after"), curves):
+            axes.plot(curve["mean_probability"], curve["observed_rate"], marker="o", label=f"{stage} calibration")
+        axes.set_xlim(0, 1)
+        axes.set_ylim(0, 1)
+        axes.set_xlabel("mean predicted probability of pneumonia")
+        axes.set_ylabel("observed share of pneumonia")
+        axes.set_title(f"{set_name.capitalize()} ({calibration['method']}, T = {calibration['temperature']:.2f})")
+        axes.legend(loc="upper left")
     return figure
 
 

@@ -1,14 +1,16 @@
-"""Reporting: the one and only use of the test set, after the model and threshold are fixed."""
+"""Reporting: the one and only use of the test set, after the model, calibration and threshold are fixed."""
 
 from kedro.pipeline import Node, Pipeline
 
+from ...tracking import to_mlflow_metrics
 from .nodes import (
     compute_test_metrics,
+    find_test_duplicates,
     plot_confusion_matrices,
+    plot_reliability,
     plot_roc_curve,
     plot_training_curves,
     predict_test_set,
-    to_mlflow_metrics,
 )
 
 
@@ -20,6 +22,8 @@ def create_pipeline(**kwargs) -> Pipeline:
                 inputs=[
                     "classifier",
                     "test_set",
+                    "calibration",
+                    "image_split",
                     "params:raw_data.classes",
                     "params:inference",
                     "params:preprocessing",
@@ -28,8 +32,21 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name="predict_test_set_node",
             ),
             Node(
+                func=find_test_duplicates,
+                inputs=["test_set", "train_set", "image_split"],
+                outputs="test_duplicates",
+                name="find_test_duplicates_node",
+            ),
+            Node(
                 func=compute_test_metrics,
-                inputs=["test_predictions", "decision_threshold", "params:raw_data.classes"],
+                inputs=[
+                    "test_predictions",
+                    "decision_threshold",
+                    "calibration",
+                    "test_duplicates",
+                    "params:raw_data.classes",
+                    "params:reporting",
+                ],
                 outputs="test_metrics",
                 name="compute_test_metrics_node",
             ),
@@ -50,6 +67,12 @@ def create_pipeline(**kwargs) -> Pipeline:
                 inputs=["test_predictions", "test_metrics"],
                 outputs="roc_curve_plot",
                 name="plot_roc_curve_node",
+            ),
+            Node(
+                func=plot_reliability,
+                inputs=["calibration", "test_predictions"],
+                outputs="reliability_plot",
+                name="plot_reliability_node",
             ),
             Node(
                 func=plot_training_curves,

@@ -8,10 +8,10 @@ import keras
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
-from sklearn.metrics import roc_auc_score
 
 from ...classifier import predict_probabilities
 from ...evaluation.calibration import apply_calibration
+from ...evaluation.metrics import core_metrics
 from ...imaging.shifts import IDENTITY, SHIFTS, apply_shift
 
 logger = logging.getLogger(__name__)
@@ -50,16 +50,6 @@ def stratified_subset(image_set: dict, max_images: int | None, rng: np.random.Ge
     return {name: values[np.sort(chosen)] for name, values in image_set.items()}
 
 
-def operating_point_metrics(targets: np.ndarray, probabilities: np.ndarray, threshold: float) -> dict:
-    """ROC-AUC, and sensitivity and specificity at ``threshold`` (positive when >= threshold)."""
-    called_positive = probabilities >= threshold
-    return {
-        "roc_auc": float(roc_auc_score(targets, probabilities)),
-        "sensitivity": float(called_positive[targets == 1].mean()),
-        "specificity": float(1 - called_positive[targets == 0].mean()),
-    }
-
-
 def stress_test(
     classifier: keras.Model,
     validation_set: dict,
@@ -80,7 +70,7 @@ def stress_test(
 
     def scored(images: np.ndarray, targets: np.ndarray) -> dict:
         raw = predict_probabilities(classifier, images, preprocessing["intensity"], inference["batch_size"])
-        return operating_point_metrics(targets, apply_calibration(raw, calibration), decision_threshold["threshold"])
+        return core_metrics(targets, apply_calibration(raw, calibration), decision_threshold["threshold"])
 
     rows = []
     for set_index, (set_name, image_set) in enumerate(zip(STRESSED_SETS, (validation_set, test_set))):

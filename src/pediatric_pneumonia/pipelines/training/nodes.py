@@ -1,20 +1,20 @@
-"""Training of the CNN with early stopping on validation, and the decision threshold."""
+"""Training of the CNN with early stopping on validation, its calibration and the decision threshold."""
 
 import logging
 import math
 
 import keras
 import numpy as np
-from sklearn.metrics import roc_curve
 
 from ...classifier import build_classifier, check_architecture, predict_probabilities
+from ...evaluation.calibration import apply_calibration, calibration_from_validation, check_calibration_parameters
+from ...evaluation.thresholds import check_threshold_parameters, choose_threshold
 from ...imaging.augment import check_online_augmentation
 from ...imaging.preprocess import as_model_input
 from .batches import TrainingBatches
 
 logger = logging.getLogger(__name__)
 
-THRESHOLD_METHODS = ("youden", "fixed")
 LEARNING_RATE_SCHEDULES = ("constant", "cosine")
 EARLY_STOPPING_SIGNALS = ("val_loss", "val_auc")
 
@@ -39,15 +39,6 @@ def check_training_parameters(training: dict) -> None:
             f"Unknown training.early_stopping.monitor '{stopping['monitor']}'. Use one of {EARLY_STOPPING_SIGNALS}."
         )
     check_online_augmentation(training["augmentation"])
-
-
-def check_threshold_parameters(threshold: dict) -> None:
-    """Raise a ValueError naming the fix if the threshold method is unknown."""
-    if threshold["method"] not in THRESHOLD_METHODS:
-        raise ValueError(
-            f"Unknown threshold method '{threshold['method']}'. Use one of {THRESHOLD_METHODS} in "
-            "conf/base/parameters_training.yml (threshold.method)."
-        )
 
 
 def cosine_learning_rate(epoch: int, epochs: int, initial: float) -> float:
@@ -114,41 +105,49 @@ def to_mlflow_history(history: dict[str, list[float]]) -> dict[str, list[dict[st
     }
 
 
-def select_decision_threshold(
-    classifier: keras.Model, validation_set: dict, threshold: dict, inference: dict, preprocessing: dict
+def fit_calibration(
+    classifier: keras.Model, validation_set: dict, calibration_params: dict, inference: dict, preprocessing: dict
 ) -> dict:
-    """Choose the decision threshold on the validation set only (never on test).
+    """Fit the probability calibration (``calibration.method``) on the validation set only.
 
-    ``youden`` maximises Youden's J = sensitivity + specificity - 1 over the validation ROC
-    curve; ``fixed`` uses ``threshold.value``. An image is called positive when its probability
-    is at or above the threshold.
+    Returns the calibration ``apply_calibration`` reads (method, temperature) with the validation
+    NLL / ECE / Brier score before and after it and both reliability curves.
     """
-    check_threshold_parameters(threshold)
-    method = threshold["method"]
-    if method == "fixed":
-        return {"threshold": float(threshold["value"]), "method": method}
+    check_calibration_parameters(calibration_params)
     probabilities = predict_probabilities(
         classifier, validation_set["images"], preprocessing["intensity"], inference["batch_size"]
     )
-    chosen, sensitivity, specificity = youden_threshold(validation_set["labels"], probabilities)
-    logger.info(
-        "Decision threshold %.4f (Youden's J on %d validation images: sensitivity %.3f, specificity %.3f).",
-        chosen,
-        len(probabilities),
-        sensitivity,
-        specificity,
+    return calibration_from_validation(validation_set["labels"], probabilities, calibration_params)
+
+
+def select_decision_threshold(
+    classifier: keras.Model,
+    validation_set: dict,
+    calibration: dict,
+    threshold: dict,
+    inference: dict,
+    preprocessing: dict,
+) -> dict:
+    """Choose the decision threshold on the calibrated validation probabilities (never on test).
+
+    ``youden`` maximises Youden's J = sensitivity + specificity - 1; ``fixed`` uses
+    ``threshold.value``; ``sensitivity_target`` takes the highest threshold whose validation
+    sensitivity is at least ``threshold.sensitivity_target``. An image is called positive when its
+    calibrated probability is at or above the threshold. Returns the method, the threshold and the
+    validation sensitivity and specificity at it.
+    """
+    check_threshold_parameters(threshold)
+    raw = predict_probabilities(
+        classifier, validation_set["images"], preprocessing["intensity"], inference["batch_size"]
     )
-    return {
-        "threshold": chosen,
-        "method": method,
-        "validation_sensitivity": sensitivity,
-        "validation_specificity": specificity,
-    }
-
-
-def youden_threshold(labels: np.ndarray, probabilities: np.ndarray) -> tuple[float, float, float]:
-    """The cut-off maximising sensitivity + specificity - 1, with that sensitivity and specificity."""
-    false_positive_rate, true_positive_rate, cut_offs = roc_curve(labels, probabilities)
-    best = int(np.argmax(true_positive_rate - false_positive_rate))
-    chosen = float(min(cut_offs[best], 1.0))  # roc_curve's first cut-off is +inf
-    return chosen, float(true_positive_rate[best]), float(1 - false_positive_rate[best])
+    probabilities = apply_calibration(raw, calibration)
+    chosen = choose_threshold(validation_set["labels"], probabilities, threshold)
+    logger.info(
+        "Decision threshold %.4f (%s on %d calibrated validation probabilities: sensitivity %.3f, specificity %.3f).",
+        chosen["threshold"],
+        chosen["method"],
+        len(probabilities),
+        chosen["validation_sensitivity"],
+        chosen["validation_specificity"],
+    )
+    return chosen

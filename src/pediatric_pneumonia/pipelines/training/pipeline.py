@@ -1,8 +1,8 @@
-"""Training: balanced training set -> CNN (early-stopped on validation) -> decision threshold."""
+"""Training: balanced training set -> CNN (early-stopped on validation) -> calibration -> decision threshold."""
 
 from kedro.pipeline import Node, Pipeline
 
-from .nodes import select_decision_threshold, to_mlflow_history, train_classifier
+from .nodes import fit_calibration, select_decision_threshold, to_mlflow_history, train_classifier
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -21,10 +21,23 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name="track_training_history_node",
             ),
             Node(
+                func=fit_calibration,
+                inputs=[
+                    "classifier",
+                    "validation_set",
+                    "params:calibration",
+                    "params:inference",
+                    "params:preprocessing",
+                ],
+                outputs="calibration",
+                name="fit_calibration_node",
+            ),
+            Node(
                 func=select_decision_threshold,
                 inputs=[
                     "classifier",
                     "validation_set",
+                    "calibration",
                     "params:threshold",
                     "params:inference",
                     "params:preprocessing",

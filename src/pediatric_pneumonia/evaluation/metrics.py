@@ -1,0 +1,84 @@
+"""Metrics of binary predictions (label 1 = positive, called positive when probability >= threshold)."""
+
+import numpy as np
+from scipy.stats import rankdata
+from sklearn.metrics import average_precision_score, confusion_matrix, precision_recall_fscore_support
+
+
+def require_both_classes(labels: np.ndarray, purpose: str) -> None:
+    """Raise a ValueError if ``labels`` lack one of the two classes (nothing honest can be fitted then)."""
+    present = set(np.unique(labels).astype(int).tolist())
+    if present != {0, 1}:
+        raise ValueError(
+            f"Cannot {purpose}: the validation set holds only label(s) {sorted(present)} ({len(labels)} images), "
+            "but both classes (0 and 1) are needed. Make validation hold both classes: raise "
+            "split.validation_fraction or add images of the missing class, then rerun data_preparation."
+        )
+
+
+def operating_point(labels: np.ndarray, probabilities: np.ndarray, threshold: float) -> tuple[float, float]:
+    """Sensitivity and specificity at ``threshold`` (both classes must be present)."""
+    called_positive = probabilities >= threshold
+    return float(called_positive[labels == 1].mean()), float(1 - called_positive[labels == 0].mean())
+
+
+def threshold_metrics(targets: np.ndarray, probabilities: np.ndarray, threshold: float) -> dict:
+    """Metrics of the positive class (and weighted averages over both classes) at one threshold."""
+    predictions = (probabilities >= threshold).astype(int)
+    matrix = confusion_matrix(targets, predictions, labels=[0, 1])
+    true_negatives, false_positives, _, _ = matrix.ravel()
+    precision, recall, f1, _ = precision_recall_fscore_support(
+        targets, predictions, labels=[1], average=None, zero_division=0
+    )
+    weighted = precision_recall_fscore_support(targets, predictions, labels=[0, 1], average="weighted", zero_division=0)
+    negatives = true_negatives + false_positives
+    return {
+        "accuracy": float((predictions == targets).mean()),
+        "precision": float(precision[0]),
+        "recall": float(recall[0]),
+        "f1": float(f1[0]),
+        "sensitivity": float(recall[0]),
+        "specificity": float(true_negatives / negatives) if negatives else 0.0,
+        "weighted_precision": float(weighted[0]),
+        "weighted_recall": float(weighted[1]),
+        "weighted_f1": float(weighted[2]),
+        "confusion_matrix": matrix.tolist(),
+    }
+
+
+def roc_auc(targets: np.ndarray, scores: np.ndarray) -> float:
+    """ROC-AUC as the Mann-Whitney statistic (ties count half): the chance that a random positive
+    scores above a random negative. Both classes must be present."""
+    ranks = rankdata(scores)
+    positives = targets == 1
+    n_positive, n_negative = int(positives.sum()), int((~positives).sum())
+    return float((ranks[positives].sum() - n_positive * (n_positive + 1) / 2) / (n_positive * n_negative))
+
+
+def core_metrics(targets: np.ndarray, probabilities: np.ndarray, threshold: float) -> dict[str, float]:
+    """Accuracy, sensitivity, specificity at ``threshold`` and ROC-AUC; a figure that is undefined
+    on these targets (sensitivity without positives, ROC-AUC with one class) is left out rather
+    than given a made-up value."""
+    predictions = probabilities >= threshold
+    positives, negatives = targets == 1, targets == 0
+    metrics = {"accuracy": float((predictions == positives).mean())}
+    if positives.any():
+        metrics["sensitivity"] = float(predictions[positives].mean())
+    if negatives.any():
+        metrics["specificity"] = float(1 - predictions[negatives].mean())
+    if positives.any() and negatives.any():
+        metrics["roc_auc"] = roc_auc(targets, probabilities)
+    return metrics
+
+
+def headline_metrics(targets: np.ndarray, probabilities: np.ndarray, threshold: float) -> dict[str, float]:
+    """``core_metrics`` with precision, F1 and PR-AUC (average precision), where defined."""
+    metrics = core_metrics(targets, probabilities, threshold)
+    predictions, positives = probabilities >= threshold, targets == 1
+    if predictions.any():
+        metrics["precision"] = float(positives[predictions].mean())
+    if positives.any() and predictions.any():
+        metrics["f1"] = float(2 * (predictions & positives).sum() / (predictions.sum() + positives.sum()))
+    if "roc_auc" in metrics:
+        metrics["pr_auc"] = float(average_precision_score(targets, probabilities))
+    return metrics

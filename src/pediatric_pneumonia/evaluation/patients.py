@@ -1,0 +1,17 @@
+"""Per-patient views of image-level predictions."""
+
+import pandas as pd
+
+# How a patient's image probabilities become one patient probability (reporting.patient_aggregation).
+PATIENT_AGGREGATIONS = ("mean", "max")
+
+def aggregate_by_patient(predictions: pd.DataFrame, how: str) -> pd.DataFrame:
+    """One row per patient: ``patient_id``, ``target`` (1 if any of their images is positive),
+    ``probability`` (the ``how`` of their images' probabilities: mean or max) and ``n_images``."""
+    if how not in PATIENT_AGGREGATIONS:
+        raise ValueError(f"Unknown patient aggregation '{how}'. Use one of {PATIENT_AGGREGATIONS}.")
+    return (
+        predictions.groupby("patient_id", sort=True)
+        .agg(target=("target", "max"), probability=("probability", how), n_images=("target", "size"))
+        .reset_index()
+    )

@@ -1,0 +1,40 @@
+"""What the public file names of the Kermany et al. dataset say: the patient and the pneumonia subtype."""
+
+import re
+from pathlib import Path
+
+# Public file names carry the patient: personN_bacteria_M / personN_virus_M, IM-XXXX-YYYY and
+# NORMAL2-IM-XXXX-YYYY (patient IM-XXXX / NORMAL2-IM-XXXX). A few public names carry one more
+# number (IM-XXXX-YYYY-ZZZZ, personN_virus_M_K): same patient.
+PATIENT_PATTERNS = (
+    re.compile(r"^(?P<patient>person\d+)(?P<subtype>_(?:bacteria|virus))(?:_\d+)+$", re.IGNORECASE),
+    re.compile(r"^(?P<patient>(?:NORMAL2-)?IM-\d+)(?:-\d+)+$", re.IGNORECASE),
+)
+
+# Who is a patient in personN_<subtype>_M names (ingestion.patient_key). The public numbering
+# runs per subtype: personN_bacteria and personN_virus are different children (README: "Who is a
+# patient"), so "person_and_subtype" is the default; "person" is the stricter grouping.
+PATIENT_KEYS = ("person_and_subtype", "person")
+
+SUBTYPES = ("bacteria", "virus")
+
+
+def patient_id_from_filename(filename: str, patient_key: str = "person_and_subtype") -> str | None:
+    """Return the patient encoded in a public file name, or None when the name is not public.
+
+    With ``patient_key="person_and_subtype"`` ``person12_virus_3`` belongs to ``person12_virus``;
+    with ``"person"`` to ``person12``.
+    """
+    stem = Path(filename).stem
+    for pattern in PATIENT_PATTERNS:
+        match = pattern.match(stem)
+        if match:
+            subtype = match.groupdict().get("subtype") or ""
+            return match.group("patient") + (subtype.lower() if patient_key == "person_and_subtype" else "")
+    return None
+
+
+def subtype_from_path(path: str) -> str | None:
+    """``bacteria`` or ``virus`` from a public pneumonia file name; None for any other name."""
+    match = PATIENT_PATTERNS[0].match(Path(path).stem)
+    return match.group("subtype").lstrip("_").lower() if match else None
