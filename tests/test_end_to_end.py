@@ -26,7 +26,7 @@ from tests.conftest import (
 
 KEDRO = str(Path(sys.executable).parent / "kedro")
 STRATEGIES = ("baseline", "augmentation", "gan", "combined")
-PLOTS = ("confusion_matrix.png", "roc_curve.png", "training_curves.png")
+PLOTS = ("confusion_matrix.png", "roc_curve.png", "training_curves.png", "reliability.png", "stress.png")
 METRIC_KEYS = ("accuracy", "precision", "recall", "f1", "roc_auc", "pr_auc", "sensitivity", "specificity", "threshold")
 
 
@@ -63,6 +63,28 @@ def test_plots_and_model_are_versioned_files(finished_run, strategy):
         assert latest_version(project / f"data/08_reporting/{strategy}/{plot}").read_bytes().startswith(b"\x89PNG")
     model = keras.saving.load_model(latest_version(project / f"data/06_models/{strategy}/classifier.keras"))
     assert model.input_shape == (None, 32, 32, 1)
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_stress_report_and_calibration_are_in_every_report(finished_run, strategy):
+    project, _ = finished_run
+    reports = project / f"data/08_reporting/{strategy}"
+    stress = json.loads(latest_version(reports / "stress_metrics.json").read_text())
+    for subset in ("validation", "test"):
+        for metric in ("roc_auc", "sensitivity", "specificity"):
+            assert stress[f"{subset}.{metric}_worst"] <= stress[f"{subset}.{metric}_mean"] + 1e-9
+            assert 0.0 <= stress[f"{subset}.{metric}_clean"] <= 1.0
+        assert f"{subset}.brightness.3.specificity" in stress
+    table = pd.read_csv(latest_version(reports / "stress_table.csv"))
+    assert set(table["shift"]) >= {"brightness", "contrast", "gamma", "blur", "noise", "jpeg", "resolution", "zoom", "rotation"}
+
+    metrics = json.loads(latest_version(reports / "test_metrics.json").read_text())
+    calibration = json.loads(latest_version(project / f"data/07_model_output/{strategy}/calibration.json").read_text())
+    assert metrics["calibration_method"] == calibration["method"] == "temperature"
+    assert calibration["validation_nll_after"] <= calibration["validation_nll_before"] + 1e-9
+    for key in ("test_ece_before", "test_ece_after", "test_brier_after", "accuracy_ci_low", "roc_auc_ci_high",
+                "validation_sensitivity", "validation_specificity", "patient_accuracy"):
+        assert key in metrics, key
 
 
 def test_rejected_files_report_names_each_planted_file(finished_run):
@@ -123,6 +145,8 @@ def test_mlflow_run_holds_params_metrics_curves_plots_and_models(finished_run):
     for strategy in STRATEGIES:
         assert 0.0 <= run.data.metrics[f"{strategy}.accuracy"] <= 1.0
         assert f"{strategy}.roc_auc" in run.data.metrics
+        assert f"{strategy}.test_ece_after" in run.data.metrics
+        assert f"{strategy}.stress.validation.specificity_worst" in run.data.metrics
         assert len(client.get_metric_history(run.info.run_id, f"{strategy}.val_loss")) == 1
         plots = {item.path for item in client.list_artifacts(run.info.run_id, f"{strategy}/plots")}
         assert plots == {f"{strategy}/plots/{plot}" for plot in PLOTS}
@@ -155,6 +179,9 @@ def mlflow_runs(project: Path) -> list:
     ("pipeline", "bad_parameter", "message"),
     [
         ("baseline", "threshold.method=nonsense", "Unknown threshold method 'nonsense'"),
+        ("baseline", "preprocessing.intensity.method=zscore", "Unknown preprocessing.intensity.method 'zscore'"),
+        ("baseline", "calibration.method=platt", "Unknown calibration.method 'platt'"),
+        ("baseline", "threshold.sensitivity_target=1.5", "sensitivity_target"),
         ("combined", "synthesis.profile=huge", "Unknown GAN profile 'huge'"),
         ("gan", "synthesis.profiles.cpu.image_size=18", "image_size 18 cannot be produced"),
     ],
