@@ -8,3 +8,11 @@ def to_mlflow_metrics(metrics: dict) -> dict[str, dict[str, float]]:
         for name, value in metrics.items()
         if isinstance(value, int | float) and not isinstance(value, bool)
     }
+
+
+def to_mlflow_history(history: dict[str, list[float]]) -> dict[str, list[dict[str, float]]]:
+    """A Keras training history in kedro-mlflow's metrics format, one step per epoch."""
+    return {
+        name: [{"value": value, "step": epoch} for epoch, value in enumerate(values)]
+        for name, values in history.items()
+    }

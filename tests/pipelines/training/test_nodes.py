@@ -8,9 +8,9 @@ from pediatric_pneumonia.pipelines.training.nodes import (
     check_training_parameters,
     fit_calibration,
     select_decision_threshold,
-    to_mlflow_history,
     train_classifier,
 )
+from pediatric_pneumonia.tracking import to_mlflow_history
 from tests.conftest import ONLINE_AUGMENTATION, PAPER_ARCHITECTURE
 from tests.pipelines.reporting.tiny_model import expected_probability, flat_images, mean_gray_model
 

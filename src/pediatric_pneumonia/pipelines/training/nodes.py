@@ -97,14 +97,6 @@ def train_classifier(
     return model, {name: [float(value) for value in values] for name, values in history.history.items()}
 
 
-def to_mlflow_history(history: dict[str, list[float]]) -> dict[str, list[dict[str, float]]]:
-    """A Keras training history in kedro-mlflow's metrics format, one step per epoch."""
-    return {
-        name: [{"value": value, "step": epoch} for epoch, value in enumerate(values)]
-        for name, values in history.items()
-    }
-
-
 def fit_calibration(
     classifier: keras.Model, validation_set: dict, calibration_params: dict, inference: dict, preprocessing: dict
 ) -> dict:

@@ -2,7 +2,8 @@
 
 from kedro.pipeline import Node, Pipeline
 
-from .nodes import fit_calibration, select_decision_threshold, to_mlflow_history, train_classifier
+from ...tracking import to_mlflow_history
+from .nodes import fit_calibration, select_decision_threshold, train_classifier
 
 
 def create_pipeline(**kwargs) -> Pipeline:
