@@ -1,0 +1,86 @@
+import pytest
+
+from pediatric_pneumonia.pipelines.model_card.nodes import LIMITATIONS, write_model_card
+
+
+def card_of(inputs: dict, **changes) -> str:
+    """The card of ``inputs`` with some inputs replaced, by dataset name."""
+    values = {**inputs, **changes}
+    return write_model_card(
+        values["test_metrics"],
+        values["calibration"],
+        values["decision_threshold"],
+        values["stress_metrics"],
+        values["training_history"],
+        values["image_split"],
+        values["params:balancing"],
+        values["params:training"],
+        values["params:preprocessing"],
+        values["params:reporting"],
+        values["params:ingestion"],
+        values["params:raw_data.classes"],
+    )
+
+
+def test_card_says_plainly_it_is_not_a_diagnostic_device(card_inputs):
+    card = card_of(card_inputs)
+    assert card.startswith("# Model card: pediatric pneumonia classifier, `combined` strategy")
+    assert "**Not a diagnostic device.**" in card
+    assert all(limitation in card for limitation in LIMITATIONS)
+    assert "Guangzhou" in card
+
+
+def test_card_holds_the_test_figures_with_their_intervals(card_inputs):
+    card = card_of(card_inputs)
+    assert "| accuracy | 0.871 | 0.841 to 0.899 | 0.827 | 0.883 | 0.870 |" in card
+    assert "| sensitivity | 0.942 | 0.912 to 0.966 | 0.987 | 0.956 | n/a |" in card
+    assert "| roc_auc | 0.938 | 0.914 to 0.958 | 0.938 |" in card
+    # Metrics without a bootstrap interval say so rather than show a made-up one.
+    assert "| precision | 0.865 | n/a |" in card
+    assert "624 test images (NORMAL 234, PNEUMONIA 390) from 411 patients" in card
+    assert "The 95% intervals come from 1,000 bootstrap resamples of patients" in card
+    assert "bacteria: 0.967 (242 images); virus: 0.905 (148 images)" in card
+    assert "repeating a training image: 3; repeating an earlier test image: 2" in card
+
+
+def test_card_holds_the_validation_operating_point_and_calibration(card_inputs):
+    card = card_of(card_inputs)
+    assert "Decision threshold: 0.623 (method `youden`" in card
+    assert "Validation sensitivity 0.934, specificity 0.881" in card
+    assert "Calibration: `temperature`, temperature 1.877." in card
+    assert "| expected calibration error (ECE) | 0.112 | 0.035 |" in card
+
+
+def test_card_counts_images_and_patients_per_subset_and_class(card_inputs):
+    card = card_of(card_inputs)
+    assert "| subset | NORMAL images | NORMAL patients | PNEUMONIA images | PNEUMONIA patients |" in card
+    # Train: 1 normal image (1 patient), 3 pneumonia images from 2 patients.
+    assert "| train | 1 | 1 | 3 | 2 |" in card
+    assert "| validation | 1 | 1 | 1 | 1 |" in card
+    assert "patients found in more than one subset: 0" in card
+    assert "patient key `person_and_subtype`" in card
+
+
+def test_card_reports_a_patient_seen_in_two_subsets(card_inputs):
+    image_split = card_inputs["image_split"].copy()
+    image_split.loc[image_split["subset"] == "test", "patient_id"] = "IM-1"
+    assert "patients found in more than one subset: 1" in card_of(card_inputs, image_split=image_split)
+
+
+def test_card_gives_the_epochs_run_and_the_kept_epoch(card_inputs):
+    card = card_of(card_inputs)
+    assert "Epochs run: 3 of at most 10; early stopping on `val_loss` (patience 4) kept the weights of epoch 2" in card
+    assert "validation subset only. The test subset was read once, by the report" in card
+
+
+def test_card_summarises_the_stress_report_with_the_worst_shift(card_inputs):
+    card = card_of(card_inputs)
+    assert "| test | roc_auc | 0.938 | 0.881 | 0.712 | gamma severity 3 |" in card
+    assert "| test | sensitivity | 0.942 | 0.877 | 0.543 | blur severity 2 |" in card
+
+
+@pytest.mark.parametrize("stress_metrics", [None, {}])
+def test_card_says_when_there_is_no_stress_report(card_inputs, stress_metrics):
+    card = card_of(card_inputs, stress_metrics=stress_metrics)
+    assert "No stress report was given for this model" in card
+    assert "| set | metric |" not in card

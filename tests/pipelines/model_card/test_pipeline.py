@@ -1,0 +1,13 @@
+from kedro.io import DataCatalog, MemoryDataset
+from kedro.runner import SequentialRunner
+
+from pediatric_pneumonia.pipelines.model_card import create_pipeline
+
+
+def test_model_card_pipeline_writes_the_card_from_the_catalog(card_inputs):
+    pipeline = create_pipeline()
+    assert set(card_inputs) == pipeline.inputs()
+    catalog = DataCatalog({name: MemoryDataset(value) for name, value in card_inputs.items()})
+    card = SequentialRunner().run(pipeline, catalog)["model_card"].load()
+    assert card.startswith("# Model card: pediatric pneumonia classifier, `combined` strategy")
+    assert "| accuracy | 0.871 | 0.841 to 0.899 |" in card
