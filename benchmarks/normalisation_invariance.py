@@ -27,7 +27,7 @@ def sample_images(source: Path, count: int, preprocessing: dict) -> list[np.ndar
     for label in ("NORMAL", "PNEUMONIA"):
         folder = sorted((source / "train" / label).glob("*.jpeg"))
         paths += folder[:: max(1, len(folder) // (count // 2))][: count // 2]
-    return [load_grayscale_image(str(path), 10**6, 10**6, preprocessing) for path in paths]
+    return [load_grayscale_image(str(path), preprocessing) for path in paths]
 
 
 def surviving_change(images: list[np.ndarray], shift: str, magnitude: float, intensity: dict) -> float:

@@ -38,7 +38,7 @@ def test_reduced_decode_matches_a_full_decode_and_resize(tmp_path):
     path = tmp_path / "large.jpeg"
     cv2.imwrite(str(path), chest_like(1300, 1600))
 
-    fast = load_grayscale_image(str(path), 1600, 1300, PREPROCESSING)
+    fast = load_grayscale_image(str(path), PREPROCESSING)
     naive = cv2.resize(cv2.imread(str(path), cv2.IMREAD_GRAYSCALE), (148, 148), interpolation=cv2.INTER_AREA)
 
     assert fast.shape == (148, 148) and fast.dtype == np.uint8
@@ -49,7 +49,7 @@ def test_undecodable_file_names_the_file(tmp_path):
     path = tmp_path / "broken.jpeg"
     path.write_bytes(b"\xff\xd8\xff" + bytes(100) + b"\xff\xd9")
     with pytest.raises(ImageDecodeError, match=r"broken\.jpeg"):
-        load_grayscale_image(str(path), 100, 100, {**PREPROCESSING, "image_size": 32})
+        load_grayscale_image(str(path), {**PREPROCESSING, "image_size": 32})
 
 
 @pytest.mark.parametrize("method", ["none", "histogram_equalisation", "clahe", "percentile_window"])

@@ -2,22 +2,17 @@
 -> per-image intensity normalisation (applied when the model is fed, so that simulated acquisition
 shifts and training augmentation act on the image *before* it is normalised, as a scanner would)."""
 
+from pathlib import Path
+
 import cv2
 import numpy as np
 
+from .decode import DEFAULT_MAX_PIXELS, decode_grayscale_image
+from .decode import ImageDecodeError as ImageDecodeError  # re-exported: callers catch it from here
+from .decode import reduced_decode_flag as reduced_decode_flag  # re-exported: it lived here
+
 INTENSITY_METHODS = ("none", "histogram_equalisation", "clahe", "percentile_window")
 GEOMETRY_METHODS = ("stretch", "pad")
-
-# libjpeg decodes directly at 1/8, 1/4 or 1/2 scale, far faster than a full decode and resize.
-REDUCED_GRAYSCALE_FLAGS = (
-    (8, cv2.IMREAD_REDUCED_GRAYSCALE_8),
-    (4, cv2.IMREAD_REDUCED_GRAYSCALE_4),
-    (2, cv2.IMREAD_REDUCED_GRAYSCALE_2),
-)
-
-
-class ImageDecodeError(ValueError):
-    """A file could not be decoded as an image."""
 
 
 def check_preprocessing_parameters(preprocessing: dict) -> None:
@@ -51,14 +46,6 @@ def check_preprocessing_parameters(preprocessing: dict) -> None:
         )
 
 
-def reduced_decode_flag(width: int, height: int, image_size: int) -> int:
-    """The cheapest OpenCV grayscale decode whose output is still at least ``image_size``."""
-    for factor, flag in REDUCED_GRAYSCALE_FLAGS:
-        if min(width, height) // factor >= image_size:
-            return flag
-    return cv2.IMREAD_GRAYSCALE
-
-
 def fit_to_square(image: np.ndarray, image_size: int, geometry: str, border_crop: float) -> np.ndarray:
     """Crop ``border_crop`` of each side, then make a square of side ``image_size``.
 
@@ -86,22 +73,23 @@ def fit_to_square(image: np.ndarray, image_size: int, geometry: str, border_crop
     )
 
 
-def decode_grayscale(content: bytes | np.ndarray, source: str, flag: int = cv2.IMREAD_GRAYSCALE) -> np.ndarray:
-    """Decode encoded image bytes to a 2-D uint8 grayscale array; ``source`` names it in errors."""
-    buffer = np.frombuffer(content, dtype=np.uint8) if isinstance(content, bytes) else content
-    image = cv2.imdecode(buffer, flag) if buffer.size else None
-    if image is None:
-        raise ImageDecodeError(
-            f"OpenCV could not decode '{source}' as an image. Remove or replace the file and run again."
-        )
-    return image
+def stored_image(
+    content: bytes, source: str, preprocessing: dict, max_pixels: int = DEFAULT_MAX_PIXELS
+) -> np.ndarray:
+    """Encoded image bytes (any format ``decode_grayscale_image`` reads) -> the stored square uint8
+    image of side ``preprocessing["image_size"]``, exactly as the training pipeline stores it.
 
-
-def load_grayscale_image(path: str, width: int, height: int, preprocessing: dict) -> np.ndarray:
-    """Decode one image file (at reduced size where possible) into the stored square uint8 image."""
+    Intensity normalisation is not applied here: ``as_model_input`` does it when the model is fed.
+    ``source`` names the file in errors.
+    """
     size = preprocessing["image_size"]
-    image = decode_grayscale(np.fromfile(path, dtype=np.uint8), path, reduced_decode_flag(width, height, size))
+    image = decode_grayscale_image(content, source, size, max_pixels)
     return fit_to_square(image, size, preprocessing["geometry"], preprocessing["border_crop"])
+
+
+def load_grayscale_image(path: str, preprocessing: dict) -> np.ndarray:
+    """Read one image file into the stored square uint8 image (see ``stored_image``)."""
+    return stored_image(Path(path).read_bytes(), str(path), preprocessing)
 
 
 def normalise_intensity(image: np.ndarray, intensity: dict) -> np.ndarray:

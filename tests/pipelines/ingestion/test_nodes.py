@@ -1,14 +1,17 @@
 import shutil
 
+import cv2
+import numpy as np
 import pandas as pd
 import pytest
 
+from pediatric_pneumonia.imaging.decode import read_image_header
 from pediatric_pneumonia.pipelines.ingestion.nodes import (
     RawDataLayoutError,
     build_image_manifest,
     check_ingestion_parameters,
-    find_file_problem,
     find_split_leakage,
+    inspect_image_file,
     locate_layout_root,
     patient_id_from_filename,
     select_rejected_files,
@@ -87,15 +90,16 @@ def test_unknown_file_names_become_one_patient_group_each(raw_dataset, caplog):
     assert "do not follow the public naming" in caplog.text
 
 
-def test_png_and_truncated_png_are_told_apart():
-    import cv2
-    import numpy as np
-
-    ok, encoded = cv2.imencode(".png", np.zeros((8, 8), np.uint8))
-    png = encoded.tobytes()
-    assert find_file_problem(png) is None
-    assert find_file_problem(png[:-20]).startswith("truncated PNG")
-    assert find_file_problem(b"GIF89a" + bytes(20)) == "not a JPEG or PNG image"
+def test_png_is_ingested_and_truncated_png_or_bmp_are_rejected(tmp_path):
+    png = cv2.imencode(".png", np.zeros((8, 8), np.uint8))[1].tobytes()
+    files = {"whole.png": png, "cut.png": png[:-20], "scan.gif": b"GIF89a" + bytes(20)}
+    files["scan.bmp"] = cv2.imencode(".bmp", np.zeros((8, 8), np.uint8))[1].tobytes()
+    for name, content in files.items():
+        (tmp_path / name).write_bytes(content)
+    reasons = {name: inspect_image_file(tmp_path / name)["reason"] for name in files}
+    assert reasons["whole.png"] == ""
+    assert reasons["cut.png"].startswith("truncated PNG")
+    assert reasons["scan.gif"] == reasons["scan.bmp"] == "not a JPEG or PNG image"
 
 
 def test_identical_images_in_two_splits_are_reported_as_leakage(raw_dataset):
@@ -148,11 +152,6 @@ def test_rejected_report_is_empty_but_well_formed_on_clean_data(raw_dataset):
 
 @pytest.mark.parametrize("extension", [".jpeg", ".png"])
 def test_header_geometry_matches_opencv(extension):
-    import cv2
-    import numpy as np
-
-    from pediatric_pneumonia.pipelines.ingestion.nodes import read_image_header
-
     color = np.random.default_rng(0).integers(0, 255, (30, 50, 3), dtype=np.uint8)
     gray = color[..., 0]
     assert read_image_header(cv2.imencode(extension, color)[1].tobytes()) == (50, 30, 3)
@@ -160,10 +159,18 @@ def test_header_geometry_matches_opencv(extension):
 
 
 def test_jpeg_with_a_broken_header_is_rejected(tmp_path):
-    from pediatric_pneumonia.pipelines.ingestion.nodes import inspect_image_file
-
     path = tmp_path / "broken.jpeg"
     path.write_bytes(b"\xff\xd8\xff\xe0\x00\x10JFIF" + bytes(40) + b"\xff\xd9")
     record = inspect_image_file(path)
     assert record["status"] == "rejected"
     assert record["reason"].startswith("unreadable image header")
+
+
+def test_image_too_large_to_decode_is_rejected_at_ingestion(tmp_path):
+    png = bytearray(cv2.imencode(".png", np.zeros((1, 1), np.uint8))[1].tobytes())
+    png[16:24] = (100_000).to_bytes(4, "big") * 2  # the IHDR claims 100000 x 100000 pixels
+    path = tmp_path / "bomb.png"
+    path.write_bytes(bytes(png))
+    record = inspect_image_file(path)
+    assert record["status"] == "rejected"
+    assert record["reason"].startswith("too large (100000x100000")

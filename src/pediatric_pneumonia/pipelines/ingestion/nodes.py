@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 from tqdm.auto import tqdm
 
+from ...imaging.decode import DEFAULT_MAX_PIXELS, find_file_problem, read_image_header
 from ...naming import PATIENT_KEYS, patient_id_from_filename
 
 logger = logging.getLogger(__name__)
@@ -15,10 +16,8 @@ logger = logging.getLogger(__name__)
 # The Kaggle archive nests the dataset in an extra folder and ships macOS resource forks beside it.
 IGNORED_FOLDERS = {"__MACOSX"}
 
-JPEG_MAGIC = b"\xff\xd8\xff"
-JPEG_END = b"\xff\xd9"
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-PNG_END = b"IEND\xaeB`\x82"
+# Training images are the public dataset's JPEGs (and PNG copies); other formats are for prediction.
+INGESTED_FORMATS = ("jpeg", "png")
 
 MANIFEST_COLUMNS = [
     "path",
@@ -102,71 +101,6 @@ def check_ingestion_parameters(ingestion: dict) -> None:
         )
 
 
-def find_file_problem(content: bytes) -> str | None:
-    """Say why ``content`` is not a decodable JPEG or PNG image, or return None if it looks whole.
-
-    OpenCV decodes a truncated JPEG without error (it returns a partly gray image), so the
-    end-of-image markers are checked explicitly.
-    """
-    if not content:
-        return "empty file"
-    if content.startswith(JPEG_MAGIC):
-        if not content.rstrip(b"\x00\r\n ").endswith(JPEG_END):
-            return "truncated JPEG (no end-of-image marker)"
-    elif content.startswith(PNG_MAGIC):
-        if not content.rstrip(b"\x00\r\n ").endswith(PNG_END):
-            return "truncated PNG (no IEND chunk)"
-    else:
-        return "not a JPEG or PNG image"
-    return None
-
-
-def jpeg_geometry(content: bytes) -> tuple[int, int, int]:
-    """Width, height and channels from a JPEG's frame header (SOFn), walking the marker segments."""
-    index = 2  # after the start-of-image marker
-    while index + 4 <= len(content):
-        if content[index] != 0xFF:
-            raise ValueError(f"corrupt JPEG marker at byte {index}")
-        marker = content[index + 1]
-        if marker == 0xFF:  # fill byte
-            index += 1
-            continue
-        length = int.from_bytes(content[index + 2 : index + 4], "big")
-        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC) and index + 10 <= len(content):
-            height = int.from_bytes(content[index + 5 : index + 7], "big")
-            width = int.from_bytes(content[index + 7 : index + 9], "big")
-            return width, height, content[index + 9]
-        index += 2 + length
-    raise ValueError("no JPEG frame header")
-
-
-# PNG colour type -> channels (grey, -, RGB, palette, grey+alpha, -, RGBA).
-PNG_CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}
-
-
-def read_image_header(content: bytes) -> tuple[int, int, int]:
-    """Width, height and channels of a JPEG or PNG, read from its header without decoding.
-
-    Raises:
-        ValueError: when the header cannot be read.
-    """
-    if content.startswith(PNG_MAGIC):
-        if content[12:16] != b"IHDR" or content[25] not in PNG_CHANNELS:
-            raise ValueError("unreadable image header (no valid PNG IHDR chunk)")
-        return (
-            int.from_bytes(content[16:20], "big"),
-            int.from_bytes(content[20:24], "big"),
-            PNG_CHANNELS[content[25]],
-        )
-    try:
-        width, height, channels = jpeg_geometry(content)
-    except ValueError as error:
-        raise ValueError(f"unreadable image header ({error})") from error
-    if not width or not height or not channels:
-        raise ValueError(f"unreadable image header (size {width}x{height}, {channels} channels)")
-    return width, height, channels
-
-
 def inspect_image_file(path: Path) -> dict:
     """Read one file and describe it: size, content hash, image geometry and whether it is usable."""
     content = path.read_bytes()
@@ -178,12 +112,15 @@ def inspect_image_file(path: Path) -> dict:
         "height": None,
         "channels": None,
     }
-    problem = find_file_problem(content)
+    problem = find_file_problem(content, INGESTED_FORMATS)
     if problem is None:
         try:
             record["width"], record["height"], record["channels"] = read_image_header(content)
         except ValueError as error:
             problem = str(error)
+    if problem is None and record["width"] * record["height"] > DEFAULT_MAX_PIXELS:
+        # Preprocessing would refuse to decode it; reject it here, where rejections are reported.
+        problem = f"too large ({record['width']}x{record['height']} pixels, limit {DEFAULT_MAX_PIXELS:,})"
     record["status"] = "ok" if problem is None else "rejected"
     record["reason"] = problem or ""
     return record

@@ -86,11 +86,11 @@ def decode_images(rows: pd.DataFrame, preprocessing: dict, desc: str) -> np.ndar
     size = preprocessing["image_size"]
     images = np.empty((len(rows), size, size), dtype=np.uint8)
 
-    def decode_into(index_and_row: tuple[int, tuple]) -> None:
-        index, (path, width, height) = index_and_row
-        images[index] = load_grayscale_image(path, int(width), int(height), preprocessing)
+    def decode_into(index_and_row: tuple[int, str]) -> None:
+        index, path = index_and_row
+        images[index] = load_grayscale_image(path, preprocessing)
 
-    work = enumerate(rows[["path", "width", "height"]].itertuples(index=False, name=None))
+    work = enumerate(rows["path"])
     with ThreadPoolExecutor(max_workers=preprocessing["workers"]) as pool:
         for _ in tqdm(pool.map(decode_into, work), total=len(rows), desc=desc, unit="image"):
             pass
