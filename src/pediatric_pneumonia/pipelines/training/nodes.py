@@ -8,9 +8,11 @@ import numpy as np
 
 from ...classifier import build_classifier, check_architecture, predict_probabilities
 from ...evaluation.calibration import apply_calibration, calibration_from_validation, check_calibration_parameters
+from ...evaluation.metrics import roc_auc
 from ...evaluation.thresholds import check_threshold_parameters, choose_threshold
 from ...imaging.augment import check_online_augmentation
 from ...imaging.preprocess import as_model_input
+from ...inference.predictor import PACKAGE_FORMAT_VERSION, Predictor
 from .batches import TrainingBatches
 
 logger = logging.getLogger(__name__)
@@ -125,8 +127,8 @@ def select_decision_threshold(
     ``youden`` maximises Youden's J = sensitivity + specificity - 1; ``fixed`` uses
     ``threshold.value``; ``sensitivity_target`` takes the highest threshold whose validation
     sensitivity is at least ``threshold.sensitivity_target``. An image is called positive when its
-    calibrated probability is at or above the threshold. Returns the method, the threshold and the
-    validation sensitivity and specificity at it.
+    calibrated probability is at or above the threshold. Returns the method, the threshold, the
+    validation sensitivity and specificity at it and the validation ROC-AUC.
     """
     check_threshold_parameters(threshold)
     raw = predict_probabilities(
@@ -134,6 +136,7 @@ def select_decision_threshold(
     )
     probabilities = apply_calibration(raw, calibration)
     chosen = choose_threshold(validation_set["labels"], probabilities, threshold)
+    chosen["validation_roc_auc"] = roc_auc(validation_set["labels"], probabilities)
     logger.info(
         "Decision threshold %.4f (%s on %d calibrated validation probabilities: sensitivity %.3f, specificity %.3f).",
         chosen["threshold"],
@@ -143,3 +146,21 @@ def select_decision_threshold(
         chosen["validation_specificity"],
     )
     return chosen
+
+
+def package_predictor(
+    classifier: keras.Model, calibration: dict, decision_threshold: dict, preprocessing: dict, classes: list[str]
+) -> Predictor:
+    """Bundle the classifier with what using it needs: the preprocessing it was trained with, the
+    calibration and the decision threshold (both fitted on validation) and the class names."""
+    return Predictor(
+        classifier,
+        {
+            "format_version": PACKAGE_FORMAT_VERSION,
+            "classes": list(classes),
+            "preprocessing": preprocessing,
+            "calibration": {"method": calibration["method"], "temperature": calibration["temperature"]},
+            "decision": decision_threshold,
+            "validation": {"roc_auc": decision_threshold["validation_roc_auc"]},
+        },
+    )

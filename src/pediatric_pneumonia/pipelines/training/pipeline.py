@@ -1,9 +1,10 @@
-"""Training: balanced training set -> CNN (early-stopped on validation) -> calibration -> decision threshold."""
+"""Training: balanced training set -> CNN (early-stopped on validation) -> calibration -> decision threshold
+-> the predictor package (logged to MLflow as a model that takes raw X-rays, and registered)."""
 
 from kedro.pipeline import Node, Pipeline
 
 from ...tracking import to_mlflow_history
-from .nodes import fit_calibration, select_decision_threshold, train_classifier
+from .nodes import fit_calibration, package_predictor, select_decision_threshold, train_classifier
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -45,6 +46,18 @@ def create_pipeline(**kwargs) -> Pipeline:
                 ],
                 outputs="decision_threshold",
                 name="select_decision_threshold_node",
+            ),
+            Node(
+                func=package_predictor,
+                inputs=[
+                    "classifier",
+                    "calibration",
+                    "decision_threshold",
+                    "params:preprocessing",
+                    "params:raw_data.classes",
+                ],
+                outputs="predictor",
+                name="package_predictor_node",
             ),
         ],
         tags=["training"],

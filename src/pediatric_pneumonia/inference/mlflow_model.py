@@ -1,0 +1,112 @@
+"""The MLflow pyfunc model: raw X-ray files in, label, probability and threshold out.
+
+It wraps the same ``Predictor`` as the CLI and the web app, so ``mlflow models serve`` gives the
+same answers. Input: a column ``image`` of encoded image files (bytes; base64 in JSON requests).
+"""
+
+import base64
+import binascii
+import logging
+import tempfile
+from pathlib import Path
+
+import cv2
+import mlflow
+import numpy as np
+import pandas as pd
+from mlflow.exceptions import MlflowException
+from mlflow.models import ModelSignature
+from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
+from mlflow.tracking import MlflowClient
+from mlflow.types import ColSpec, Schema
+
+from ..imaging.decode import ImageDecodeError
+from .loading import PACKAGE_ARTIFACT
+from .predictor import Predictor
+
+logger = logging.getLogger(__name__)
+
+INPUT_COLUMN = "image"
+SIGNATURE = ModelSignature(
+    inputs=Schema([ColSpec("binary", INPUT_COLUMN)]),
+    outputs=Schema([ColSpec("string", "label"), ColSpec("double", "probability"), ColSpec("double", "threshold")]),
+)
+# The registry alias of the version with the best validation ROC-AUC of a registered model.
+BEST_ALIAS = "best"
+VALIDATION_METRIC_TAG = "validation_roc_auc"
+
+
+class PneumoniaModel(mlflow.pyfunc.PythonModel):
+    """Loads the predictor package logged as the ``package`` artifact and predicts raw image files."""
+
+    def load_context(self, context) -> None:
+        self.predictor = Predictor.from_package(context.artifacts[PACKAGE_ARTIFACT])
+
+    def predict(self, context, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
+        images = [as_image_bytes(value, index) for index, value in enumerate(model_input[INPUT_COLUMN])]
+        try:
+            predictions = self.predictor.predict_batch(images)
+        except ImageDecodeError as error:
+            raise MlflowException(str(error), error_code=INVALID_PARAMETER_VALUE) from error
+        return pd.DataFrame(
+            {
+                "label": [prediction.label for prediction in predictions],
+                "probability": [prediction.probability for prediction in predictions],
+                "threshold": [prediction.threshold for prediction in predictions],
+            }
+        )
+
+
+def as_image_bytes(value: bytes | str, index: int) -> bytes:
+    """An input cell as file bytes: bytes as they are, a str as base64 (what JSON carries)."""
+    if isinstance(value, bytes):
+        return value
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError, TypeError) as error:
+        raise MlflowException(
+            f"Row {index} of column '{INPUT_COLUMN}' is neither image bytes nor base64 text ({error}).",
+            error_code=INVALID_PARAMETER_VALUE,
+        ) from error
+
+
+def input_example() -> pd.DataFrame:
+    """A small gray PNG, so the logged model carries an example request that runs."""
+    gradient = np.tile(np.linspace(0, 255, 64, dtype=np.uint8), (64, 1))
+    return pd.DataFrame({INPUT_COLUMN: [cv2.imencode(".png", gradient)[1].tobytes()]})
+
+
+def log_predictor_model(predictor: Predictor, registered_model_name: str | None, artifact_name: str) -> None:
+    """Log ``predictor`` to the active MLflow run as a pyfunc model; with ``registered_model_name``,
+    register it as a new version and move the ``best`` alias to it if its validation ROC-AUC beats
+    the current holder's."""
+    with tempfile.TemporaryDirectory(prefix="predictor-") as folder:
+        package = Path(folder) / PACKAGE_ARTIFACT
+        predictor.save(package)
+        info = mlflow.pyfunc.log_model(
+            name=artifact_name,
+            python_model=PneumoniaModel(),
+            artifacts={PACKAGE_ARTIFACT: str(package)},
+            signature=SIGNATURE,
+            input_example=input_example(),
+            registered_model_name=registered_model_name,
+        )
+    if registered_model_name:
+        promote_if_best(registered_model_name, str(info.registered_model_version), predictor)
+
+
+def promote_if_best(name: str, version: str, predictor: Predictor) -> None:
+    """Tag the version with its validation ROC-AUC and give it the ``best`` alias when it is the best."""
+    client = MlflowClient()
+    score = predictor.config.get("validation", {}).get("roc_auc")
+    if score is None:
+        return
+    client.set_model_version_tag(name, version, VALIDATION_METRIC_TAG, f"{score:.6f}")
+    try:
+        holder = client.get_model_version_by_alias(name, BEST_ALIAS)
+        best_score = float(holder.tags.get(VALIDATION_METRIC_TAG, "-inf"))
+    except MlflowException:
+        best_score = float("-inf")
+    if score > best_score:
+        client.set_registered_model_alias(name, BEST_ALIAS, version)
+        logger.info("Registered model %s version %s is now @%s (validation ROC-AUC %.4f).", name, version, BEST_ALIAS, score)
