@@ -1,0 +1,203 @@
+"""The web app: upload a chest X-ray, get the predictor's answer and a Grad-CAM overlay.
+
+Uploads stay in memory (see ``upload.py``); the page is static package data; images go back to the
+browser as data: URLs, so nothing is ever written to disk. Errors a user can cause are answered
+with a 4xx and ``{"detail": "<message>"}``, which the page shows as is:
+
+- 400: not a multipart upload, no ``file`` field, or an empty file;
+- 413: the upload is over ``max_upload_bytes``, or the image header announces more than
+  ``max_pixels`` pixels (a decompression bomb; it is not decoded);
+- 415: not a JPEG, PNG, BMP, TIFF or DICOM image (sniffed from the bytes, never the file name),
+  or a DICOM compression with no decoder installed;
+- 422: a recognised format that cannot be decoded (truncated or corrupt).
+"""
+
+import base64
+import logging
+import threading
+from importlib import resources
+
+import cv2
+import numpy as np
+import uvicorn
+from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel, Field
+
+from ..explain import grad_cam, overlay_heatmap
+from ..imaging.decode import DEFAULT_MAX_PIXELS, ImageDecodeError, ImageTooLargeError, UnsupportedImageError
+from ..imaging.preprocess import as_model_input
+from ..inference import Predictor
+from .upload import UploadError, read_upload
+
+DEFAULT_MAX_UPLOAD_BYTES = 20 * 2**20
+UPLOAD_FIELD = "file"
+STATIC_PACKAGE = ("pediatric_pneumonia.webapp", "static")
+DOCS_PATHS = ("/docs", "/docs/oauth2-redirect", "/redoc")
+
+# The page's own files only; images arrive as data: URLs. Swagger UI (/docs) loads its script from a
+# CDN and runs inline script, so it keeps FastAPI's defaults instead.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+    "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+}
+
+logger = logging.getLogger(__name__)
+
+
+class PredictionResponse(BaseModel):
+    source: str = Field(description="The uploaded file's name (display only; never used otherwise).")
+    label: str = Field(description="The predicted class: the positive class when probability >= threshold.")
+    probability: float = Field(description="Calibrated probability of the positive class (the last of classes).")
+    threshold: float = Field(description="The validation-chosen decision threshold.")
+    classes: list[str]
+    model: str = Field(description="The predictor that answered.")
+    image: str = Field(description="data:image/png URL of the image the model saw (before intensity normalisation).")
+    overlay: str = Field(description="data:image/png URL of the Grad-CAM heat map over that image.")
+
+
+class ErrorResponse(BaseModel):
+    detail: str
+
+
+class HealthResponse(BaseModel):
+    status: str
+    model: str
+    classes: list[str]
+
+
+ERROR_RESPONSES = {
+    400: {"model": ErrorResponse, "description": "Not a multipart upload, no 'file' field, or an empty file."},
+    413: {"model": ErrorResponse, "description": "Upload over the size limit, or an image over the pixel limit."},
+    415: {"model": ErrorResponse, "description": "Not a JPEG, PNG, BMP, TIFF or DICOM image."},
+    422: {"model": ErrorResponse, "description": "A truncated or corrupt image."},
+}
+UPLOAD_REQUEST_BODY = {
+    "required": True,
+    "content": {
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "required": [UPLOAD_FIELD],
+                "properties": {UPLOAD_FIELD: {"type": "string", "format": "binary", "description": "The X-ray image."}},
+            }
+        }
+    },
+}
+
+
+def png_data_url(image: np.ndarray) -> str:
+    """A (H, W) gray or (H, W, 3) RGB uint8 image as a data:image/png URL."""
+    pixels = cv2.cvtColor(image, cv2.COLOR_RGB2BGR) if image.ndim == 3 else image
+    encoded, png = cv2.imencode(".png", pixels)
+    if not encoded:
+        raise RuntimeError(f"OpenCV could not encode a {image.shape} image as PNG.")
+    return "data:image/png;base64," + base64.b64encode(png.tobytes()).decode("ascii")
+
+
+def decode_error_status(error: ImageDecodeError) -> int:
+    if isinstance(error, ImageTooLargeError):
+        return 413
+    if isinstance(error, UnsupportedImageError):
+        return 415
+    return 422
+
+
+def create_app(
+    predictor: Predictor, max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES, max_pixels: int = DEFAULT_MAX_PIXELS
+) -> FastAPI:
+    """The FastAPI app serving ``predictor``: the page at ``/``, the API under ``/api``, docs at ``/docs``."""
+    app = FastAPI(
+        title="Pediatric pneumonia X-ray classifier",
+        description="Research software: not a diagnostic device. Upload a chest X-ray for a prediction and a Grad-CAM map.",
+        version="1",
+    )
+    page = resources.files(STATIC_PACKAGE[0]).joinpath(STATIC_PACKAGE[1], "index.html").read_text(encoding="utf-8")
+    # Grad-CAM builds Keras models around the classifier; Keras does not promise that is thread-safe.
+    explain_lock = threading.Lock()
+
+    def analyse(content: bytes, source: str) -> PredictionResponse:
+        stored = predictor.stored_image(content, source, max_pixels=max_pixels)
+        probability = float(predictor.probabilities(stored[np.newaxis])[0])
+        classes = predictor.classes
+        # Predictor.predict_batch's rule, applied to the image already decoded above.
+        label = classes[-1] if probability >= predictor.threshold else classes[0]
+        model_input = as_model_input(stored[np.newaxis], predictor.preprocessing["intensity"])
+        with explain_lock:
+            heatmap = grad_cam(predictor.classifier, model_input)[0]
+        return PredictionResponse(
+            source=source,
+            label=label,
+            probability=probability,
+            threshold=predictor.threshold,
+            classes=classes,
+            model=predictor.name,
+            image=png_data_url(stored),
+            overlay=png_data_url(overlay_heatmap(stored, heatmap)),
+        )
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next):
+        response = await call_next(request)
+        response.headers.update(SECURITY_HEADERS)
+        if request.url.path not in DOCS_PATHS:
+            response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+        if request.url.path.startswith("/api/"):
+            response.headers["Cache-Control"] = "no-store"
+        return response
+
+    @app.exception_handler(UploadError)
+    async def upload_error(request: Request, error: UploadError) -> JSONResponse:
+        return JSONResponse({"detail": str(error)}, status_code=error.status_code)
+
+    @app.exception_handler(ImageDecodeError)
+    async def decode_error(request: Request, error: ImageDecodeError) -> JSONResponse:
+        return JSONResponse({"detail": str(error)}, status_code=decode_error_status(error))
+
+    @app.exception_handler(Exception)
+    async def internal_error(request: Request, error: Exception) -> JSONResponse:
+        logger.error("Request to %s failed", request.url.path, exc_info=error)
+        return JSONResponse(
+            {"detail": "The server failed while processing this request (the error is in its log). Try again or report it."},
+            status_code=500,
+        )
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def index() -> HTMLResponse:
+        return HTMLResponse(page)
+
+    @app.get("/api/health", response_model=HealthResponse, summary="Whether the server is up, and which model it serves")
+    def health() -> HealthResponse:
+        return HealthResponse(status="ok", model=predictor.name, classes=predictor.classes)
+
+    @app.post(
+        "/api/predict",
+        response_model=PredictionResponse,
+        responses=ERROR_RESPONSES,
+        summary="Classify one chest X-ray (JPEG, PNG, BMP, TIFF or DICOM) and explain it with Grad-CAM",
+        openapi_extra={"requestBody": UPLOAD_REQUEST_BODY},
+    )
+    async def predict(request: Request) -> PredictionResponse:
+        upload = await read_upload(request, UPLOAD_FIELD, max_upload_bytes)
+        # Decoding, the model and Grad-CAM run in a worker thread, so the server keeps answering.
+        return await run_in_threadpool(analyse, upload.content, upload.filename)
+
+    app.mount("/static", StaticFiles(packages=[STATIC_PACKAGE]), name="static")
+    return app
+
+
+def run_server(
+    predictor: Predictor, host: str = "127.0.0.1", port: int = 8000, max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
+) -> None:
+    """Serve the app with uvicorn until interrupted (no reload, no debug)."""
+    app = create_app(predictor, max_upload_bytes=max_upload_bytes)
+    shown_host = f"[{host}]" if ":" in host else host
+    print(f"Serving {predictor.name} at http://{shown_host}:{port}/ (API docs at /docs). Press Ctrl+C to stop.")
+    uvicorn.run(app, host=host, port=port, reload=False, log_level="info")
