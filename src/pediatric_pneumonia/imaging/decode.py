@@ -6,7 +6,6 @@ The training pipelines and any prediction path (Predictor, CLI, web app) decode 
 """
 
 import io
-import warnings
 
 import cv2
 import numpy as np
@@ -129,11 +128,9 @@ def _png_geometry(content: bytes) -> tuple[int, int, int]:
 
 def _pillow_geometry(content: bytes) -> tuple[int, int, int]:
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # our own limit applies
-            with Image.open(io.BytesIO(content)) as image:  # lazy: reads the header only
-                return image.width, image.height, len(image.getbands())
-    except Image.DecompressionBombError as error:
+        with Image.open(io.BytesIO(content)) as image:  # lazy: reads the header only
+            return image.width, image.height, len(image.getbands())
+    except Image.DecompressionBombError as error:  # Pillow's own limit, above DEFAULT_MAX_PIXELS
         raise ImageTooLargeError(str(error)) from error
     except (OSError, SyntaxError, ValueError) as error:  # PIL's "cannot identify image file" is an OSError
         raise ValueError(str(error)) from error
@@ -144,7 +141,10 @@ def _dicom_geometry(content: bytes) -> tuple[int, int, int]:
         dataset = pydicom.dcmread(io.BytesIO(content), stop_before_pixels=True)
         return int(dataset.Columns), int(dataset.Rows), int(dataset.get("SamplesPerPixel", 1))
     except AttributeError as error:
-        raise ValueError("no Rows/Columns: the DICOM file holds no image") from error
+        raise UnsupportedImageError(
+            "the DICOM file holds no image (no Rows/Columns; e.g. a report or a presentation state). "
+            "Send the image series itself."
+        ) from error
     except Exception as error:  # pydicom raises many types for malformed files
         raise ValueError(f"unreadable DICOM: {error}") from error
 
@@ -291,8 +291,10 @@ def decode_grayscale_image(
         raise ImageDecodeError(f"'{source}' is a {problem}. Replace the file with a complete copy.")
     try:
         width, height, _ = read_image_header(content)
+    except (UnsupportedImageError, ImageTooLargeError) as error:
+        raise type(error)(f"'{source}': {error}") from error
     except ImageDecodeError as error:
-        raise type(error)(f"'{source}': {error}. Replace the file.") from error
+        raise type(error)(f"'{source}': {error}. Replace the file with a complete copy.") from error
     if width * height > max_pixels:
         raise ImageTooLargeError(
             f"'{source}' claims {width}x{height} pixels ({width * height / 1e6:,.0f} megapixels), more than the "
