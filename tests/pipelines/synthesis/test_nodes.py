@@ -3,6 +3,7 @@ import json
 import numpy as np
 import pytest
 
+from pediatric_pneumonia.imaging.grids import class_images, image_grid
 from pediatric_pneumonia.pipelines.synthesis.nodes import (
     build_adversarial,
     build_discriminator,
@@ -25,8 +26,20 @@ def tiny_profile(**changes) -> dict:
         "iterations": 4,
         "log_every": 2,
         "checkpoint_every": 2,
-        "generator": {"base_filters": 8, "filters": [8, 4], "strides": [2, 2], "kernel_size": 3, "learning_rate": 0.001},
-        "discriminator": {"filters": [4, 8], "strides": [2, 2], "kernel_size": 3, "dropout": 0.0, "learning_rate": 0.001},
+        "generator": {
+            "base_filters": 8,
+            "filters": [8, 4],
+            "strides": [2, 2],
+            "kernel_size": 3,
+            "learning_rate": 0.001,
+        },
+        "discriminator": {
+            "filters": [4, 8],
+            "strides": [2, 2],
+            "kernel_size": 3,
+            "dropout": 0.0,
+            "learning_rate": 0.001,
+        },
     }
     return {**profile, **changes}
 
@@ -57,10 +70,21 @@ def test_resolution_the_generator_cannot_make_is_refused(tmp_path):
 
 
 def test_papers_architecture_shapes():
-    generator = build_generator(148, 100, {"base_filters": 128, "filters": [128, 64, 32], "strides": [2, 2, 1], "kernel_size": 5})
+    generator = build_generator(
+        148, 100, {"base_filters": 128, "filters": [128, 64, 32], "strides": [2, 2, 1], "kernel_size": 5}
+    )
     assert generator.output_shape == (None, 148, 148, 1)
     assert generator.get_layer("project").units == 37 * 37 * 128
-    discriminator = build_discriminator(148, {"filters": [32, 64, 128, 256], "strides": [2, 2, 2, 1], "kernel_size": 5, "dropout": 0.4, "learning_rate": 2e-4})
+    discriminator = build_discriminator(
+        148,
+        {
+            "filters": [32, 64, 128, 256],
+            "strides": [2, 2, 2, 1],
+            "kernel_size": 5,
+            "dropout": 0.4,
+            "learning_rate": 2e-4,
+        },
+    )
     assert discriminator.output_shape == (None, 1)
     assert [layer.filters for layer in discriminator.layers if hasattr(layer, "filters")] == [32, 64, 128, 256]
 
@@ -131,3 +155,16 @@ def test_generates_the_balancing_gap_at_the_classifier_size(tmp_path):
     assert all(path.startswith("synthetic:") for path in synthetic_set["paths"])
     assert sorted(pngs) == [f"synthetic_normal_{i:05d}" for i in range(4)]
     assert pngs["synthetic_normal_00000"].size == (24, 24)
+
+
+def test_image_grid_tiles_images_row_by_row_and_scales_floats_to_uint8():
+    images = np.stack([np.full((2, 3, 1), value, dtype=np.float32) for value in (0.0, 0.5, 1.0)])
+    grid = image_grid(images, columns=2)
+    assert grid.dtype == np.uint8 and grid.shape == (4, 6)
+    assert (grid[:2, :3] == 0).all() and (grid[:2, 3:] == 127).all()
+    assert (grid[2:, :3] == 255).all() and (grid[2:, 3:] == 0).all()  # the empty cell stays black
+
+
+def test_class_images_picks_the_images_of_one_class_by_name():
+    image_set = {"images": np.arange(4, dtype=np.uint8).reshape(4, 1, 1), "labels": np.array([1, 0, 1, 0])}
+    assert class_images(image_set, ["NORMAL", "PNEUMONIA"], "PNEUMONIA").ravel().tolist() == [0, 2]

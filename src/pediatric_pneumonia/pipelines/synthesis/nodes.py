@@ -19,6 +19,8 @@ from matplotlib.figure import Figure
 from PIL import Image
 from tqdm.auto import tqdm
 
+from ...imaging.grids import class_images, image_grid
+
 logger = logging.getLogger(__name__)
 
 CHECKPOINT_STATE = "state.json"
@@ -98,11 +100,6 @@ def build_adversarial(generator: keras.Model, discriminator: keras.Model, learni
     return model
 
 
-def class_images(image_set: dict, classes: list[str], label: str) -> np.ndarray:
-    """The uint8 images of one class of an image set."""
-    return image_set["images"][image_set["labels"] == classes.index(label)]
-
-
 def select_class_images(image_set: dict, classes: list[str], label: str, image_size: int) -> np.ndarray:
     """The images of class ``label`` resized to ``image_size``, as (N, s, s, 1) float32 in [0, 1]."""
     images = class_images(image_set, classes, label)
@@ -156,20 +153,6 @@ class GanCheckpoint:
             (self.folder / f"partial-{name}").replace(self.folder / name)
         (self.folder / f"partial-{CHECKPOINT_STATE}").write_text(json.dumps({**state, "fingerprint": self.fingerprint}))
         (self.folder / f"partial-{CHECKPOINT_STATE}").replace(self.folder / CHECKPOINT_STATE)
-
-
-def image_grid(images: np.ndarray, columns: int = 8) -> np.ndarray:
-    """Tile (N, H, W[, 1]) images in [0, 1] or uint8 into one uint8 grid image."""
-    images = images.reshape(images.shape[:3])
-    if images.dtype != np.uint8:
-        images = (np.clip(images, 0, 1) * 255).astype(np.uint8)
-    rows = math.ceil(len(images) / columns)
-    height, width = images.shape[1:3]
-    grid = np.zeros((rows * height, columns * width), dtype=np.uint8)
-    for index, image in enumerate(images):
-        row, column = divmod(index, columns)
-        grid[row * height : (row + 1) * height, column * width : (column + 1) * width] = image
-    return grid
 
 
 def log_progress_to_mlflow(losses: dict[str, float], iteration: int, samples: np.ndarray) -> None:
@@ -238,8 +221,13 @@ def train_gan(train_set: dict, classes: list[str], synthesis: dict) -> tuple[ker
     rng = np.random.default_rng([synthesis["seed"], state["iteration"]])
     fixed_noise = sample_noise(np.random.default_rng(synthesis["seed"]), 16, latent_dim)
     history = state["history"]
-    progress = tqdm(range(state["iteration"], profile["iterations"]), desc="Training GAN", unit="it",
-                    initial=state["iteration"], total=profile["iterations"])
+    progress = tqdm(
+        range(state["iteration"], profile["iterations"]),
+        desc="Training GAN",
+        unit="it",
+        initial=state["iteration"],
+        total=profile["iterations"],
+    )
     for iteration in progress:
         real_batch = real[rng.integers(0, len(real), batch_size)]
         discriminator_loss, generator_loss = train_gan_step(generator, discriminator, adversarial, real_batch, rng)
@@ -272,14 +260,24 @@ def generate_synthetic_images(
     count = int(class_counts.max() - class_counts[label])
     rng = np.random.default_rng(synthesis["seed"] + 1)
     generated = generator.predict(sample_noise(rng, count, generator.input_shape[1]), batch_size=256, verbose=0)
-    images = np.stack(
-        [
-            cv2.resize((image[..., 0] * 255).round().astype(np.uint8), (image_size, image_size), interpolation=cv2.INTER_CUBIC)
-            for image in generated
-        ]
-    ) if count else np.empty((0, image_size, image_size), dtype=np.uint8)
+    images = (
+        np.stack(
+            [
+                cv2.resize(
+                    (image[..., 0] * 255).round().astype(np.uint8),
+                    (image_size, image_size),
+                    interpolation=cv2.INTER_CUBIC,
+                )
+                for image in generated
+            ]
+        )
+        if count
+        else np.empty((0, image_size, image_size), dtype=np.uint8)
+    )
     names = [f"synthetic_{synthesis['target_class'].lower()}_{index:05d}" for index in range(count)]
-    logger.info("Generated %d synthetic %s images (class counts %s).", count, synthesis["target_class"], class_counts.tolist())
+    logger.info(
+        "Generated %d synthetic %s images (class counts %s).", count, synthesis["target_class"], class_counts.tolist()
+    )
     synthetic_set = {
         "images": images,
         "labels": np.full(count, label, dtype=np.uint8),

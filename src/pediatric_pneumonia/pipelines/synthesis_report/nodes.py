@@ -10,8 +10,8 @@ import numpy as np
 from matplotlib.figure import Figure
 from scipy import linalg
 
+from ...imaging.grids import class_images, image_grid
 from ...imaging.preprocess import as_model_input
-from ..synthesis.nodes import class_images, image_grid
 
 
 def feature_extractor(classifier: keras.Model) -> keras.Model:
@@ -121,11 +121,15 @@ def assess_synthetic_images(
     held_out = subsample(class_images(validation_set, classes, target_class), report["max_images"], rng)
     synthetic = subsample(synthetic_set["images"], report["max_images"], rng)
     extractor = feature_extractor(classifier)
-    features = {name: embed(extractor, images, preprocessing["intensity"], report["batch_size"]) for name, images in
-                (("training", training), ("held_out", held_out), ("synthetic", synthetic))}
+    features = {
+        name: embed(extractor, images, preprocessing["intensity"], report["batch_size"])
+        for name, images in (("training", training), ("held_out", held_out), ("synthetic", synthetic))
+    }
     half = len(training) // 2
-    pixels = {name: images.reshape(len(images), -1) / 255.0 for name, images in
-              (("training", training), ("held_out", held_out), ("synthetic", synthetic))}
+    pixels = {
+        name: images.reshape(len(images), -1) / 255.0
+        for name, images in (("training", training), ("held_out", held_out), ("synthetic", synthetic))
+    }
 
     precision, recall = manifold_precision_recall(features["training"], features["synthetic"], report["nearest_k"])
     pixel_share, pixel_distance, pixel_index = memorization(
