@@ -1,0 +1,108 @@
+"""Export a predictor's classifier to TensorFlow Lite (LiteRT) for phones and embedded devices.
+
+The TFLite file holds only the network. What happens around it (decoding, the square resize,
+intensity normalisation before it; calibration and the decision threshold after it) is described
+by the ``predictor.json`` written beside it, the same file a predictor package carries.
+"""
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+from ai_edge_litert.interpreter import Interpreter
+
+from .predictor import CONFIG_FILE, Predictor
+
+# Largest difference allowed between the TFLite and the Keras probabilities on the probe images:
+# float32 kernels in another order differ by ~1e-7, a broken conversion by far more (or NaN).
+EXPORT_TOLERANCE = 1e-5
+PROBE_IMAGES = 4
+
+
+class ExportError(RuntimeError):
+    """The converted model does not compute what the Keras model computes."""
+
+
+def export_tflite(predictor: Predictor, output: Path) -> Path:
+    """Write ``predictor.classifier`` as a float32 TFLite model at ``output`` (no quantisation) and
+    the predictor's ``predictor.json`` beside it; returns the TFLite path.
+
+    The TFLite model takes one float32 tensor of shape (N, H, W, 1), H = W =
+    ``preprocessing.image_size`` (N is dynamic: resize the input tensor): the stored square
+    grayscale image after the intensity normalisation of ``preprocessing.intensity``, with values
+    in 0-255 (the model rescales them itself). It outputs (N, 1), the raw sigmoid probability of
+    the positive class (the last of ``classes``); apply ``calibration`` and compare with
+    ``decision.threshold`` (both in predictor.json) to get the label, as ``Predictor`` does.
+
+    Raises:
+        ExportError: when the converted model's probabilities differ from the Keras model's on
+            random probe images (nothing is written then).
+    """
+    output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="pediatric-pneumonia-export-") as folder:
+        # Keras 3's own SavedModel export sets the inference-mode signature (BatchNormalization's
+        # moving statistics); a hand-made concrete function converted to a model that returns NaN.
+        predictor.classifier.export(folder, format="tf_saved_model", verbose=False)
+        flatbuffer = tf.lite.TFLiteConverter.from_saved_model(folder).convert()
+    # Checked under a temporary name and then renamed, so a failed export never leaves a model behind.
+    partial = output.with_name(f".{output.name}.partial")
+    partial.write_bytes(flatbuffer)
+    try:
+        check_conversion(predictor, partial)
+    except ExportError:
+        partial.unlink()
+        raise
+    os.replace(partial, output)
+    config = {**predictor.config, "tflite": tflite_description(predictor, output.name)}
+    (output.parent / CONFIG_FILE).write_text(json.dumps(config, indent=2))
+    return output
+
+
+def tflite_description(predictor: Predictor, model_file: str) -> dict:
+    """What a mobile app needs to know about the TFLite model's tensors, stored in predictor.json."""
+    size = predictor.preprocessing["image_size"]
+    return {
+        "model_file": model_file,
+        "input": {
+            "shape": [None, size, size, 1],
+            "dtype": "float32",
+            "values": "0-255, the stored square grayscale image after preprocessing.intensity",
+        },
+        "output": {
+            "shape": [None, 1],
+            "dtype": "float32",
+            "values": f"raw sigmoid probability of {predictor.classes[-1]}, before calibration",
+        },
+    }
+
+
+def check_conversion(predictor: Predictor, tflite_path: Path) -> None:
+    """Compare the TFLite and Keras probabilities on seeded random images of the model's input."""
+    size = predictor.preprocessing["image_size"]
+    probe = np.random.default_rng(0).uniform(0, 255, (PROBE_IMAGES, size, size, 1)).astype(np.float32)
+    expected = predictor.classifier.predict(probe, verbose=0).reshape(-1)
+    found = tflite_probabilities(tflite_path, probe)
+    difference = np.max(np.abs(found - expected))
+    if not difference <= EXPORT_TOLERANCE:  # written so that NaN fails too
+        raise ExportError(
+            f"The TFLite conversion of '{predictor.name}' computes different probabilities from the Keras "
+            f"model (largest difference {difference}, allowed {EXPORT_TOLERANCE}); nothing was written."
+        )
+
+
+def tflite_probabilities(tflite_path: str | Path, model_input: np.ndarray) -> np.ndarray:
+    """Run the TFLite model at ``tflite_path`` in the LiteRT interpreter on ``model_input``
+    ((N, H, W, 1) float32, as ``imaging.preprocess.as_model_input`` makes it); returns the N raw
+    (uncalibrated) probabilities."""
+    model_input = np.asarray(model_input, dtype=np.float32)
+    interpreter = Interpreter(model_path=str(tflite_path))
+    input_index = interpreter.get_input_details()[0]["index"]
+    interpreter.resize_tensor_input(input_index, model_input.shape)
+    interpreter.allocate_tensors()
+    interpreter.set_tensor(input_index, model_input)
+    interpreter.invoke()
+    return interpreter.get_tensor(interpreter.get_output_details()[0]["index"]).reshape(-1).copy()

@@ -1,0 +1,46 @@
+"""The TFLite export: the converted model computes what the Keras model computes, and carries its settings."""
+
+import json
+
+import numpy as np
+import pytest
+
+from pediatric_pneumonia.imaging.preprocess import as_model_input
+from pediatric_pneumonia.inference.export import ExportError, export_tflite, tflite_probabilities
+from tests.inference.conftest import IMAGE_SIZE
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory, predictor):
+    return export_tflite(predictor, tmp_path_factory.mktemp("export") / "mobile" / "classifier.tflite")
+
+
+def test_tflite_probabilities_equal_the_keras_models(exported, predictor):
+    stored = np.random.default_rng(7).integers(0, 256, (5, IMAGE_SIZE, IMAGE_SIZE), dtype=np.uint8)
+    model_input = as_model_input(stored, predictor.preprocessing["intensity"])
+
+    expected = predictor.classifier.predict(model_input, verbose=0).reshape(-1)
+
+    np.testing.assert_allclose(tflite_probabilities(exported, model_input), expected, atol=1e-5)
+    # The batch size is free: one image at a time gives the same numbers.
+    np.testing.assert_allclose(tflite_probabilities(exported, model_input[:1]), expected[:1], atol=1e-5)
+
+
+def test_the_predictor_settings_are_written_beside_the_model(exported, predictor):
+    config = json.loads((exported.parent / "predictor.json").read_text())
+
+    for key in ("classes", "preprocessing", "calibration", "decision"):
+        assert config[key] == predictor.config[key]
+    assert config["tflite"]["model_file"] == exported.name
+    assert config["tflite"]["input"]["shape"] == [None, IMAGE_SIZE, IMAGE_SIZE, 1]
+    assert sorted(path.name for path in exported.parent.iterdir()) == ["classifier.tflite", "predictor.json"]
+
+
+def test_a_conversion_that_computes_something_else_writes_nothing(tmp_path, predictor, monkeypatch):
+    monkeypatch.setattr(
+        "pediatric_pneumonia.inference.export.tflite_probabilities", lambda path, model_input: np.full(len(model_input), np.nan)
+    )
+
+    with pytest.raises(ExportError, match="different probabilities"):
+        export_tflite(predictor, tmp_path / "classifier.tflite")
+    assert list(tmp_path.iterdir()) == []
