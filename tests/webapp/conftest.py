@@ -1,12 +1,20 @@
 """A small real predictor and the image files the web app tests upload."""
 
+import socket
+import threading
+import time
 import zlib
+from collections.abc import Iterator
 
 import cv2
 import numpy as np
 import pytest
+import uvicorn
 
+from pediatric_pneumonia.webapp import create_app
 from tests.inference.conftest import make_predictor
+
+LIVE_UPLOAD_LIMIT = 50_000
 
 
 def chest_like_image(seed: int = 0, size: int = 64) -> np.ndarray:
@@ -49,3 +57,25 @@ def png_bytes() -> bytes:
 @pytest.fixture(scope="session")
 def bomb_png() -> bytes:
     return png_claiming_size(60_000, 60_000)
+
+
+@pytest.fixture(scope="session")
+def live_server(predictor) -> Iterator[str]:
+    """The app on a real uvicorn server on a free port of 127.0.0.1, in a background thread: its URL."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))  # uvicorn is handed the bound socket, so no other process can take the port
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(predictor, max_upload_bytes=LIVE_UPLOAD_LIMIT), log_level="warning", lifespan="off")
+    )
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("The uvicorn test server did not start within 20 s.")
+        time.sleep(0.02)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+    sock.close()
