@@ -1,20 +1,24 @@
-"""``pediatric-pneumonia``: get the data the pipelines read (real Kaggle data or synthetic demo data).
+"""``pediatric-pneumonia``: get the data the pipelines read, and use a trained model.
 
-Both commands write to ``raw_data.root`` of the chosen Kedro environment, so the place where
-the data lives is configured once, in ``conf/<env>/parameters.yml``.
+``demo-data`` and ``download`` write to ``raw_data.root`` of the chosen Kedro environment, so the
+place where the data lives is configured once, in ``conf/<env>/parameters.yml``. ``predict``,
+``serve`` and ``export`` load a trained model (see ``inference.load_predictor``).
+
+Everything heavier than click is imported inside the commands: ``--help`` stays fast, and the model
+commands can silence TensorFlow's start-up notices before anything imports it (the project
+settings do, through the hooks).
 """
 
+import csv
+import io
+import json
+import os
 import shutil
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import click
-import kagglehub
-from kedro.config import OmegaConfigLoader
-
-from .demo_data import generate_demo_dataset
-from .pipelines.ingestion.nodes import RawDataLayoutError, locate_layout_root
-from .settings import CONFIG_LOADER_ARGS
 
 KAGGLE_DATASET = "paultimothymooney/chest-xray-pneumonia"
 KAGGLE_PAGE = f"https://www.kaggle.com/datasets/{KAGGLE_DATASET}"
@@ -29,6 +33,10 @@ def load_parameters(env: str) -> dict:
         raise click.ClickException(
             "Run this command from the project root (the folder that holds conf/base)."
         )
+    from kedro.config import OmegaConfigLoader
+
+    from .settings import CONFIG_LOADER_ARGS
+
     loader = OmegaConfigLoader(conf_source="conf", env=env, **CONFIG_LOADER_ARGS)
     return loader["parameters"]
 
@@ -47,7 +55,7 @@ def count_images(layout_root: Path, splits: list[str]) -> dict[str, int]:
 
 @click.group()
 def cli() -> None:
-    """Data commands of the pediatric-pneumonia project."""
+    """Data and model commands of the pediatric-pneumonia project."""
 
 
 @cli.command("demo-data")
@@ -55,6 +63,8 @@ def cli() -> None:
 @click.option("--force", is_flag=True, help="Regenerate even if the folder already exists.")
 def demo_data_command(env: str, force: bool) -> None:
     """Generate the synthetic demo dataset (deterministic) into raw_data.root."""
+    from .demo_data import generate_demo_dataset
+
     parameters = load_parameters(env)
     if "demo_data" not in parameters:
         raise click.ClickException(f"conf/{env} has no demo_data parameters; use --env demo.")
@@ -72,6 +82,8 @@ def demo_data_command(env: str, force: bool) -> None:
 @click.option("--env", default="base", show_default=True, help="Kedro environment whose raw_data.root to fill.")
 def download_command(env: str) -> None:
     """Download the Kermany et al. dataset from Kaggle, check it, and link it at raw_data.root."""
+    import kagglehub
+
     raw_data = load_parameters(env)["raw_data"]
     root = Path(raw_data["root"])
     if root.exists():
@@ -96,6 +108,8 @@ def link_checked_dataset(downloaded: Path, root: Path, raw_data: dict, expected:
     The dataset may sit one folder down (the archive's ``chest_xray/``); ``__MACOSX`` is ignored.
     Returns the images found per split.
     """
+    from .pipelines.ingestion.nodes import RawDataLayoutError, locate_layout_root
+
     try:
         layout_root = locate_layout_root(downloaded, raw_data["splits"], raw_data["classes"])
     except RawDataLayoutError as error:
@@ -109,6 +123,212 @@ def link_checked_dataset(downloaded: Path, root: Path, raw_data: dict, expected:
     root.parent.mkdir(parents=True, exist_ok=True)
     root.symlink_to(layout_root.resolve(), target_is_directory=True)
     return found
+
+
+MODEL_HELP = (
+    "A predictor package folder, an MLflow model URI (runs:/..., models:/name/version, models:/name@alias) "
+    "or a strategy name; default: the newest model trained in this project."
+)
+PREDICTION_FIELDS = ("source", "label", "probability", "threshold", "error")
+PREDICTION_BATCH = 64
+
+
+class InputOrModelError(click.ClickException):
+    """No input to predict, or no model to predict with: exit code 2, as for a usage error."""
+
+    exit_code = 2
+
+
+def model_options(command):
+    """The options every model command shares: which model, from which project, how talkative."""
+    command = click.option("--verbose", is_flag=True, help="Show TensorFlow's start-up messages and info logs.")(command)
+    command = click.option(
+        "--project-path",
+        default=".",
+        show_default=True,
+        type=click.Path(file_okay=False, path_type=Path),
+        help="The project whose trained models and MLflow store are searched.",
+    )(command)
+    return click.option("--model", default=None, help=MODEL_HELP)(command)
+
+
+def load_model(model: str | None, project_path: Path, verbose: bool):
+    """Start TensorFlow (quietly unless ``verbose``) and load the predictor; exit 2 if that fails."""
+    if verbose:
+        import logging
+
+        logging.basicConfig(level=logging.INFO)
+    else:
+        from .console import quiet_tensorflow
+
+        quiet_tensorflow()
+    from .inference import ModelLoadError, load_predictor
+
+    try:
+        predictor = load_predictor(model, project_path)
+    except ModelLoadError as error:
+        raise InputOrModelError(str(error)) from error
+    click.echo(f"Model: {predictor.name}", err=True)
+    return predictor
+
+
+def is_hidden(name: str) -> bool:
+    return name.startswith(".")
+
+
+def files_in(folder: Path) -> list[Path]:
+    """Regular files under ``folder``, recursively, in path order, without hidden files or folders.
+    Files of any name are kept: the predictor recognises images by their content."""
+    files = []
+    for parent, folders, names in os.walk(folder):
+        folders[:] = [name for name in folders if not is_hidden(name)]
+        files += [Path(parent, name) for name in names if not is_hidden(name) and Path(parent, name).is_file()]
+    return sorted(files)
+
+
+def collect_inputs(paths: Sequence[Path]) -> list[Path]:
+    """The files to predict, in the order given, folders expanded; a path that does not exist is
+    kept, so that it is reported in its place."""
+    return [file for path in paths for file in (files_in(path) if path.is_dir() else [path])]
+
+
+def why_no_input(inputs: Sequence[Path]) -> str:
+    """Which of ``inputs`` do not exist and which are folders without files."""
+    missing = [f"'{path}'" for path in inputs if not path.exists()]
+    empty = [f"'{path}'" for path in inputs if path.exists()]
+    problems = [
+        f"{', '.join(paths)} {singular if len(paths) == 1 else plural}"
+        for paths, singular, plural in ((missing, "does not exist", "do not exist"), (empty, "holds no files", "hold no files"))
+        if paths
+    ]
+    return "; ".join(problems)
+
+
+def read_input_file(path: Path) -> bytes:
+    """The content of ``path``; OSError with the reason when it cannot be read (a special file such
+    as a pipe is refused rather than read, which could block)."""
+    if path.exists() and not path.is_file():
+        raise OSError("not a regular file")
+    return path.read_bytes()
+
+
+def predict_files(predictor, files: Sequence[Path], progress) -> list:
+    """Predictions for ``files`` in order, in batches; a file that cannot be read gets its reason."""
+    from .inference import Prediction
+
+    predictions = []
+    for start in range(0, len(files), PREDICTION_BATCH):
+        batch = files[start : start + PREDICTION_BATCH]
+        # Read here rather than in the predictor, so a file that cannot be opened (missing, no
+        # permission) is one failed row instead of an exception for the whole batch.
+        contents, unreadable = {}, {}
+        for index, path in enumerate(batch):
+            try:
+                contents[index] = read_input_file(path)
+            except OSError as error:
+                unreadable[index] = f"'{path}' could not be read: {error.strerror or error}."
+        results = iter(
+            predictor.predict_batch(
+                list(contents.values()), sources=[str(batch[index]) for index in contents], skip_errors=True
+            )
+        )
+        predictions += [
+            Prediction(str(path), None, None, predictor.threshold, unreadable[index]) if index in unreadable else next(results)
+            for index, path in enumerate(batch)
+        ]
+        progress.update(len(batch))
+    return predictions
+
+
+def format_table(rows: list[dict]) -> str:
+    """Aligned columns; the error column only when some file could not be read."""
+    fields = [field for field in PREDICTION_FIELDS if field != "error" or any(row["error"] for row in rows)]
+    cells = [
+        [
+            f"{row[field]:.4f}" if isinstance(row[field], float) else "" if row[field] is None else str(row[field])
+            for field in fields
+        ]
+        for row in rows
+    ]
+    widths = [max(len(field), *(len(line[column]) for line in cells)) for column, field in enumerate(fields)]
+    lines = [fields, *cells]
+    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip() for line in lines)
+
+
+def format_csv(rows: list[dict]) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=PREDICTION_FIELDS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue().rstrip("\n")
+
+
+FORMATTERS = {"table": format_table, "json": lambda rows: json.dumps(rows, indent=2), "csv": format_csv}
+
+
+@cli.command("predict")
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path), metavar="IMAGE_OR_FOLDER...")
+@click.option(
+    "--format", "output_format", type=click.Choice(sorted(FORMATTERS)), default="table", show_default=True,
+    help="How the predictions are written to stdout.",
+)
+@model_options
+def predict_command(inputs: tuple[Path, ...], output_format: str, model: str | None, project_path: Path, verbose: bool) -> None:
+    """Predict NORMAL or PNEUMONIA for X-ray images (JPEG, PNG, BMP, TIFF or DICOM).
+
+    Folders are searched recursively (hidden files skipped); every file is tried, whatever its name.
+    Exit code: 0 all files predicted, 1 some could not be read (listed with the reason), 2 no model
+    or no input.
+    """
+    files = collect_inputs(inputs)
+    if not any(path.exists() for path in files):
+        raise InputOrModelError(f"Nothing to predict: {why_no_input(inputs)}. Give image files or folders that hold them.")
+    predictor = load_model(model, project_path, verbose)
+    from tqdm import tqdm
+
+    with tqdm(total=len(files), unit="image", file=sys.stderr, disable=not any(path.is_dir() for path in inputs)) as progress:
+        predictions = predict_files(predictor, files, progress)
+    click.echo(FORMATTERS[output_format]([prediction.as_dict() for prediction in predictions]))
+    failed = sum(prediction.error is not None for prediction in predictions)
+    if failed:
+        click.echo(f"{failed} of {len(predictions)} files could not be read.", err=True)
+        sys.exit(1)
+
+
+@cli.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0: all interfaces).")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535), help="Port to listen on.")
+@click.option(
+    "--max-upload-mb", default=20.0, show_default=True, type=click.FloatRange(0, min_open=True),
+    help="Largest image upload accepted, in MiB.",
+)
+@model_options
+def serve_command(host: str, port: int, max_upload_mb: float, model: str | None, project_path: Path, verbose: bool) -> None:
+    """Serve the model as a web app: upload an X-ray, get the prediction."""
+    predictor = load_model(model, project_path, verbose)
+    from .webapp import run_server
+
+    run_server(predictor, host=host, port=port, max_upload_bytes=int(max_upload_mb * 2**20))
+
+
+@cli.command("export")
+@click.option("--format", "export_format", type=click.Choice(["tflite"]), required=True, help="The file format to export to.")
+@click.option(
+    "--output", default=Path("tflite", "classifier.tflite"), show_default=True, type=click.Path(dir_okay=False, path_type=Path),
+    help="The model file to write; predictor.json (preprocessing, calibration, threshold) is written beside it.",
+)
+@model_options
+def export_command(export_format: str, output: Path, model: str | None, project_path: Path, verbose: bool) -> None:
+    """Export the model for phones and embedded devices (TensorFlow Lite / LiteRT)."""
+    predictor = load_model(model, project_path, verbose)
+    from .inference.export import ExportError, export_tflite
+
+    try:
+        written = export_tflite(predictor, output)
+    except ExportError as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(f"Wrote the TFLite model to '{written}' and its settings to '{written.parent / 'predictor.json'}'.")
+
 
 if __name__ == "__main__":
     sys.exit(cli())
