@@ -88,6 +88,10 @@ class Predictor:
     def preprocessing(self) -> dict:
         return self.config["preprocessing"]
 
+    def label_for(self, probability: float) -> str:
+        """The class called for a calibrated probability: the positive class at or above the threshold."""
+        return self.classes[-1] if probability >= self.threshold else self.classes[0]
+
     @classmethod
     def load(cls, model: str | Path | None = None, project_path: str | Path = ".") -> "Predictor":
         """Load from a package folder, an MLflow URI or a strategy name (see ``load_predictor``)."""
@@ -171,15 +175,14 @@ class Predictor:
                     raise
                 errors[index] = str(error)
         probabilities = iter(self.probabilities(np.stack(stored)) if stored else [])
-        threshold, positive, negative = self.threshold, self.classes[-1], self.classes[0]
+        threshold = self.threshold
         predictions = []
         for index, source in enumerate(sources):
             if index in errors:
                 predictions.append(Prediction(source, None, None, threshold, errors[index]))
                 continue
             probability = float(next(probabilities))
-            label = positive if probability >= threshold else negative
-            predictions.append(Prediction(source, label, probability, threshold))
+            predictions.append(Prediction(source, self.label_for(probability), probability, threshold))
         return predictions
 
 

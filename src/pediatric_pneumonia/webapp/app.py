@@ -127,8 +127,7 @@ def create_app(
         stored = predictor.stored_image(content, source, max_pixels=max_pixels)
         probability = float(predictor.probabilities(stored[np.newaxis])[0])
         classes = predictor.classes
-        # Predictor.predict_batch's rule, applied to the image already decoded above.
-        label = classes[-1] if probability >= predictor.threshold else classes[0]
+        label = predictor.label_for(probability)
         model_input = as_model_input(stored[np.newaxis], predictor.preprocessing["intensity"])
         with explain_lock:
             heatmap = grad_cam(predictor.classifier, model_input)[0]

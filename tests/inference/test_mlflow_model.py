@@ -1,0 +1,135 @@
+"""The MLflow model: logged into a real SQLite store, registered, aliased, loaded and served."""
+
+import base64
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import cv2
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
+
+from pediatric_pneumonia.inference import ModelLoadError, load_predictor
+from pediatric_pneumonia.inference.mlflow_model import BEST_ALIAS, log_predictor_model
+from tests.inference.conftest import make_predictor
+
+NAME = "pediatric_pneumonia_test"
+
+
+@pytest.fixture()
+def tracking(tmp_path, monkeypatch):
+    """A fresh SQLite tracking store, as conf/base/mlflow.yml configures."""
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.chdir(tmp_path)
+    mlflow.set_tracking_uri(uri)
+    yield uri
+    mlflow.set_tracking_uri(None)
+
+
+def log_version(auc: float, threshold: float = 0.5):
+    """Log and register a predictor whose validation ROC-AUC is ``auc``; returns its run id and it."""
+    predictor = make_predictor(threshold=threshold)
+    predictor.config["validation"]["roc_auc"] = auc
+    with mlflow.start_run() as run:
+        log_predictor_model(predictor, NAME, "baseline_model")
+    return run.info.run_id, predictor
+
+
+def png_bytes(seed: int) -> bytes:
+    rng = np.random.default_rng(seed)
+    image = cv2.resize(rng.integers(0, 256, (8, 8), dtype=np.uint8), (64, 64), interpolation=cv2.INTER_CUBIC)
+    return cv2.imencode(".png", image)[1].tobytes()
+
+
+def test_every_run_is_a_new_version_and_the_best_by_validation_holds_the_alias(tracking):
+    log_version(0.90, threshold=0.1)
+    log_version(0.80, threshold=0.2)
+    log_version(0.95, threshold=0.3)
+    client = MlflowClient()
+
+    versions = sorted(int(version.version) for version in client.search_model_versions(f"name='{NAME}'"))
+    best = client.get_model_version_by_alias(NAME, BEST_ALIAS)
+
+    assert versions == [1, 2, 3]
+    assert str(best.version) == "3" and best.tags["validation_roc_auc"] == "0.950000"
+    assert load_predictor(f"models:/{NAME}@{BEST_ALIAS}").threshold == 0.3
+    assert load_predictor(f"models:/{NAME}/2").threshold == 0.2
+
+
+def test_the_pyfunc_model_takes_raw_image_bytes_or_base64(tracking):
+    run_id, predictor = log_version(0.9)
+    model = mlflow.pyfunc.load_model(f"runs:/{run_id}/baseline_model")
+    images = [png_bytes(0), png_bytes(1)]
+
+    from_bytes = model.predict(pd.DataFrame({"image": images}))
+    from_base64 = model.predict(pd.DataFrame({"image": [base64.b64encode(image).decode() for image in images]}))
+    expected = [prediction.probability for prediction in predictor.predict_batch(images)]
+
+    assert list(from_bytes.columns) == ["label", "probability", "threshold"]
+    np.testing.assert_allclose(from_bytes["probability"], expected, atol=1e-6)
+    np.testing.assert_allclose(from_base64["probability"], expected, atol=1e-6)
+    assert model.metadata.get_input_schema().input_names() == ["image"]
+    with pytest.raises(MlflowException, match="image 0"):
+        model.predict(pd.DataFrame({"image": [b"not an image"]}))
+
+
+def test_an_unknown_model_uri_is_named(tracking):
+    with pytest.raises(ModelLoadError, match="models:/nothing@best"):
+        load_predictor("models:/nothing@best")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_mlflow_models_serve_answers_raw_xrays(tracking, tmp_path):
+    log_version(0.9)
+    port = free_port()
+    mlflow_cli = shutil.which("mlflow", path=str(Path(sys.executable).parent))
+    server = subprocess.Popen(
+        [mlflow_cli, "models", "serve", "-m", f"models:/{NAME}@{BEST_ALIAS}", "--env-manager", "local",
+         "--host", "127.0.0.1", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        cwd=tmp_path,
+        # The scoring server is started through `uvicorn` found on PATH: the project's environment.
+        env={**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"},
+    )
+    request_body = json.dumps({"dataframe_split": {"columns": ["image"], "data": [[base64.b64encode(png_bytes(2)).decode()]]}})
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=2):
+                    break
+            except (urllib.error.URLError, ConnectionError):
+                if server.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"mlflow models serve did not start: {server.stderr.read().decode()[-2000:]}")
+                time.sleep(1)
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/invocations", request_body.encode(), {"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(request, timeout=60) as response:
+            answer = json.loads(response.read())
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+    expected = make_predictor().predict(png_bytes(2))
+    row = answer["predictions"][0]
+    assert row["label"] == expected.label
+    assert row["probability"] == pytest.approx(expected.probability, abs=1e-6)
