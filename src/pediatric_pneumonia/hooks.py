@@ -7,11 +7,13 @@ import mlflow
 from kedro.framework.hooks import hook_impl
 from kedro.io import AbstractVersionedDataset, DataCatalog
 from kedro.pipeline import Pipeline
+from kedro_datasets.partitions import PartitionedDataset
 
 from .evaluation.calibration import check_calibration_parameters
 from .evaluation.thresholds import check_threshold_parameters
 from .imaging.preprocess import check_preprocessing_parameters
 from .pipelines.balancing.nodes import check_balancing_parameters
+from .pipelines.explain.nodes import check_explain_parameters
 from .pipelines.ingestion.nodes import check_ingestion_parameters
 from .pipelines.reporting.nodes import check_reporting_parameters
 from .pipelines.stress.nodes import check_stress_parameters
@@ -30,6 +32,7 @@ PARAMETER_CHECKS = {
     "calibration": check_calibration_parameters,
     "threshold": check_threshold_parameters,
     "reporting": check_reporting_parameters,
+    "explain": check_explain_parameters,
     "synthesis": select_gan_profile,
 }
 
@@ -52,7 +55,8 @@ class ParameterValidationHook:
 
 
 class MlflowArtifactHook:
-    """Log the file of every dataset whose catalog metadata names an ``mlflow_artifact_path``.
+    """Log the file (or, for a ``PartitionedDataset``, the folder) of every dataset whose catalog
+    metadata names an ``mlflow_artifact_path``.
 
     kedro-mlflow's ``MlflowArtifactDataset`` gives a wrapped versioned dataset its own save
     version, which Kedro 1.x rejects when the catalog already has one; logging after the save
@@ -73,6 +77,11 @@ class MlflowArtifactHook:
         dataset = self._catalog.get(dataset_name)
         artifact_path = (getattr(dataset, "metadata", None) or {}).get("mlflow_artifact_path")
         if artifact_path is None:
+            return
+        if isinstance(dataset, PartitionedDataset):
+            # A folder of files (one per partition): its whole content as saved.
+            mlflow.log_artifacts(dataset._path, artifact_path)
+            logger.info("Logged the files of %s to MLflow under '%s'.", dataset_name, artifact_path)
             return
         saved_file = dataset._filepath
         if isinstance(dataset, AbstractVersionedDataset) and dataset._version:
