@@ -151,11 +151,77 @@ def test_mlflow_run_holds_params_metrics_curves_plots_and_models(finished_run):
         plots = {item.path for item in client.list_artifacts(run.info.run_id, f"{strategy}/plots")}
         assert plots == {f"{strategy}/plots/{plot}" for plot in PLOTS}
         models = {item.path for item in client.list_artifacts(run.info.run_id, f"{strategy}/model")}
-        assert models == {f"{strategy}/model/classifier.keras"}
+        assert models == {f"{strategy}/model/classifier.keras", f"{strategy}/model/model_card.md"}
+        logged_models = mlflow_client_models(client, experiment.experiment_id, run.info.run_id)
+        assert f"{strategy}_model" in logged_models
     assert len(client.get_metric_history(run.info.run_id, "gan.generator_loss")) == 2
     assert "synthesis.kid" in run.data.metrics
     synthesis_plots = {item.path for item in client.list_artifacts(run.info.run_id, "synthesis/plots")}
     assert "synthesis/plots/closest_pairs.png" in synthesis_plots
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_each_strategy_packages_registers_and_documents_its_model(finished_run, strategy):
+    project, _ = finished_run
+    client = MlflowClient(tracking_uri=f"sqlite:///{project / 'mlflow.db'}", registry_uri=f"sqlite:///{project / 'mlflow.db'}")
+    package = latest_version(project / f"data/06_models/{strategy}/predictor")
+    card = latest_version(project / f"data/06_models/{strategy}/model_card.md").read_text()
+    decision = json.loads(latest_version(project / f"data/07_model_output/{strategy}/decision_threshold.json").read_text())
+
+    config = json.loads((package / "predictor.json").read_text())
+    best = client.get_model_version_by_alias(f"pediatric_pneumonia_{strategy}", "best")
+
+    assert (package / "classifier.keras").is_file()
+    assert config["decision"]["threshold"] == decision["threshold"]
+    assert config["preprocessing"]["image_size"] == TEST_PARAMETERS["preprocessing"]["image_size"]
+    assert best.tags["validation_roc_auc"] == f"{decision['validation_roc_auc']:.6f}"
+    assert "not a diagnostic device" in card.lower()
+    assert f"{decision['threshold']:.3f}" in card
+
+
+def test_one_file_gets_one_probability_everywhere(finished_run, tmp_path):
+    """Pipeline, Predictor, CLI, MLflow model, web app and TFLite export agree on the same test file."""
+    import base64
+
+    import mlflow
+    from click.testing import CliRunner
+    from fastapi.testclient import TestClient
+
+    from pediatric_pneumonia.cli import cli
+    from pediatric_pneumonia.evaluation.calibration import apply_calibration
+    from pediatric_pneumonia.imaging.preprocess import as_model_input
+    from pediatric_pneumonia.inference import Predictor
+    from pediatric_pneumonia.inference.export import export_tflite, tflite_probabilities
+    from pediatric_pneumonia.webapp import create_app
+
+    project, _ = finished_run
+    report = pd.read_csv(latest_version(project / "data/07_model_output/baseline/test_predictions.csv"))
+    row = report.iloc[0]
+    content = Path(row["path"]).read_bytes()
+
+    predictor = Predictor.load("baseline", project_path=project)
+    from_predictor = predictor.predict(row["path"]).probability
+    cli_result = CliRunner().invoke(
+        cli, ["predict", row["path"], "--model", "baseline", "--project-path", str(project), "--format", "json"]
+    )
+    from_cli = json.loads(cli_result.stdout)[0]["probability"]
+    mlflow.set_tracking_uri(f"sqlite:///{project / 'mlflow.db'}")
+    served = mlflow.pyfunc.load_model("models:/pediatric_pneumonia_baseline@best")
+    from_mlflow = served.predict(pd.DataFrame({"image": [base64.b64encode(content).decode()]}))["probability"][0]
+    with TestClient(create_app(predictor)) as client:
+        from_app = client.post("/api/predict", files={"file": ("xray.jpeg", content)}).json()["probability"]
+    tflite = export_tflite(predictor, tmp_path / "model.tflite")
+    stored = predictor.stored_image(row["path"], row["path"])[np.newaxis]
+    raw = tflite_probabilities(tflite, as_model_input(stored, predictor.preprocessing["intensity"]))
+    from_tflite = apply_calibration(raw, predictor.config["calibration"])[0]
+
+    for answer in (from_predictor, from_cli, from_mlflow, from_app, from_tflite):
+        assert answer == pytest.approx(row["probability"], abs=1e-5)
+
+
+def mlflow_client_models(client: MlflowClient, experiment_id: str, run_id: str) -> set[str]:
+    """Names of the MLflow models (pyfunc) logged by ``run_id``."""
+    return {model.name for model in client.search_logged_models([experiment_id]) if model.source_run_id == run_id}
 
 
 # Wide enough that rich does not wrap log lines the tests search.

@@ -2,7 +2,17 @@
 
 from kedro.pipeline import Pipeline
 
-from .pipelines import balancing, ingestion, preprocessing, reporting, stress, synthesis, synthesis_report, training
+from .pipelines import (
+    balancing,
+    ingestion,
+    model_card,
+    preprocessing,
+    reporting,
+    stress,
+    synthesis,
+    synthesis_report,
+    training,
+)
 
 # Each strategy is a namespace; its balancing parameters live under that name in
 # conf/base/parameters_balancing.yml. The last two also read the GAN's synthetic images.
@@ -16,6 +26,7 @@ SHARED_PARAMETERS = {
     "params:calibration",
     "params:threshold",
     "params:inference",
+    "params:ingestion",
     "params:preprocessing",
     "params:stress",
     "params:reporting",
@@ -24,12 +35,14 @@ SHARED_PARAMETERS = {
 
 
 def create_strategy_pipeline(strategy: str) -> Pipeline:
-    """The modelling template (balance, train, report, stress report) under the namespace ``strategy``."""
+    """The modelling template (balance, train and package, report, stress report, model card) under the
+    namespace ``strategy``."""
     template = (
         balancing.create_pipeline(uses_synthetic_images=strategy in SYNTHETIC_IMAGE_STRATEGIES)
         + training.create_pipeline()
         + reporting.create_pipeline()
         + stress.create_pipeline()
+        + model_card.create_pipeline()
     )
     return Pipeline(
         template,
