@@ -219,6 +219,27 @@ def test_one_file_gets_one_probability_everywhere(finished_run, tmp_path):
         assert answer == pytest.approx(row["probability"], abs=1e-5)
 
 
+def test_explain_reruns_the_explanations_of_a_trained_model(finished_run):
+    project, _ = finished_run
+    metrics_folder = project / "data/08_reporting/baseline/explanation_metrics.json"
+    versions_before = sorted(metrics_folder.iterdir())
+    other_strategy = project / "data/08_reporting/gan/explanation_metrics.json"
+    other_before = sorted(other_strategy.iterdir())
+
+    rerun = kedro_run(project, "--pipeline", "explain", "--namespaces", "baseline")
+
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    metrics = json.loads(latest_version(metrics_folder).read_text())
+    overlays = sorted((project / "data/08_reporting/baseline/explanations").glob("*.png"))
+    assert len(sorted(metrics_folder.iterdir())) == len(versions_before) + 1
+    assert len(overlays) == metrics["n_explained"] > 0
+    assert -1.0 <= metrics["randomisation_rank_correlation_mean"] <= 1.0
+    assert 0.0 <= metrics["border_mass_share_mean"] <= 1.0
+    assert sorted(other_strategy.iterdir()) == other_before
+    run = mlflow_runs(project)[0]
+    assert "baseline.explain.border_mass_share_mean" in run.data.metrics
+
+
 def mlflow_client_models(client: MlflowClient, experiment_id: str, run_id: str) -> set[str]:
     """Names of the MLflow models (pyfunc) logged by ``run_id``."""
     return {model.name for model in client.search_logged_models([experiment_id]) if model.source_run_id == run_id}

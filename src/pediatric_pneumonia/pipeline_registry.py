@@ -4,6 +4,7 @@ from kedro.pipeline import Pipeline
 
 from .pipelines import (
     balancing,
+    explain,
     ingestion,
     model_card,
     preprocessing,
@@ -26,6 +27,7 @@ SHARED_PARAMETERS = {
     "params:calibration",
     "params:threshold",
     "params:inference",
+    "params:explain",
     "params:ingestion",
     "params:preprocessing",
     "params:stress",
@@ -35,14 +37,15 @@ SHARED_PARAMETERS = {
 
 
 def create_strategy_pipeline(strategy: str) -> Pipeline:
-    """The modelling template (balance, train and package, report, stress report, model card) under the
-    namespace ``strategy``."""
+    """The modelling template (balance, train and package, report, stress report, model card,
+    Grad-CAM explanations) under the namespace ``strategy``."""
     template = (
         balancing.create_pipeline(uses_synthetic_images=strategy in SYNTHETIC_IMAGE_STRATEGIES)
         + training.create_pipeline()
         + reporting.create_pipeline()
         + stress.create_pipeline()
         + model_card.create_pipeline()
+        + explain.create_pipeline()
     )
     return Pipeline(
         template,
@@ -56,7 +59,8 @@ def register_pipelines() -> dict[str, Pipeline]:
     """Register the shared stages, one full pipeline per strategy, and ``__default__`` (all).
 
     ``synthesis_report`` reads ``baseline.classifier`` (a model trained on real images only),
-    so it runs in ``__default__`` or after a ``baseline`` run.
+    so it runs in ``__default__`` or after a ``baseline`` run. ``explain`` redoes the Grad-CAM
+    explanations of already trained models (``--namespaces baseline`` for one strategy).
     """
     data_preparation = ingestion.create_pipeline() + preprocessing.create_pipeline()
     synthesis_pipeline = synthesis.create_pipeline()
@@ -70,6 +74,9 @@ def register_pipelines() -> dict[str, Pipeline]:
     for name, modelling in strategies.items():
         upstream = data_preparation + synthesis_pipeline if name in SYNTHETIC_IMAGE_STRATEGIES else data_preparation
         pipelines[name] = upstream + modelling
+    pipelines["explain"] = sum(
+        (modelling.only_nodes_with_tags("explain") for modelling in strategies.values()), start=Pipeline([])
+    )
     pipelines["__default__"] = (
         data_preparation
         + synthesis_pipeline
