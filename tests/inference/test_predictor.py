@@ -140,3 +140,11 @@ def test_loading_never_runs_code_from_the_file(tmp_path, predictor):
 def test_a_package_from_a_newer_release_is_refused(predictor):
     with pytest.raises(ModelLoadError, match="Upgrade"):
         Predictor(predictor.classifier, {**predictor.config, "format_version": 99})
+
+
+def test_the_api_is_importable_from_the_package_root():
+    import pediatric_pneumonia
+
+    assert pediatric_pneumonia.Predictor is Predictor
+    with pytest.raises(AttributeError, match="Nothing"):
+        pediatric_pneumonia.Nothing  # noqa: B018 - the attribute access is the test
