@@ -30,6 +30,6 @@ def test_viz_build_shows_each_strategy_as_a_namespace(tmp_path):
     assert {"data_preparation", "synthesis", "synthesis_report", "baseline", "augmentation", "gan", "combined", "__default__"} <= {
         pipeline["id"] for pipeline in main["pipelines"]
     }
-    assert main["layers"] == ["intermediate", "primary", "feature", "synthesis", "model_input", "models", "model_output", "reporting"]
+    assert main["layers"] == ["intermediate", "primary", "feature", "synthesis", "model_input", "models", "model_output", "reporting", "deployment"]
     dataset_names = {node["name"] for node in main["nodes"] if node["type"] == "data"}
     assert {"train_set", "synthetic_normal_set", "baseline.classifier", "combined.test_metrics"} <= dataset_names

@@ -115,6 +115,7 @@ def test_the_threshold_is_judged_on_calibrated_validation_probabilities():
         "threshold": 0.6,
         "validation_sensitivity": pytest.approx(2 / 3),
         "validation_specificity": 1.0,
+        "validation_roc_auc": 1.0,
     }
 
 
