@@ -9,6 +9,7 @@ import mlflow
 import yaml
 from mlflow.exceptions import MlflowException
 
+from ..tracking import absolute_tracking_uri
 from .predictor import ModelLoadError, Predictor, package_folder
 
 logger = logging.getLogger(__name__)
@@ -71,9 +72,7 @@ def tracking_uri_of(project_path: Path) -> str | None:
     if not settings.is_file():
         return None
     uri = (yaml.safe_load(settings.read_text()) or {}).get("server", {}).get("mlflow_tracking_uri")
-    if uri and uri.startswith("sqlite:///") and not uri.startswith("sqlite:////"):
-        uri = f"sqlite:///{(project_path / uri.removeprefix('sqlite:///')).resolve()}"
-    return uri
+    return absolute_tracking_uri(uri, project_path) if uri else None
 
 
 def load_from_mlflow(uri: str, project_path: Path) -> Predictor:
