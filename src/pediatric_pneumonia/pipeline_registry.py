@@ -14,11 +14,9 @@ from .pipelines import (
     synthesis_report,
     training,
 )
+from .strategies import STRATEGIES, SYNTHETIC_IMAGE_STRATEGIES
 
-# Each strategy is a namespace; its balancing parameters live under that name in
-# conf/base/parameters_balancing.yml. The last two also read the GAN's synthetic images.
-STRATEGIES = ("baseline", "augmentation", "gan", "combined")
-SYNTHETIC_IMAGE_STRATEGIES = ("gan", "combined")
+__all__ = ["STRATEGIES", "SYNTHETIC_IMAGE_STRATEGIES", "create_strategy_pipeline", "register_pipelines"]
 
 # Datasets and parameters that every strategy shares instead of getting its own namespaced copy.
 SHARED_INPUTS = {"image_split", "train_set", "validation_set", "test_set", "synthetic_normal_set"}
@@ -40,7 +38,7 @@ def create_strategy_pipeline(strategy: str) -> Pipeline:
     """The modelling template (balance, train and package, report, stress report, model card,
     Grad-CAM explanations) under the namespace ``strategy``."""
     template = (
-        balancing.create_pipeline(uses_synthetic_images=strategy in SYNTHETIC_IMAGE_STRATEGIES)
+        balancing.create_pipeline(strategy)
         + training.create_pipeline()
         + reporting.create_pipeline()
         + stress.create_pipeline()
@@ -56,7 +54,8 @@ def create_strategy_pipeline(strategy: str) -> Pipeline:
 
 
 def register_pipelines() -> dict[str, Pipeline]:
-    """Register the shared stages, one full pipeline per strategy, and ``__default__`` (all).
+    """Register the shared stages, one full pipeline per strategy of the strategy table
+    (``strategies.py``), and ``__default__`` (all).
 
     ``synthesis_report`` reads ``baseline.classifier`` (a model trained on real images only),
     so it runs in ``__default__`` or after a ``baseline`` run. ``explain`` redoes the Grad-CAM

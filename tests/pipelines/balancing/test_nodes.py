@@ -5,6 +5,8 @@ from pediatric_pneumonia.imaging.augment import random_affine_matrix
 from pediatric_pneumonia.pipelines.balancing.nodes import (
     balance_training_set,
     balance_with_synthetic_images,
+    check_balancing_parameters,
+    class_weights,
 )
 from tests.conftest import random_image_set
 
@@ -24,7 +26,7 @@ def imbalanced_set() -> dict:
 
 def test_baseline_passes_the_training_set_through():
     train_set = imbalanced_set()
-    assert balance_training_set(train_set, {"strategy": "none"}) is train_set
+    assert balance_training_set(train_set, {"strategy": "baseline"}) is train_set
 
 
 def test_augmentation_tops_up_the_minority_class_to_the_majority():
@@ -64,11 +66,59 @@ def test_rotation_stays_within_its_range():
     assert max(np.abs(angles)) > 25
 
 
-def test_unknown_strategy_is_a_clear_error():
-    with pytest.raises(ValueError, match="Unknown balancing strategy 'smote'"):
+def test_unknown_strategy_is_a_clear_error_listing_the_table():
+    with pytest.raises(ValueError, match=r"Unknown balancing strategy 'smote'(.|\n)*oversample: "):
         balance_training_set(imbalanced_set(), {"strategy": "smote"})
-    with pytest.raises(ValueError, match="Unknown balancing strategy 'gan' here"):
-        balance_training_set(imbalanced_set(), {"strategy": "gan"})
+    with pytest.raises(ValueError, match="Strategy 'gan' balances with synthetic images"):
+        balance_training_set(imbalanced_set(), {"strategy": "gan", "seed": 1})
+
+
+def test_class_weight_keeps_the_images_and_weights_by_inverse_class_frequency():
+    train_set = imbalanced_set()
+    balanced = balance_training_set(train_set, {"strategy": "class_weight"})
+
+    for name in ("images", "labels", "paths"):
+        np.testing.assert_array_equal(balanced[name], train_set[name])
+    # 17 images, 5 NORMAL and 12 PNEUMONIA: weight 17 / (2 x count) per class.
+    np.testing.assert_allclose(balanced["weights"][:5], 17 / 10)
+    np.testing.assert_allclose(balanced["weights"][5:], 17 / 24)
+    assert balanced["weights"].mean() == pytest.approx(1.0)
+    assert balanced["weights"].dtype == np.float32
+
+
+def test_class_weights_of_a_balanced_set_are_all_one():
+    np.testing.assert_allclose(class_weights(np.array([0, 1, 1, 0])), 1.0)
+
+
+def test_oversample_repeats_real_minority_images_until_the_classes_are_equal():
+    train_set = imbalanced_set()
+    balanced = balance_training_set(train_set, {"strategy": "oversample", "seed": 3})
+
+    assert np.bincount(balanced["labels"]).tolist() == [12, 12]
+    np.testing.assert_array_equal(balanced["images"][:17], train_set["images"])
+    added = balanced["paths"][17:]
+    assert all(path.startswith("oversampled:/raw/") for path in added)
+    sources = [int(path.rsplit("/", 1)[1].split(".")[0]) for path in added]
+    assert sorted(sources[:5]) == list(range(5)), "every NORMAL image is repeated once before any twice"
+    assert set(sources) <= set(range(5))
+    for source, image in zip(sources, balanced["images"][17:]):
+        np.testing.assert_array_equal(image, train_set["images"][source])
+    assert "weights" not in balanced
+
+
+def test_oversample_is_deterministic_given_the_seed():
+    first = balance_training_set(imbalanced_set(), {"strategy": "oversample", "seed": 3})
+    second = balance_training_set(imbalanced_set(), {"strategy": "oversample", "seed": 3})
+    other = balance_training_set(imbalanced_set(), {"strategy": "oversample", "seed": 4})
+    np.testing.assert_array_equal(first["paths"], second["paths"])
+    assert not np.array_equal(first["paths"][17:], other["paths"][17:])
+
+
+def test_combined_needing_more_synthetic_images_than_the_gap_is_refused_with_the_fix():
+    parameters = {"strategy": "combined", "seed": 1, "target_scale": 1.29, "synthetic_share": 0.9}
+    with pytest.raises(ValueError, match=r"combined.*0.9 x 1.29 = 1.161.*synthetic_share to at most 0.775"):
+        check_balancing_parameters(parameters)
+    check_balancing_parameters({**parameters, "synthetic_share": 0.5})
 
 
 def synthetic_normal_set(count: int, size: int = 20) -> dict:

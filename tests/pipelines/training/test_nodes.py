@@ -69,6 +69,27 @@ def test_every_image_is_drawn_before_any_repeats():
     assert not np.array_equal(first_epoch, batches.order)
 
 
+def test_batches_carry_the_weights_of_a_class_weighted_set_only():
+    unweighted = TrainingBatches(separable_set(40), 8, 16, ONLINE_AUGMENTATION, PREPROCESSING["intensity"], seed=0)
+    weighted_set = {**separable_set(40), "weights": np.linspace(0.5, 1.5, 40)}
+    weighted = TrainingBatches(weighted_set, 8, 16, ONLINE_AUGMENTATION, PREPROCESSING["intensity"], seed=0)
+
+    assert len(unweighted[0]) == 2
+    images, labels, weights = weighted[0]
+    np.testing.assert_array_equal(images, unweighted[0][0])
+    np.testing.assert_array_equal(labels, unweighted[0][1])
+    np.testing.assert_allclose(weights, weighted_set["weights"][weighted.order[:8]])
+
+
+def test_per_image_weights_change_the_training_loss():
+    training = {**TRAINING, "epochs": 1}
+    plain = train_classifier(separable_set(32), separable_set(16, seed=1), training, PREPROCESSING)[1]
+    weighted_set = {**separable_set(32), "weights": np.tile([1.8, 0.2], 16).astype(np.float32)}
+    weighted = train_classifier(weighted_set, separable_set(16, seed=1), training, PREPROCESSING)[1]
+    assert weighted["loss"][0] != pytest.approx(plain["loss"][0], rel=1e-3)
+    assert weighted["val_loss"][0] > 0
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [

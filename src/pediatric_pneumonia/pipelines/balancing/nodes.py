@@ -1,4 +1,4 @@
-"""Class balancing of the training set: none (baseline) or classic augmentation of minority classes."""
+"""Class balancing of the training set, as the strategy table (``strategies.py``) says each strategy does it."""
 
 import logging
 
@@ -6,23 +6,57 @@ import numpy as np
 
 from ...imaging.augment import random_affine_matrix
 from ...imaging.shifts import affine
+from ...strategies import Strategy, strategy_named
 
 logger = logging.getLogger(__name__)
 
-REAL_IMAGE_STRATEGIES = ("none", "augmentation")
-SYNTHETIC_IMAGE_STRATEGIES = ("gan", "combined")
+BALANCING_FILE = "conf/base/parameters_balancing.yml"
+# The methods that draw images at random and so need a seed.
+SEEDED_METHODS = ("augmentation", "oversample", "synthetic", "synthetic_and_augmentation")
 
 
-def check_balancing_parameters(balancing: dict, strategies: tuple[str, ...] = REAL_IMAGE_STRATEGIES + SYNTHETIC_IMAGE_STRATEGIES) -> None:
+def check_balancing_parameters(balancing: dict) -> None:
     """Raise a ValueError naming the fix if a strategy's balancing parameters are unusable."""
-    strategy = balancing.get("strategy")
-    if strategy not in strategies:
+    strategy = strategy_named(balancing.get("strategy"))
+    if strategy.balancing in SEEDED_METHODS and not isinstance(balancing.get("seed"), int):
+        raise ValueError(f"{strategy.name}.balancing.seed must be an integer, got {balancing.get('seed')!r}.")
+    if strategy.balancing != "synthetic_and_augmentation":
+        return
+    share, scale = balancing["synthetic_share"], balancing["target_scale"]
+    if not 0 <= share <= 1:
+        raise ValueError(f"{strategy.name}.balancing.synthetic_share must be in [0, 1], got {share}.")
+    if scale < 1:
+        raise ValueError(f"{strategy.name}.balancing.target_scale must be at least 1, got {scale}.")
+    # The synthesis makes (largest - smallest) images; this strategy needs share x (scale x largest -
+    # smallest) of them, which is at least share x scale times the gap whatever the class counts.
+    if share * scale > 1:
         raise ValueError(
-            f"Unknown balancing strategy '{strategy}' here. Use one of {strategies} "
-            "in conf/base/parameters_balancing.yml."
+            f"Strategy '{strategy.name}' would need more synthetic images than the synthesis makes: "
+            f"synthetic_share x target_scale = {share} x {scale} = {share * scale:.3f} times the class gap "
+            "(largest - smallest class) or more, and the synthesis makes exactly the gap. Lower "
+            f"{strategy.name}.balancing.synthetic_share to at most {1 / scale:.3f} (or target_scale) in {BALANCING_FILE}."
         )
-    if strategy == "combined" and not 0 <= balancing["synthetic_share"] <= 1:
-        raise ValueError(f"combined.balancing.synthetic_share must be in [0, 1], got {balancing['synthetic_share']}.")
+
+
+def balancing_targets(strategy: Strategy, balancing: dict, class_counts: np.ndarray) -> tuple[int, float]:
+    """The size every class grows to and the share of the synthetic class's gap filled by GAN images."""
+    if strategy.balancing == "synthetic_and_augmentation":
+        return round(balancing["target_scale"] * int(class_counts.max())), balancing["synthetic_share"]
+    return int(class_counts.max()), 1.0 if strategy.uses_synthetic_images else 0.0
+
+
+def synthetic_images_needed(balancing: dict, class_counts: np.ndarray, synthetic_label: int) -> int:
+    """How many synthetic images of ``synthetic_label`` a strategy takes for these class counts."""
+    target, synthetic_share = balancing_targets(strategy_named(balancing["strategy"]), balancing, class_counts)
+    return round(synthetic_share * max(target - int(class_counts[synthetic_label]), 0))
+
+
+def class_weights(labels: np.ndarray) -> np.ndarray:
+    """Per-image loss weights, inverse to the frequency of the image's class, with mean 1 over images."""
+    class_counts = np.bincount(labels)
+    present = np.count_nonzero(class_counts)
+    per_class = len(labels) / (present * np.maximum(class_counts, 1))
+    return per_class[labels].astype(np.float32)
 
 
 def augment_images(
@@ -56,66 +90,91 @@ def augmented_class_images(
     }
 
 
+def repeated_class_images(train_set: dict, label: int, count: int, rng: np.random.Generator) -> dict:
+    """``count`` unchanged repeats of the class-``label`` training images: every image is drawn once
+    before any is drawn twice. Their ``paths`` read ``oversampled:<source path>``."""
+    members = np.flatnonzero(train_set["labels"] == label)
+    passes = -(-count // len(members)) if count else 0
+    sources = np.concatenate([rng.permutation(members) for _ in range(passes)] or [members[:0]])[:count]
+    return {
+        "images": train_set["images"][sources],
+        "labels": train_set["labels"][sources],
+        "paths": np.char.add("oversampled:", train_set["paths"][sources].astype(str)),
+    }
+
+
 def concatenate_image_sets(image_sets: list[dict]) -> dict:
     """One image set holding the images of all ``image_sets``, in order."""
     return {name: np.concatenate([image_set[name] for image_set in image_sets]) for name in ("images", "labels", "paths")}
 
 
 def balance_training_set(train_set: dict, balancing: dict) -> dict:
-    """Balance the training set with real images only.
+    """Balance the training set with real images only, as ``balancing.strategy`` says.
 
-    - ``none``: the training set unchanged (the paper's baseline).
-    - ``augmentation``: each class is topped up to the size of the largest class with augmented
+    - ``none``: the training set unchanged; with a class-weighted loss (``class_weight``) it also
+      carries per-image ``weights`` (inverse class frequency, mean 1) that training applies.
+    - ``augmentation``: each class topped up to the size of the largest class with augmented
       copies of its own images (the paper's classic augmentation).
+    - ``oversample``: each class topped up to the size of the largest class with repeats of its
+      own real images.
 
     Only the training set ever reaches this node: validation and test are never balanced.
     """
-    check_balancing_parameters(balancing, REAL_IMAGE_STRATEGIES)
+    check_balancing_parameters(balancing)
+    strategy = strategy_named(balancing["strategy"])
+    if strategy.uses_synthetic_images:
+        raise ValueError(
+            f"Strategy '{strategy.name}' balances with synthetic images: build its pipeline with "
+            "balancing.create_pipeline(strategy) so it reads them."
+        )
     class_counts = np.bincount(train_set["labels"])
-    if balancing["strategy"] == "none":
+    if strategy.balancing == "none":
         logger.info("Training set left unbalanced: %s images per class.", class_counts.tolist())
+        if strategy.weights_loss_by_class:
+            weights = class_weights(train_set["labels"])
+            logger.info("Loss weights per class: %s.", [float(weights[train_set["labels"] == label][0]) for label in np.unique(train_set["labels"])])
+            return {**train_set, "weights": weights}
         return train_set
 
     rng = np.random.default_rng(balancing["seed"])
     target = int(class_counts.max())
-    extra = [
-        augmented_class_images(train_set, label, target - int(count), balancing["augmentation"], rng)
-        for label, count in enumerate(class_counts)
-    ]
-    logger.info("Augmented images per class: %s.", [len(image_set["labels"]) for image_set in extra])
+    if strategy.balancing == "oversample":
+        extra = [repeated_class_images(train_set, label, target - int(count), rng) for label, count in enumerate(class_counts)]
+    else:
+        extra = [
+            augmented_class_images(train_set, label, target - int(count), balancing["augmentation"], rng)
+            for label, count in enumerate(class_counts)
+        ]
+    logger.info("%s images per class: %s.", strategy.balancing.capitalize(), [len(image_set["labels"]) for image_set in extra])
     return concatenate_image_sets([train_set, *extra])
 
 
 def balance_with_synthetic_images(train_set: dict, synthetic_set: dict, balancing: dict) -> dict:
     """Balance the training set with GAN images of the class they were made for.
 
-    - ``gan``: that class is topped up with synthetic images to the size of the largest class.
-    - ``combined`` (the paper's best recipe): every class grows to ``target_scale`` times the
-      largest class; the synthetic class gets ``synthetic_share`` of its gap from GAN images and
-      the rest from augmentation, the other classes from augmentation only.
+    - ``synthetic`` (``gan``): that class is topped up with synthetic images to the size of the largest class.
+    - ``synthetic_and_augmentation`` (``combined``, the paper's best recipe): every class grows to
+      ``target_scale`` times the largest class; the synthetic class gets ``synthetic_share`` of its
+      gap from GAN images and the rest from augmentation, the other classes from augmentation only.
     """
-    check_balancing_parameters(balancing, SYNTHETIC_IMAGE_STRATEGIES)
+    check_balancing_parameters(balancing)
+    strategy = strategy_named(balancing["strategy"])
     class_counts = np.bincount(train_set["labels"])
     synthetic_label = int(synthetic_set["labels"][0]) if len(synthetic_set["labels"]) else None
     rng = np.random.default_rng(balancing["seed"])
-    if balancing["strategy"] == "gan":
-        target = int(class_counts.max())
-        synthetic_share = 1.0
-    else:
-        target = round(balancing["target_scale"] * int(class_counts.max()))
-        synthetic_share = balancing["synthetic_share"]
+    target, _ = balancing_targets(strategy, balancing, class_counts)
 
     parts = [train_set]
     for label, count in enumerate(class_counts):
         gap = max(target - int(count), 0)
-        from_gan = round(synthetic_share * gap) if label == synthetic_label else 0
+        from_gan = synthetic_images_needed(balancing, class_counts, label) if label == synthetic_label else 0
         if from_gan > len(synthetic_set["labels"]):
             raise ValueError(
-                f"Strategy '{balancing['strategy']}' needs {from_gan} synthetic images of class "
+                f"Strategy '{strategy.name}' needs {from_gan} synthetic images of class "
                 f"{label} but the synthesis made {len(synthetic_set['labels'])}. Lower "
-                "synthetic_share or target_scale in conf/base/parameters_balancing.yml."
+                f"synthetic_share or target_scale in {BALANCING_FILE}."
             )
-        parts.append({name: values[:from_gan] for name, values in synthetic_set.items()})
+        parts.append({name: synthetic_set[name][:from_gan] for name in ("images", "labels", "paths")})
         if gap > from_gan:
             parts.append(augmented_class_images(train_set, label, gap - from_gan, balancing["augmentation"], rng))
         logger.info("Class %d: %d real + %d synthetic + %d augmented images.", label, count, from_gan, gap - from_gan)

@@ -2,12 +2,13 @@
 
 from kedro.pipeline import Node, Pipeline
 
+from ...strategies import strategy_named
 from .nodes import balance_training_set, balance_with_synthetic_images
 
 
-def create_pipeline(uses_synthetic_images: bool = False, **kwargs) -> Pipeline:
-    """The balancing step; with ``uses_synthetic_images`` it also reads the GAN's images."""
-    if uses_synthetic_images:
+def create_pipeline(strategy: str = "baseline", **kwargs) -> Pipeline:
+    """The balancing step of ``strategy``; it also reads the GAN's images if the strategy table says so."""
+    if strategy_named(strategy).uses_synthetic_images:
         balancing_node = Node(
             func=balance_with_synthetic_images,
             inputs=["train_set", "synthetic_normal_set", "params:balancing"],

@@ -16,7 +16,8 @@ class TrainingBatches(keras.utils.PyDataset):
     often; every batch is augmented (``augmentation``) and then normalised (``intensity``), with
     a random stream fixed by ``seed``, the epoch and the batch index, so a run is repeatable.
     A fixed ``images_per_epoch`` gives every balancing strategy the same number of gradient steps
-    whatever the size of its balanced set.
+    whatever the size of its balanced set. A set with per-image ``weights`` (a class-weighted
+    strategy) yields ``(images, labels, weights)``, which Keras applies to the loss.
     """
 
     def __init__(
@@ -31,6 +32,7 @@ class TrainingBatches(keras.utils.PyDataset):
         super().__init__()
         self.images = image_set["images"]
         self.labels = image_set["labels"].astype(np.float32)
+        self.weights = image_set["weights"].astype(np.float32) if "weights" in image_set else None
         self.batch_size = batch_size
         self.images_per_epoch = images_per_epoch
         self.augmentation = augmentation
@@ -47,11 +49,12 @@ class TrainingBatches(keras.utils.PyDataset):
     def __len__(self) -> int:
         return math.ceil(self.images_per_epoch / self.batch_size)
 
-    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+    def __getitem__(self, index: int) -> tuple[np.ndarray, ...]:
         members = self.order[index * self.batch_size : (index + 1) * self.batch_size]
         rng = np.random.default_rng([self.seed, self.epoch, index])
         images = augment_batch(self.images[members], self.augmentation, rng)
-        return as_model_input(images, self.intensity), self.labels[members]
+        batch = (as_model_input(images, self.intensity), self.labels[members])
+        return batch if self.weights is None else (*batch, self.weights[members])
 
     def on_epoch_end(self) -> None:
         self.epoch += 1

@@ -52,7 +52,8 @@ def train_classifier(
     balanced_train_set: dict, validation_set: dict, training: dict, preprocessing: dict
 ) -> tuple[keras.Model, dict[str, list[float]]]:
     """Train the CNN on augmented, normalised batches; stop early on a validation signal and keep
-    the best epoch's weights.
+    the best epoch's weights. A balanced set with per-image ``weights`` (a class-weighted strategy)
+    weights the training loss by them; validation is never weighted.
 
     Returns the model and its per-epoch history (``loss``, ``val_loss``, ``accuracy``, ``lr``, ...).
     """
