@@ -14,6 +14,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from pediatric_pneumonia.datasets import NpzDataset
+from pediatric_pneumonia.strategies import STRATEGIES
 from tests.conftest import (
     TEST_PARAMETERS,
     TINY_COUNTS,
@@ -25,7 +26,6 @@ from tests.conftest import (
 )
 
 KEDRO = str(Path(sys.executable).parent / "kedro")
-STRATEGIES = ("baseline", "augmentation", "gan", "combined")
 PLOTS = ("confusion_matrix.png", "roc_curve.png", "training_curves.png", "reliability.png", "stress.png")
 METRIC_KEYS = ("accuracy", "precision", "recall", "f1", "roc_auc", "pr_auc", "sensitivity", "specificity", "threshold")
 
@@ -110,6 +110,14 @@ def test_strategies_balance_only_the_training_set(finished_run):
     assert np.bincount(combined["labels"]).tolist() == [round(1.29 * majority)] * 2
     assert any(path.startswith("synthetic:") for path in combined["paths"])
     assert any(path.startswith("augmented:") for path in combined["paths"])
+    weighted = load_set(project, "05_model_input/class_weight/balanced_train_set.npz")
+    np.testing.assert_array_equal(weighted["labels"], train["labels"])
+    assert weighted["weights"].mean() == pytest.approx(1.0)
+    assert "weights" not in unbalanced
+    oversampled = load_set(project, "05_model_input/oversample/balanced_train_set.npz")
+    assert np.bincount(oversampled["labels"]).tolist() == [majority, majority]
+    added = oversampled["paths"][len(train["labels"]) :]
+    assert len(added) and all(path.startswith("oversampled:") for path in added)
     for subset in ("validation_set", "test_set"):
         paths = load_set(project, f"04_feature/{subset}.npz")["paths"]
         assert all(path.startswith("/") for path in paths), subset
@@ -271,6 +279,8 @@ def mlflow_runs(project: Path) -> list:
         ("baseline", "threshold.sensitivity_target=1.5", "sensitivity_target"),
         ("combined", "synthesis.profile=huge", "Unknown GAN profile 'huge'"),
         ("gan", "synthesis.profiles.cpu.image_size=18", "image_size 18 cannot be produced"),
+        ("combined", "combined.balancing.synthetic_share=0.9", "Strategy 'combined' would need more synthetic images"),
+        ("oversample", "oversample.balancing.strategy=baseline", "oversample.balancing.strategy is 'baseline'"),
     ],
 )
 def test_a_bad_parameter_stops_the_run_before_any_node(finished_run, pipeline, bad_parameter, message):

@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from pediatric_pneumonia.strategies import STRATEGIES
 from tests.conftest import create_project
 
 KEDRO = str(Path(sys.executable).parent / "kedro")
@@ -26,8 +27,8 @@ def test_viz_build_shows_each_strategy_as_a_namespace(tmp_path):
 
     main = json.loads((project / "build" / "api" / "main").read_text())
     namespaces = {node["name"] for node in main["nodes"] if node["type"] == "modularPipeline"}
-    assert namespaces == {"baseline", "augmentation", "gan", "combined"}
-    assert {"data_preparation", "synthesis", "synthesis_report", "baseline", "augmentation", "gan", "combined", "__default__"} <= {
+    assert namespaces == set(STRATEGIES)
+    assert {"data_preparation", "synthesis", "synthesis_report", *STRATEGIES, "__default__"} <= {
         pipeline["id"] for pipeline in main["pipelines"]
     }
     assert main["layers"] == ["intermediate", "primary", "feature", "synthesis", "model_input", "models", "model_output", "reporting", "deployment"]

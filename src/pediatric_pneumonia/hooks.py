@@ -4,7 +4,9 @@ import logging
 from pathlib import Path
 
 import mlflow
+import numpy as np
 from kedro.framework.hooks import hook_impl
+from kedro.framework.project import pipelines as registered_pipelines
 from kedro.io import AbstractVersionedDataset, DataCatalog
 from kedro.pipeline import Pipeline
 from kedro_datasets.partitions import PartitionedDataset
@@ -12,13 +14,14 @@ from kedro_datasets.partitions import PartitionedDataset
 from .evaluation.calibration import check_calibration_parameters
 from .evaluation.thresholds import check_threshold_parameters
 from .imaging.preprocess import check_preprocessing_parameters
-from .pipelines.balancing.nodes import check_balancing_parameters
+from .pipelines.balancing.nodes import BALANCING_FILE, check_balancing_parameters, synthetic_images_needed
 from .pipelines.explain.nodes import check_explain_parameters
 from .pipelines.ingestion.nodes import check_ingestion_parameters
 from .pipelines.reporting.nodes import check_reporting_parameters
 from .pipelines.stress.nodes import check_stress_parameters
 from .pipelines.synthesis.nodes import select_gan_profile
 from .pipelines.training.nodes import check_training_parameters
+from .strategies import STRATEGY_TABLE
 
 logger = logging.getLogger(__name__)
 
@@ -38,20 +41,99 @@ PARAMETER_CHECKS = {
 
 
 class ParameterValidationHook:
-    """Check the parameters a pipeline uses before its first node runs.
+    """Check the parameters and the saved inputs a pipeline uses before its first node runs.
 
     A typo in a parameter that only the last nodes read would otherwise surface after
     minutes of training. Runs before kedro-mlflow opens its run, so no empty run is left behind.
+    Once the training set is made, it also checks that the synthesis will make enough images for
+    every synthetic-image strategy of the run, before the GAN trains.
     """
+
+    def __init__(self) -> None:
+        self._synthetic_balancing: dict[str, dict] = {}
+        self._synthetic_label: int | None = None
 
     @hook_impl(tryfirst=True)
     def before_pipeline_run(self, pipeline: Pipeline, catalog: DataCatalog) -> None:
+        self._synthetic_balancing = {}
         for name in sorted(pipeline.inputs()):
             if not name.startswith("params:"):
                 continue
-            check = PARAMETER_CHECKS.get(name.removeprefix("params:").rsplit(".", 1)[-1])
-            if check is not None:
-                check(catalog.load(name))
+            namespace, _, group = name.removeprefix("params:").rpartition(".")
+            check = PARAMETER_CHECKS.get(group)
+            if check is None:
+                continue
+            parameters = catalog.load(name)
+            check(parameters)
+            if group == "balancing" and namespace:
+                strategy = check_strategy_is_its_namespace(namespace.rsplit(".", 1)[-1], parameters)
+                if STRATEGY_TABLE[strategy].uses_synthetic_images:
+                    self._synthetic_balancing[strategy] = parameters
+        if self._synthetic_balancing and "synthetic_normal_set" in pipeline.all_outputs():
+            classes = catalog.load("params:raw_data.classes")
+            self._synthetic_label = classes.index(catalog.load("params:synthesis")["target_class"])
+        else:
+            self._synthetic_balancing = {}
+        check_inputs_are_saved(pipeline, catalog)
+
+    @hook_impl
+    def after_dataset_saved(self, dataset_name: str, data: object) -> None:
+        # After the save, so a rerun with fixed parameters starts from the saved training set.
+        if dataset_name == "train_set" and self._synthetic_balancing:
+            check_synthetic_supply(self._synthetic_balancing, data["labels"], self._synthetic_label)
+
+
+def check_strategy_is_its_namespace(namespace: str, balancing: dict) -> str:
+    """The strategy of a namespaced ``balancing`` block, which must be the namespace's own."""
+    if balancing["strategy"] != namespace:
+        raise ValueError(
+            f"{namespace}.balancing.strategy is '{balancing['strategy']}' but the block belongs to the "
+            f"'{namespace}' strategy: the namespace names the strategy. Set it to '{namespace}' in "
+            f"{BALANCING_FILE}; to train another strategy, run `kedro run --pipeline <strategy>`."
+        )
+    return namespace
+
+
+def check_synthetic_supply(synthetic_balancing: dict[str, dict], labels: np.ndarray, synthetic_label: int) -> None:
+    """Raise a ValueError if a strategy needs more synthetic images than the synthesis makes for
+    this training set (``generate_synthetic_images``: largest class - the synthetic class)."""
+    class_counts = np.bincount(labels, minlength=synthetic_label + 1)
+    made = int(class_counts.max() - class_counts[synthetic_label])
+    for strategy, balancing in synthetic_balancing.items():
+        needed = synthetic_images_needed(balancing, class_counts, synthetic_label)
+        if needed > made:
+            raise ValueError(
+                f"Strategy '{strategy}' needs {needed} synthetic images but the synthesis makes {made} "
+                f"(largest class - class {synthetic_label}, class counts {class_counts.tolist()}). Lower "
+                f"{strategy}.balancing.synthetic_share or target_scale in {BALANCING_FILE}; stopped before the GAN trains."
+            )
+
+
+def check_inputs_are_saved(pipeline: Pipeline, catalog: DataCatalog) -> None:
+    """Raise a FileNotFoundError naming the pipelines to run first if an input that another
+    registered pipeline makes (a model, a prepared set) has no saved version yet."""
+    makers = {name: other for name, other in registered_pipelines.items() if name != "__default__"}
+    missing = {}
+    for name in sorted(pipeline.inputs()):
+        if name.startswith("params:") or name == "parameters":
+            continue
+        candidates = [other for other in makers if name in makers[other].all_outputs()]
+        if candidates and not catalog.exists(name):
+            missing[name] = min(candidates, key=lambda other: len(makers[other].nodes))
+    if not missing:
+        return
+    first = [
+        maker
+        for maker in dict.fromkeys(missing.values())
+        if not any(maker != other and set(makers[maker].nodes) < set(makers[other].nodes) for other in missing.values())
+    ]
+    raise FileNotFoundError(
+        "This pipeline reads datasets that it does not make and that have no saved version yet: "
+        + ", ".join(f"{name} (made by `kedro run --pipeline {maker}`)" for name, maker in missing.items())
+        + ". Run first: "
+        + "; ".join(f"`kedro run --pipeline {maker}`" for maker in first)
+        + " (or everything with `kedro run`)."
+    )
 
 
 class MlflowArtifactHook:
