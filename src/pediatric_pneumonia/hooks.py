@@ -65,10 +65,12 @@ class ParameterValidationHook:
                 continue
             parameters = catalog.load(name)
             check(parameters)
-            if group == "balancing" and namespace:
-                strategy = check_strategy_is_its_namespace(namespace.rsplit(".", 1)[-1], parameters)
-                if STRATEGY_TABLE[strategy].uses_synthetic_images:
-                    self._synthetic_balancing[strategy] = parameters
+            if group == "balancing":
+                owner = namespace.rsplit(".", 1)[-1]
+                if owner in STRATEGY_TABLE:
+                    check_strategy_is_its_namespace(owner, parameters)
+                if STRATEGY_TABLE[parameters["strategy"]].uses_synthetic_images:
+                    self._synthetic_balancing[parameters["strategy"]] = parameters
         if self._synthetic_balancing and "synthetic_normal_set" in pipeline.all_outputs():
             classes = catalog.load("params:raw_data.classes")
             self._synthetic_label = classes.index(catalog.load("params:synthesis")["target_class"])
@@ -83,15 +85,14 @@ class ParameterValidationHook:
             check_synthetic_supply(self._synthetic_balancing, data["labels"], self._synthetic_label)
 
 
-def check_strategy_is_its_namespace(namespace: str, balancing: dict) -> str:
-    """The strategy of a namespaced ``balancing`` block, which must be the namespace's own."""
+def check_strategy_is_its_namespace(namespace: str, balancing: dict) -> None:
+    """Raise a ValueError if the ``balancing`` block of a strategy's namespace names another strategy."""
     if balancing["strategy"] != namespace:
         raise ValueError(
             f"{namespace}.balancing.strategy is '{balancing['strategy']}' but the block belongs to the "
             f"'{namespace}' strategy: the namespace names the strategy. Set it to '{namespace}' in "
             f"{BALANCING_FILE}; to train another strategy, run `kedro run --pipeline <strategy>`."
         )
-    return namespace
 
 
 def check_synthetic_supply(synthetic_balancing: dict[str, dict], labels: np.ndarray, synthetic_label: int) -> None:
