@@ -1,0 +1,49 @@
+from pathlib import Path
+
+import pandas as pd
+import yaml
+from kedro.io import DataCatalog, MemoryDataset
+from kedro.runner import SequentialRunner
+from kedro_datasets.matplotlib import MatplotlibDataset
+from kedro_datasets.pandas import CSVDataset
+from kedro_datasets.text import TextDataset
+
+from pediatric_pneumonia.pipelines.study import create_pipeline
+from pediatric_pneumonia.pipelines.study.nodes import COMPARISON_COLUMNS, check_study_parameters
+
+from ...conftest import REPO_ROOT
+from .test_nodes import STRATEGIES, STUDY, synthetic_study_predictions
+
+
+def test_the_report_runs_from_study_predictions_to_csv_markdown_and_plot(tmp_path: Path):
+    pipeline = create_pipeline()
+    assert pipeline.inputs() == {"study_predictions", "params:study"}
+    catalog = DataCatalog(
+        {
+            "study_predictions": MemoryDataset(synthetic_study_predictions()),
+            "params:study": MemoryDataset(STUDY),
+            "study_comparison": CSVDataset(filepath=str(tmp_path / "comparison.csv")),
+            "study_comparison_markdown": TextDataset(filepath=str(tmp_path / "comparison.md")),
+            "study_comparison_plot": MatplotlibDataset(filepath=str(tmp_path / "comparison.png")),
+        }
+    )
+
+    SequentialRunner().run(pipeline, catalog)
+
+    comparison = pd.read_csv(tmp_path / "comparison.csv")
+    assert tuple(comparison.columns) == COMPARISON_COLUMNS
+    assert comparison["strategy"].tolist() == ["baseline", "copy", "combined"]
+    markdown = (tmp_path / "comparison.md").read_text()
+    assert markdown.count(" vs baseline: ROC-AUC ") == 2 and "**Protocol.**" in markdown
+    assert (tmp_path / "comparison.png").stat().st_size > 0
+
+
+def test_the_shipped_parameters_pass_their_check_and_the_catalog_writes_versioned_reports():
+    study = yaml.safe_load((REPO_ROOT / "conf" / "base" / "parameters_study.yml").read_text())["study"]
+    assert set(study) == set(STUDY)
+    check_study_parameters(study, STRATEGIES)
+    catalog = yaml.safe_load((REPO_ROOT / "conf" / "base" / "catalog_08_study.yml").read_text())
+    assert set(catalog) == create_pipeline().all_outputs()
+    assert all(entry["versioned"] and entry["metadata"]["kedro-viz"]["layer"] == "reporting" for entry in catalog.values())
+    assert catalog["study_comparison"]["filepath"] == "data/08_reporting/study/comparison.csv"
+    assert catalog["study_comparison_plot"]["metadata"]["mlflow_artifact_path"] == "study"
