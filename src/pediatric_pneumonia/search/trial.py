@@ -1,0 +1,144 @@
+"""One trial of the search: build the CNN of one architecture, train it for a few epochs on the
+training set and report its validation signals after every epoch (so a scheduler can stop it)."""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+import mlflow
+import numpy as np
+
+from ..classifier import build_classifier
+from ..imaging.preprocess import as_model_input
+from ..pipelines.training.batches import TrainingBatches
+from ..pipelines.training.nodes import cosine_learning_rate
+from ..tracking import absolute_tracking_uri
+
+# Called after every epoch with the epoch (from 1) and its validation signals; the Ray backend
+# hands Ray Tune the values here, which may end the trial.
+Reporter = Callable[[int, dict[str, float]], None]
+
+
+@dataclass(frozen=True)
+class TrialTracking:
+    """Where a trial logs its MLflow child run: a Ray worker has no active run of its own, so the
+    store, experiment and parent run are passed in explicitly."""
+
+    tracking_uri: str
+    experiment_id: str
+    parent_run_id: str
+
+
+def trial_settings(search: dict, training: dict, preprocessing: dict) -> dict:
+    """What every trial shares: the search's epochs and images per epoch, training's batch size,
+    augmentation and schedule, the preprocessing's intensity normalisation."""
+    return {
+        "epochs": search["epochs"],
+        "images_per_epoch": search["images_per_epoch"],
+        "seed": search["seed"],
+        "batch_size": training["batch_size"],
+        "augmentation": training["augmentation"],
+        "learning_rate_schedule": training["learning_rate_schedule"],
+        "intensity": preprocessing["intensity"],
+    }
+
+
+def architecture_params(architecture: dict) -> dict[str, str]:
+    """An architecture as flat MLflow parameters (lists as their text)."""
+    return {f"architecture.{name}": str(value) for name, value in architecture.items()}
+
+
+class _ReportEachEpoch(keras.callbacks.Callback):
+    def __init__(self, report: Reporter, client: mlflow.MlflowClient | None, run_id: str | None) -> None:
+        super().__init__()
+        self.report = report
+        self.client = client
+        self.run_id = run_id
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        signals = {name: float(value) for name, value in (logs or {}).items()}
+        if self.run_id is not None:
+            # Logged before reporting: a trial that the scheduler stops never returns from report.
+            for name, value in signals.items():
+                self.client.log_metric(self.run_id, name, value, step=epoch + 1)
+        self.report(epoch + 1, signals)
+
+
+def run_trial(
+    architecture: dict,
+    train_set: dict,
+    validation_set: dict,
+    settings: dict,
+    report: Reporter,
+    tracking: TrialTracking | None = None,
+    run_name: str = "trial",
+) -> str | None:
+    """Train ``architecture`` for ``settings['epochs']`` epochs of ``images_per_epoch`` augmented
+    images and call ``report`` after each epoch with ``val_loss``, ``val_auc``, ``loss``, ...
+
+    With ``tracking``, the trial is an MLflow child run (its architecture as parameters, every
+    epoch's signals as metrics); returns that run's id (None without tracking).
+    """
+    keras.utils.set_random_seed(settings["seed"])
+    batches = TrainingBatches(
+        train_set,
+        batch_size=settings["batch_size"],
+        images_per_epoch=settings["images_per_epoch"],
+        augmentation=settings["augmentation"],
+        intensity=settings["intensity"],
+        seed=settings["seed"],
+    )
+    model = build_classifier((*train_set["images"].shape[1:], 1), architecture)
+    epochs = settings["epochs"]
+    callbacks: list[keras.callbacks.Callback] = []
+    if settings["learning_rate_schedule"] == "cosine":
+        initial = architecture["learning_rate"]
+        callbacks.append(keras.callbacks.LearningRateScheduler(lambda epoch: cosine_learning_rate(epoch, epochs, initial)))
+    validation = (
+        as_model_input(validation_set["images"], settings["intensity"]),
+        validation_set["labels"].astype(np.float32),
+    )
+    client, run_id = None, None
+    if tracking is not None:
+        client = mlflow.MlflowClient(tracking.tracking_uri)
+        run = client.create_run(
+            tracking.experiment_id,
+            run_name=run_name,
+            tags={"mlflow.parentRunId": tracking.parent_run_id, "search.trial": run_name},
+        )
+        run_id = run.info.run_id
+        for name, value in architecture_params(architecture).items():
+            client.log_param(run_id, name, value)
+        client.log_param(run_id, "search.epochs", epochs)
+        client.log_param(run_id, "search.images_per_epoch", settings["images_per_epoch"])
+    callbacks.append(_ReportEachEpoch(report, client, run_id))
+    try:
+        model.fit(
+            batches,
+            epochs=epochs,
+            validation_data=validation,
+            validation_batch_size=settings["batch_size"],
+            callbacks=callbacks,
+            verbose=0,
+        )
+    except Exception:
+        if run_id is not None:
+            client.set_terminated(run_id, "FAILED")
+        raise
+    if run_id is not None:
+        client.set_terminated(run_id, "FINISHED")
+    return run_id
+
+
+def tracking_from_active_run() -> TrialTracking | None:
+    """The active MLflow run (kedro-mlflow's) as the parent of the trials, with its store's URI made
+    absolute so Ray workers, which run elsewhere, reach the same store; None without an active run."""
+    run = mlflow.active_run()
+    if run is None:
+        return None
+    return TrialTracking(
+        tracking_uri=absolute_tracking_uri(mlflow.get_tracking_uri(), Path.cwd()),
+        experiment_id=run.info.experiment_id,
+        parent_run_id=run.info.run_id,
+    )

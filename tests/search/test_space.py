@@ -1,0 +1,83 @@
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from pediatric_pneumonia.pipelines.search.nodes import choose_architecture
+from pediatric_pneumonia.search import SearchedArchitectureDataset, check_search_parameters, expand_space
+from pediatric_pneumonia.search import space as search_space
+from pediatric_pneumonia.search.space import check_fits_image, sample_trials
+from tests.conftest import PAPER_ARCHITECTURE
+
+
+def test_the_paper_grid_has_140_buildable_configurations(paper_search):
+    architectures = expand_space(paper_search, PAPER_ARCHITECTURE)
+
+    assert len(architectures) == 5 * (1 + 2 * 2 + 3 * 3) * 2 == 140
+    assert all(len(a["dense_units"]) == len(a["dropout_rates"]) for a in architectures)
+    assert len({str(a) for a in architectures}) == 140
+    assert {a["kernel_size"] for a in architectures} == {PAPER_ARCHITECTURE["kernel_size"]}
+    check_fits_image(architectures, 148)
+
+
+def test_max_trials_draws_across_the_grid(paper_search):
+    architectures = expand_space(paper_search, PAPER_ARCHITECTURE)
+    drawn = sample_trials(architectures, 10, seed=1)
+
+    assert len(drawn) == 10 and len({str(a["conv_filters"]) for a in drawn}) > 1
+    assert drawn == sample_trials(architectures, 10, seed=1)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"space": {"conv_filters": [], "dense_units": [[]], "dropout_rates": [[]], "batch_norm": [True]}}, "is empty"),
+        ({"space": {"conv_filters": [[8]], "dense_units": [[64, 64, 64]], "dropout_rates": [[0.2]], "batch_norm": [True]}},
+         "can never pair"),
+        ({"backend": "spark"}, "Unknown search.backend 'spark'"),
+        ({"metric": "val_auc", "mode": "min"}, "set mode: max"),
+        ({"max_trials": 0}, "max_trials must be a positive integer"),
+    ],
+)
+def test_bad_search_parameters_say_what_to_fix(paper_search, change, message):
+    with pytest.raises(ValueError, match=message):
+        check_search_parameters({**paper_search, **change})
+
+
+def test_ray_backend_without_ray_names_the_extra(paper_search, monkeypatch):
+    monkeypatch.setattr(search_space, "ray_installed", lambda: False)
+    with pytest.raises(ImportError, match=r'pip install "pediatric-pneumonia\[search\]"'):
+        check_search_parameters({**paper_search, "backend": "ray"})
+
+
+def test_an_unreachable_ray_address_fails_fast_naming_it(paper_search, monkeypatch):
+    monkeypatch.setenv("RAY_ADDRESS", "127.0.0.1:1")
+    started = time.monotonic()
+    with pytest.raises(ConnectionError, match="RAY_ADDRESS is '127.0.0.1:1'"):
+        check_search_parameters({**paper_search, "backend": "ray"})
+    assert time.monotonic() - started < paper_search["ray"]["connect_timeout_s"] + 1
+
+
+def test_too_many_conv_blocks_for_the_image_are_caught_before_training():
+    with pytest.raises(ValueError, match="too many conv blocks for 16x16"):
+        check_fits_image([{**PAPER_ARCHITECTURE, "conv_filters": [8, 8, 8]}], 16)
+
+
+def test_training_takes_the_searched_architecture_only_when_asked(tmp_path):
+    searched = {"architecture": {**PAPER_ARCHITECTURE, "conv_filters": [64, 128]}}
+    training = {"architecture": PAPER_ARCHITECTURE, "epochs": 3}
+
+    assert choose_architecture(training, searched) is training
+    chosen = choose_architecture({**training, "architecture_from": "search"}, searched)
+    assert chosen["architecture"]["conv_filters"] == [64, 128] and chosen["epochs"] == 3
+    with pytest.raises(FileNotFoundError, match="kedro run --pipeline search"):
+        choose_architecture({**training, "architecture_from": "search"}, None)
+
+
+def test_the_architecture_file_loads_as_none_until_written(tmp_path):
+    dataset = SearchedArchitectureDataset(filepath=str(tmp_path / "architecture.yml"))
+    assert dataset.exists() and dataset.load() is None
+    dataset.save({"architecture": {"conv_filters": [32, 64]}})
+    assert dataset.load() == {"architecture": {"conv_filters": [32, 64]}}
+    assert Path(tmp_path / "architecture.yml").exists() and os.path.getsize(tmp_path / "architecture.yml") > 0
