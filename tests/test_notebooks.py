@@ -7,8 +7,10 @@ notebooks run on this interpreter. They read PROJECT_PATH and KEDRO_ENV from the
 the kernel inherits from this process.
 """
 
+import os
 import re
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -18,11 +20,12 @@ from jupyter_client.kernelspec import KernelSpecManager
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
-from tests.conftest import REPO_ROOT, TEST_PARAMETERS, create_project, make_raw_dataset, plant_bad_files, run_pipelines
+from tests.conftest import REPO_ROOT, TEST_PARAMETERS, create_project, make_raw_dataset, plant_bad_files
 
 NOTEBOOKS = sorted((REPO_ROOT / "notebooks").glob("*.ipynb"))
 EXPLORE = REPO_ROOT / "notebooks" / "01_explore_data.ipynb"
 COMPARE = REPO_ROOT / "notebooks" / "02_compare_runs.ipynb"
+KEDRO = str(Path(sys.executable).parent / "kedro")
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
 
 
@@ -35,9 +38,17 @@ def trained_project(tmp_path_factory):
     plant_bad_files(raw / "train" / "NORMAL")
     shutil.copy(next((raw / "train" / "PNEUMONIA").glob("*.jpeg")), raw / "test" / "PNEUMONIA" / "copy_of_train.jpeg")
     project = create_project(base / "project", {**TEST_PARAMETERS, "raw_data": {"root": str(raw)}})
-    with pytest.MonkeyPatch.context() as monkeypatch:
-        monkeypatch.chdir(project)
-        run_pipelines(project, ["data_preparation", "baseline"])
+    # A `kedro run` of its own, as a user trains: MLflow state that earlier tests left in this
+    # process (active runs, MLFLOW_* variables set by mlflow.set_experiment) cannot redirect it.
+    environment = {name: value for name, value in os.environ.items() if not name.startswith("MLFLOW_")}
+    finished = subprocess.run(
+        [KEDRO, "run", "--env", "test", "--pipeline", "baseline"],
+        cwd=project,
+        env={**environment, "KEDRO_DISABLE_TELEMETRY": "true"},
+        capture_output=True,
+        text=True,
+    )
+    assert finished.returncode == 0, finished.stderr[-4000:]
     return project
 
 
@@ -46,7 +57,8 @@ def execute(notebook_path: Path, project: Path, monkeypatch: pytest.MonkeyPatch,
     monkeypatch.setenv("PROJECT_PATH", str(project))
     monkeypatch.setenv("KEDRO_ENV", "test")
     monkeypatch.setenv("KEDRO_DISABLE_TELEMETRY", "true")
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    for name in [name for name in os.environ if name.startswith("MLFLOW_")]:
+        monkeypatch.delenv(name)  # the project's own store, whatever earlier tests set
     for name, value in environment.items():
         monkeypatch.setenv(name, value)
     notebook = nbformat.read(notebook_path, as_version=4)

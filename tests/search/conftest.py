@@ -64,10 +64,12 @@ def data() -> tuple[dict, dict]:
 
 
 @pytest.fixture
-def parent_run(tmp_path):
+def parent_run(tmp_path, monkeypatch):
     """An active MLflow run in a throwaway SQLite store, as kedro-mlflow opens one."""
     previous = mlflow.get_tracking_uri()
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    # set_experiment exports MLFLOW_EXPERIMENT_ID for subprocesses: monkeypatch restores it after.
+    monkeypatch.delenv("MLFLOW_EXPERIMENT_ID", raising=False)
     experiment = mlflow.set_experiment("search_test")
     with mlflow.start_run() as run:
         yield run
