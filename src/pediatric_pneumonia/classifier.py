@@ -66,3 +66,24 @@ def predict_probabilities(model: keras.Model, images: np.ndarray, intensity: dic
     """The model's probability of the positive class (the last of ``raw_data.classes``) per stored
     uint8 image, after the configured intensity normalisation."""
     return model.predict(as_model_input(images, intensity), batch_size=batch_size, verbose=0).reshape(-1)
+
+
+# Where training takes its architecture from (training.architecture_from): its own parameters, or
+# the file the hyperparameter search writes (data/06_models/search/architecture.yml).
+ARCHITECTURE_SOURCES = ("parameters", "search")
+
+
+def choose_architecture(training: dict, searched_architecture: dict | None) -> dict:
+    """The training parameters with ``architecture`` taken from the search when
+    ``training.architecture_from`` is ``search`` (default ``parameters``: unchanged)."""
+    source = training.get("architecture_from", "parameters")
+    if source not in ARCHITECTURE_SOURCES:
+        raise ValueError(f"Unknown training.architecture_from '{source}'. Use one of {ARCHITECTURE_SOURCES}.")
+    if source == "parameters":
+        return training
+    if searched_architecture is None:
+        raise FileNotFoundError(
+            "training.architecture_from is 'search' but no search has written data/06_models/search/architecture.yml: "
+            "run `kedro run --pipeline search` first, or set training.architecture_from: parameters."
+        )
+    return {**training, "architecture": searched_architecture["architecture"]}

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from pediatric_pneumonia.pipelines.search.nodes import choose_architecture
+from pediatric_pneumonia.classifier import choose_architecture
 from pediatric_pneumonia.search import SearchedArchitectureDataset, check_search_parameters, expand_space
 from pediatric_pneumonia.search import space as search_space
 from pediatric_pneumonia.search.space import check_fits_image, sample_trials

@@ -19,6 +19,7 @@ def card_of(inputs: dict, **changes) -> str:
         values["params:reporting"],
         values["params:ingestion"],
         values["params:raw_data.classes"],
+        values.get("searched_architecture"),
     )
 
 

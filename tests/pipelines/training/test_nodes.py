@@ -38,7 +38,7 @@ TRAINING = {
 
 
 def test_training_returns_a_model_and_per_epoch_history():
-    model, history = train_classifier(separable_set(64), separable_set(32, seed=1), TRAINING, PREPROCESSING)
+    model, history = train_classifier(separable_set(64), separable_set(32, seed=1), TRAINING, PREPROCESSING, None)
 
     assert isinstance(model, keras.Model)
     assert set(history) >= {"loss", "val_loss", "accuracy", "val_accuracy", "learning_rate"}
@@ -49,8 +49,8 @@ def test_training_returns_a_model_and_per_epoch_history():
 
 
 def test_training_is_reproducible_with_a_seed():
-    first = train_classifier(separable_set(64), separable_set(32, seed=1), TRAINING, PREPROCESSING)[1]
-    second = train_classifier(separable_set(64), separable_set(32, seed=1), TRAINING, PREPROCESSING)[1]
+    first = train_classifier(separable_set(64), separable_set(32, seed=1), TRAINING, PREPROCESSING, None)[1]
+    second = train_classifier(separable_set(64), separable_set(32, seed=1), TRAINING, PREPROCESSING, None)[1]
     assert first["loss"] == pytest.approx(second["loss"], rel=1e-5)
 
 
@@ -83,9 +83,9 @@ def test_batches_carry_the_weights_of_a_class_weighted_set_only():
 
 def test_per_image_weights_change_the_training_loss():
     training = {**TRAINING, "epochs": 1}
-    plain = train_classifier(separable_set(32), separable_set(16, seed=1), training, PREPROCESSING)[1]
+    plain = train_classifier(separable_set(32), separable_set(16, seed=1), training, PREPROCESSING, None)[1]
     weighted_set = {**separable_set(32), "weights": np.tile([1.8, 0.2], 16).astype(np.float32)}
-    weighted = train_classifier(weighted_set, separable_set(16, seed=1), training, PREPROCESSING)[1]
+    weighted = train_classifier(weighted_set, separable_set(16, seed=1), training, PREPROCESSING, None)[1]
     assert weighted["loss"][0] != pytest.approx(plain["loss"][0], rel=1e-3)
     assert weighted["val_loss"][0] > 0
 

@@ -2,6 +2,7 @@
 
 import pandas as pd
 
+from ...classifier import choose_architecture
 from ...naming import SUBTYPES
 
 # Headline test metrics in the order the card lists them.
@@ -232,9 +233,12 @@ def write_model_card(
     reporting: dict,
     ingestion: dict,
     classes: list[str],
+    searched_architecture: dict | None,
 ) -> str:
-    """The model card in Markdown: intended use, data, training protocol, validation and test
-    figures, the stress summary and known limitations. ``stress_metrics`` may be None or empty."""
+    """The model card in Markdown: intended use, data, training protocol (with the architecture
+    training used: the search's when ``training.architecture_from`` is ``search``), validation and
+    test figures, the stress summary and known limitations. ``stress_metrics`` may be None or empty."""
+    training = choose_architecture(training, searched_architecture)
     strategy = balancing["strategy"]
     lines = [
         f"# Model card: pediatric pneumonia classifier, `{strategy}` strategy",

@@ -23,6 +23,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "params:reporting",
                     "params:ingestion",
                     "params:raw_data.classes",
+                    "searched_architecture",
                 ],
                 outputs="model_card",
                 name="write_model_card_node",

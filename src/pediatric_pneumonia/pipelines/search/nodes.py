@@ -20,9 +20,6 @@ from ...search.space import check_fits_image, sample_trials
 
 logger = logging.getLogger(__name__)
 
-ARCHITECTURE_SOURCES = ("parameters", "search")
-
-
 def search_architectures(
     train_set: dict, validation_set: dict, search: dict, training: dict, preprocessing: dict
 ) -> pd.DataFrame:
@@ -81,19 +78,3 @@ def select_architecture(search_results: pd.DataFrame, search: dict, training: di
             "images_per_epoch": search["images_per_epoch"],
         },
     }
-
-
-def choose_architecture(training: dict, searched_architecture: dict | None) -> dict:
-    """The training parameters with ``architecture`` taken from the search when
-    ``training.architecture_from`` is ``search`` (default ``parameters``: unchanged)."""
-    source = training.get("architecture_from", "parameters")
-    if source not in ARCHITECTURE_SOURCES:
-        raise ValueError(f"Unknown training.architecture_from '{source}'. Use one of {ARCHITECTURE_SOURCES}.")
-    if source == "parameters":
-        return training
-    if searched_architecture is None:
-        raise FileNotFoundError(
-            "training.architecture_from is 'search' but no search has written data/06_models/search/architecture.yml: "
-            "run `kedro run --pipeline search` first, or set training.architecture_from: parameters."
-        )
-    return {**training, "architecture": searched_architecture["architecture"]}

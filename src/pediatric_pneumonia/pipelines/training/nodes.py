@@ -6,7 +6,13 @@ import math
 import keras
 import numpy as np
 
-from ...classifier import build_classifier, check_architecture, predict_probabilities
+from ...classifier import (
+    ARCHITECTURE_SOURCES,
+    build_classifier,
+    check_architecture,
+    choose_architecture,
+    predict_probabilities,
+)
 from ...evaluation.calibration import apply_calibration, calibration_from_validation, check_calibration_parameters
 from ...evaluation.metrics import roc_auc
 from ...evaluation.thresholds import check_threshold_parameters, choose_threshold
@@ -24,6 +30,10 @@ EARLY_STOPPING_SIGNALS = ("val_loss", "val_auc")
 def check_training_parameters(training: dict) -> None:
     """Raise a ValueError naming the fix if the training parameters are unusable."""
     check_architecture(training["architecture"])
+    if training.get("architecture_from", "parameters") not in ARCHITECTURE_SOURCES:
+        raise ValueError(
+            f"Unknown training.architecture_from '{training['architecture_from']}'. Use one of {ARCHITECTURE_SOURCES}."
+        )
     for name in ("epochs", "batch_size"):
         if not isinstance(training[name], int) or training[name] < 1:
             raise ValueError(f"training.{name} must be a positive integer, got {training[name]!r}.")
@@ -49,14 +59,20 @@ def cosine_learning_rate(epoch: int, epochs: int, initial: float) -> float:
 
 
 def train_classifier(
-    balanced_train_set: dict, validation_set: dict, training: dict, preprocessing: dict
+    balanced_train_set: dict,
+    validation_set: dict,
+    training: dict,
+    preprocessing: dict,
+    searched_architecture: dict | None,
 ) -> tuple[keras.Model, dict[str, list[float]]]:
     """Train the CNN on augmented, normalised batches; stop early on a validation signal and keep
     the best epoch's weights. A balanced set with per-image ``weights`` (a class-weighted strategy)
-    weights the training loss by them; validation is never weighted.
+    weights the training loss by them; validation is never weighted. The architecture is the
+    search's (``searched_architecture``) when ``training.architecture_from`` is ``search``.
 
     Returns the model and its per-epoch history (``loss``, ``val_loss``, ``accuracy``, ``lr``, ...).
     """
+    training = choose_architecture(training, searched_architecture)
     check_training_parameters(training)
     keras.utils.set_random_seed(training["seed"])
     intensity = preprocessing["intensity"]

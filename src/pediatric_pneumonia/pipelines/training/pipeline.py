@@ -1,4 +1,4 @@
-"""Training: balanced training set -> CNN (early-stopped on validation) -> calibration -> decision threshold
+"""Training: the architecture (parameters or the search's file) -> balanced training set -> CNN (early-stopped on validation) -> calibration -> decision threshold
 -> the predictor package (logged to MLflow as a model that takes raw X-rays, and registered)."""
 
 from kedro.pipeline import Node, Pipeline
@@ -12,7 +12,7 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             Node(
                 func=train_classifier,
-                inputs=["balanced_train_set", "validation_set", "params:training", "params:preprocessing"],
+                inputs=["balanced_train_set", "validation_set", "params:training", "params:preprocessing", "searched_architecture"],
                 outputs=["classifier", "training_history"],
                 name="train_classifier_node",
             ),
