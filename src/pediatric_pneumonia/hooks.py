@@ -1,6 +1,7 @@
 """Project hooks."""
 
 import logging
+from functools import partial
 from pathlib import Path
 
 import mlflow
@@ -19,9 +20,11 @@ from .pipelines.explain.nodes import check_explain_parameters
 from .pipelines.ingestion.nodes import check_ingestion_parameters
 from .pipelines.reporting.nodes import check_reporting_parameters
 from .pipelines.stress.nodes import check_stress_parameters
+from .pipelines.study.nodes import check_study_parameters
 from .pipelines.synthesis.nodes import select_gan_profile
 from .pipelines.training.nodes import check_training_parameters
-from .strategies import STRATEGY_TABLE
+from .search import check_search_parameters
+from .strategies import STRATEGIES, STRATEGY_TABLE
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +40,8 @@ PARAMETER_CHECKS = {
     "reporting": check_reporting_parameters,
     "explain": check_explain_parameters,
     "synthesis": select_gan_profile,
+    "search": check_search_parameters,
+    "study": partial(check_study_parameters, strategies=STRATEGIES),
 }
 
 

@@ -9,7 +9,9 @@ from .pipelines import (
     model_card,
     preprocessing,
     reporting,
+    search,
     stress,
+    study,
     synthesis,
     synthesis_report,
     training,
@@ -19,7 +21,7 @@ from .strategies import STRATEGIES, SYNTHETIC_IMAGE_STRATEGIES
 __all__ = ["STRATEGIES", "SYNTHETIC_IMAGE_STRATEGIES", "create_strategy_pipeline", "register_pipelines"]
 
 # Datasets and parameters that every strategy shares instead of getting its own namespaced copy.
-SHARED_INPUTS = {"image_split", "train_set", "validation_set", "test_set", "synthetic_normal_set"}
+SHARED_INPUTS = {"image_split", "train_set", "validation_set", "test_set", "synthetic_normal_set", "searched_architecture"}
 SHARED_PARAMETERS = {
     "params:training",
     "params:calibration",
@@ -60,6 +62,9 @@ def register_pipelines() -> dict[str, Pipeline]:
     ``synthesis_report`` reads ``baseline.classifier`` (a model trained on real images only),
     so it runs in ``__default__`` or after a ``baseline`` run. ``explain`` redoes the Grad-CAM
     explanations of already trained models (``--namespaces baseline`` for one strategy).
+    ``search`` runs the hyperparameter grid on the prepared data; ``study`` trains every strategy
+    over seeds, each model a ``kedro run`` of its strategy's pipeline, and compares them. Neither
+    is in ``__default__``: both cost many trainings.
     """
     data_preparation = ingestion.create_pipeline() + preprocessing.create_pipeline()
     synthesis_pipeline = synthesis.create_pipeline()
@@ -76,6 +81,8 @@ def register_pipelines() -> dict[str, Pipeline]:
     pipelines["explain"] = sum(
         (modelling.only_nodes_with_tags("explain") for modelling in strategies.values()), start=Pipeline([])
     )
+    pipelines["search"] = data_preparation + search.create_pipeline()
+    pipelines["study"] = data_preparation + synthesis_pipeline + study.create_pipeline()
     pipelines["__default__"] = (
         data_preparation
         + synthesis_pipeline

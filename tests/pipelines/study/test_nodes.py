@@ -24,6 +24,9 @@ STUDY = {
     "confidence_level": 0.95,
     "significance_level": 0.05,
     "backend": "sequential",
+    "cpus_per_job": 1,
+    "ray_connect_timeout_s": 5,
+    "workspace": "data/09_study",
 }
 
 
@@ -166,6 +169,8 @@ def test_a_table_that_cannot_be_compared_is_refused_with_what_is_wrong(change, m
         ({"significance_level": 1.0}, "study.significance_level"),
         ({"bootstrap_resamples": 0}, "study.bootstrap_resamples"),
         ({"backend": "dask"}, "study.backend must be one of"),
+        ({"cpus_per_job": 0}, "study.cpus_per_job must be a positive number"),
+        ({"workspace": ""}, "study.workspace must name the folder"),
     ],
 )
 def test_study_parameters_that_cannot_work_are_refused_with_a_fix(change, message):
@@ -176,3 +181,12 @@ def test_study_parameters_that_cannot_work_are_refused_with_a_fix(change, messag
 def test_the_default_study_parameters_pass():
     check_study_parameters(STUDY | {"strategies": ["baseline", "gan"]}, STRATEGIES)
     check_study_parameters(STUDY, STRATEGIES)
+
+
+def test_a_ray_address_that_does_not_answer_stops_the_study_before_anything_trains(monkeypatch):
+    pytest.importorskip("ray")
+    monkeypatch.setenv("RAY_ADDRESS", "127.0.0.1:9")  # the discard port: nothing listens there
+
+    with pytest.raises(ConnectionError, match="RAY_ADDRESS is '127.0.0.1:9' but no Ray cluster answers"):
+        check_study_parameters(STUDY | {"backend": "ray", "ray_connect_timeout_s": 1}, STRATEGIES)
+

@@ -16,8 +16,9 @@ from .test_nodes import STRATEGIES, STUDY, synthetic_study_predictions
 
 
 def test_the_report_runs_from_study_predictions_to_csv_markdown_and_plot(tmp_path: Path):
-    pipeline = create_pipeline()
+    pipeline = create_pipeline().from_inputs("study_predictions")
     assert pipeline.inputs() == {"study_predictions", "params:study"}
+    assert create_pipeline().inputs() == {"image_split", "synthetic_normal_images", "parameters", "params:study"}
     catalog = DataCatalog(
         {
             "study_predictions": MemoryDataset(synthetic_study_predictions()),
@@ -44,6 +45,7 @@ def test_the_shipped_parameters_pass_their_check_and_the_catalog_writes_versione
     check_study_parameters(study, STRATEGIES)
     catalog = yaml.safe_load((REPO_ROOT / "conf" / "base" / "catalog_08_study.yml").read_text())
     assert set(catalog) == create_pipeline().all_outputs()
-    assert all(entry["versioned"] and entry["metadata"]["kedro-viz"]["layer"] == "reporting" for entry in catalog.values())
+    assert all(entry["versioned"] for entry in catalog.values())
+    assert {name for name, entry in catalog.items() if entry["metadata"]["kedro-viz"]["layer"] != "reporting"} == {"study_predictions"}
     assert catalog["study_comparison"]["filepath"] == "data/08_reporting/study/comparison.csv"
     assert catalog["study_comparison_plot"]["metadata"]["mlflow_artifact_path"] == "study"

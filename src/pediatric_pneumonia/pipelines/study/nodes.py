@@ -1,5 +1,6 @@
 """The strategy x seed study: every strategy's test predictions over seeds, compared with the reference."""
 
+import os
 from collections.abc import Sequence
 
 import numpy as np
@@ -9,6 +10,7 @@ from matplotlib.figure import Figure
 from ...evaluation.bootstrap import group_bootstrap_intervals
 from ...evaluation.comparison import holm_adjust, mcnemar_exact, paired_bootstrap_auc_difference
 from ...evaluation.metrics import core_metrics
+from ...search.space import INSTALL_RAY, check_ray_address_answers, ray_installed
 
 # `study_predictions`: one row per (strategy, seed, test image). `target` is 0/1 (1 = PNEUMONIA),
 # `probability` the calibrated probability and `threshold` the validation-chosen threshold of that
@@ -55,6 +57,17 @@ def check_study_parameters(study: dict, strategies: Sequence[str]) -> None:
         raise ValueError(f"study.bootstrap_resamples must be a positive whole number (1000 is usual); got {resamples!r}.")
     if study.get("backend") not in STUDY_BACKENDS:
         raise ValueError(f"study.backend must be one of {STUDY_BACKENDS}; got {study.get('backend')!r}.")
+    cpus = study.get("cpus_per_job")
+    if isinstance(cpus, bool) or not isinstance(cpus, int | float) or cpus <= 0:
+        raise ValueError(f"study.cpus_per_job must be a positive number of cores (1 is usual); got {cpus!r}.")
+    if not study.get("workspace"):
+        raise ValueError("study.workspace must name the folder of the jobs' workspaces (e.g. data/09_study).")
+    if study["backend"] == "ray":
+        if not ray_installed():
+            raise ImportError(f"study.backend is 'ray' but Ray is not installed: {INSTALL_RAY}, or set backend: sequential.")
+        address = os.environ.get("RAY_ADDRESS")
+        if address:
+            check_ray_address_answers(address, study["ray_connect_timeout_s"])
 
 
 def _models_by_image(study_predictions: pd.DataFrame, study: dict) -> tuple[pd.DataFrame, dict]:

@@ -1,13 +1,21 @@
-"""Study: the comparison report of the strategy x seed test predictions (``study_predictions``)."""
+"""Study: every strategy x seed model trained by a ``kedro run`` of its own (an MLflow child run),
+then the comparison report of their test predictions (``study_predictions``)."""
 
 from kedro.pipeline import Node, Pipeline
 
 from .nodes import compare_strategies, plot_comparison, write_comparison_markdown
+from .runs import run_study_models
 
 
 def create_pipeline(**kwargs) -> Pipeline:
     return Pipeline(
         [
+            Node(
+                func=run_study_models,
+                inputs=["image_split", "synthetic_normal_images", "parameters", "params:study"],
+                outputs="study_predictions",
+                name="run_study_models_node",
+            ),
             Node(
                 func=compare_strategies,
                 inputs=["study_predictions", "params:study"],

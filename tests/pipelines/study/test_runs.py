@@ -1,0 +1,122 @@
+"""The study's fan-out for real: `kedro run --pipeline study` on tiny data, its jobs as Ray tasks,
+each a `kedro run` of its strategy logged as an MLflow child run; and the job plumbing itself."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from kedro.framework.startup import bootstrap_project
+from mlflow.tracking import MlflowClient
+
+from pediatric_pneumonia.pipelines.study.runs import job_command, job_nodes, run_jobs, study_jobs
+from tests.conftest import REPO_ROOT, TEST_PARAMETERS, create_project, latest_version, make_raw_dataset
+
+KEDRO = str(Path(sys.executable).parent / "kedro")
+STUDY_STRATEGIES = ["baseline", "class_weight"]
+
+
+@pytest.fixture(scope="module")
+def finished_study(tmp_path_factory):
+    """`kedro run --pipeline study` with two strategies x two seeds on the Ray backend."""
+    pytest.importorskip("ray", reason="the study's Ray backend needs Ray: pip install -e '.[test]'")
+    base = tmp_path_factory.mktemp("study")
+    raw = make_raw_dataset(base / "raw" / "chest_xray")
+    study = {"strategies": STUDY_STRATEGIES, "seeds": 2, "bootstrap_resamples": 50, "backend": "ray", "cpus_per_job": 1}
+    project = create_project(base / "project", {**TEST_PARAMETERS, "raw_data": {"root": str(raw)}, "study": study})
+    environment = {name: value for name, value in os.environ.items() if not name.startswith(("MLFLOW_", "RAY_"))}
+    finished = subprocess.run(
+        [KEDRO, "run", "--env", "test", "--pipeline", "study"],
+        cwd=project,
+        env={**environment, "KEDRO_DISABLE_TELEMETRY": "true"},
+        capture_output=True,
+        text=True,
+    )
+    assert finished.returncode == 0, finished.stderr[-6000:]
+    return project
+
+
+def test_the_comparison_has_every_strategy_over_its_seeds(finished_study):
+    reports = finished_study / "data/08_reporting/study"
+    comparison = pd.read_csv(latest_version(reports / "comparison.csv"))
+    predictions = pd.read_csv(latest_version(finished_study / "data/07_model_output/study/study_predictions.csv"))
+
+    assert comparison["strategy"].tolist() == STUDY_STRATEGIES
+    assert comparison["n_seeds"].tolist() == [2, 2]
+    assert comparison["n_images"].tolist() == [20, 20]
+    assert sorted(predictions.groupby(["strategy", "seed"]).size().items()) == [
+        (("baseline", 42), 20), (("baseline", 43), 20), (("class_weight", 42), 20), (("class_weight", 43), 20)
+    ]
+    assert 0.0 <= comparison.loc[1, "mcnemar_p_holm"] <= 1.0
+    assert latest_version(reports / "comparison.md").read_text().startswith("#")
+    assert latest_version(reports / "comparison.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_each_job_is_a_finished_child_run_of_the_study_run(finished_study):
+    client = MlflowClient(f"sqlite:///{finished_study / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name("pediatric_pneumonia")
+    runs = client.search_runs([experiment.experiment_id])
+    children = [run for run in runs if "mlflow.parentRunId" in run.data.tags]
+    parents = {run.data.tags["mlflow.parentRunId"] for run in children}
+
+    assert len(runs) == 5 and len(parents) == 1
+    assert {run.info.run_id for run in runs} - {run.info.run_id for run in children} == parents
+    assert sorted(run.info.run_name for run in children) == [
+        "baseline-seed42", "baseline-seed43", "class_weight-seed42", "class_weight-seed43"
+    ]
+    for run in children:
+        strategy = run.data.tags["study.strategy"]
+        assert run.info.status == "FINISHED", run.info.run_name
+        assert run.data.params["training.seed"] == run.data.tags["study.seed"]
+        assert 0.0 <= run.data.metrics[f"{strategy}.roc_auc"] <= 1.0
+        assert f"{strategy}.val_loss" in run.data.metrics
+        artifacts = {artifact.path for artifact in client.list_artifacts(run.info.run_id, strategy)}
+        assert f"{strategy}/predictions" in artifacts and f"{strategy}/model" in artifacts
+
+
+def test_the_seed_changes_the_model(finished_study):
+    predictions = pd.read_csv(latest_version(finished_study / "data/07_model_output/study/study_predictions.csv"))
+    baseline = predictions[predictions["strategy"] == "baseline"].pivot(index="path", columns="seed", values="probability")
+
+    assert not baseline[42].equals(baseline[43])
+
+
+def test_a_job_runs_its_strategy_with_its_seed():
+    command = job_command({"strategy": "oversample", "seed": 44}, {"oversample": {"balancing": {"seed": 1}}}, ["a", "b"], False)
+
+    assert command[command.index("--pipeline") + 1] == "oversample"
+    assert command[command.index("--nodes") + 1] == "a,b"
+    assert command[command.index("--params") + 1] == "training.seed=44,oversample.balancing.seed=44"
+    own_gan = job_command({"strategy": "gan", "seed": 43}, {"gan": {"balancing": {}}}, ["a"], own_gan=True)
+    assert own_gan[own_gan.index("--params") + 1] == "training.seed=43,synthesis.seed=43"
+
+
+def test_a_job_runs_what_its_test_report_needs_without_the_shared_stages():
+    bootstrap_project(REPO_ROOT)
+    nodes = job_nodes("gan", own_gan=False)
+
+    assert "gan.balance_training_set_node" in nodes and "gan.track_test_metrics_node" in nodes
+    assert "gan.find_test_duplicates_node" in nodes
+    assert not {"train_gan_node", "assign_subsets_node"} & set(nodes)
+    assert not any("stress" in node or "explain" in node or "model_card" in node for node in nodes)
+    assert "train_gan_node" in job_nodes("gan", own_gan=True)
+
+
+def test_the_jobs_are_every_strategy_times_every_seed_from_the_training_seed():
+    jobs = study_jobs({"strategies": None, "seeds": 2}, training_seed=7)
+
+    assert len(jobs) == 12 and jobs[:2] == [{"strategy": "baseline", "seed": 7}, {"strategy": "baseline", "seed": 8}]
+
+
+def test_a_failed_job_is_named_with_its_exit_code_and_log(tmp_path):
+    jobs = [{"strategy": "baseline", "seed": 1}, {"strategy": "gan", "seed": 1}]
+    commands = [[sys.executable, "-c", "print('trained')"], [sys.executable, "-c", "import sys; sys.exit('GAN diverged')"]]
+
+    results = run_jobs(jobs, commands, [str(tmp_path)] * 2, ["run-a", "run-b"], {"backend": "sequential"})
+
+    assert [result["returncode"] for result in results] == [0, 1]
+    assert "GAN diverged" in results[1]["log_tail"] and results[0]["run_id"] == "run-a"
+    assert json.dumps(results)  # plain data, as Ray returns it
