@@ -108,4 +108,17 @@ def card_inputs() -> dict:
         "params:reporting": {"confidence_level": 0.95, "bootstrap_resamples": 1000, "patient_aggregation": "max"},
         "params:ingestion": {"patient_key": "person_and_subtype"},
         "params:raw_data.classes": CLASSES,
+        # A search result that training.architecture_from: parameters (the default) ignores.
+        "searched_architecture": {
+            "architecture": {
+                "conv_filters": [64, 128, 256, 256],
+                "kernel_size": 3,
+                "pool_size": 2,
+                "batch_norm": False,
+                "dense_units": [512],
+                "dropout_rates": [0.5],
+                "learning_rate": 0.001,
+            },
+            "selection": {"trial": "trial_0007", "metric": "val_auc", "value": 0.97},
+        },
     }

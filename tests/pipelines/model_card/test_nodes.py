@@ -19,7 +19,7 @@ def card_of(inputs: dict, **changes) -> str:
         values["params:reporting"],
         values["params:ingestion"],
         values["params:raw_data.classes"],
-        values.get("searched_architecture"),
+        values["searched_architecture"],
     )
 
 
@@ -85,3 +85,14 @@ def test_card_says_when_there_is_no_stress_report(card_inputs, stress_metrics):
     card = card_of(card_inputs, stress_metrics=stress_metrics)
     assert "No stress report was given for this model" in card
     assert "| set | metric |" not in card
+
+
+def test_card_describes_the_architecture_training_used(card_inputs):
+    from_parameters = card_of(card_inputs)
+    training = {**card_inputs["params:training"], "architecture_from": "search"}
+    from_search = card_of(card_inputs, **{"params:training": training})
+
+    assert "convolution blocks of 32, 64 filters" in from_parameters
+    assert "convolution blocks of 64, 128, 256, 256 filters" in from_search
+    assert "batch normalisation off" in from_search
+
