@@ -1,6 +1,7 @@
 """The Predictor: one preprocessing path, calibrated probabilities, the threshold, and clear load errors."""
 
 import json
+from pathlib import Path
 
 import cv2
 import keras
@@ -148,3 +149,30 @@ def test_the_api_is_importable_from_the_package_root():
     assert pediatric_pneumonia.Predictor is Predictor
     with pytest.raises(AttributeError, match="Nothing"):
         pediatric_pneumonia.Nothing  # noqa: B018 - the attribute access is the test
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        ["not", "an", "object"],
+        {"format_version": 1, "classes": ["NORMAL", "PNEUMONIA"], "preprocessing": {}, "calibration": {}, "decision": {}},
+        {"format_version": "one", "classes": [], "preprocessing": {"image_size": 32}, "calibration": {}, "decision": {"threshold": 0.5}},
+    ],
+)
+def test_a_malformed_configuration_is_a_load_error_that_says_so(predictor, config):
+    with pytest.raises(ModelLoadError, match="not a JSON object|malformed"):
+        Predictor(predictor.classifier, config, name="broken")
+
+
+def test_a_file_that_cannot_be_read_is_named_with_the_reason(tmp_path, predictor):
+    # /proc/self/mem is a file whose read fails with an I/O error, even for root (whom
+    # permissions do not stop).
+    unreadable = Path("/proc/self/mem")
+    if not unreadable.is_file():
+        pytest.skip("needs Linux's /proc")
+    with pytest.raises(ImageDecodeError, match="'/proc/self/mem' could not be read"):
+        predictor.predict(unreadable)
+    folder = tmp_path / "a_folder.jpeg"
+    folder.mkdir()
+    with pytest.raises(ImageDecodeError, match="is not a file"):
+        predictor.predict(folder)

@@ -54,15 +54,24 @@ class Predictor:
     """
 
     def __init__(self, classifier: keras.Model, config: dict, name: str = "predictor") -> None:
+        if not isinstance(config, dict):
+            raise ModelLoadError(f"The predictor configuration of '{name}' is not a JSON object: it was not written by this project.")
         missing = [key for key in CONFIG_KEYS if key not in config]
         if missing:
             raise ModelLoadError(f"The predictor configuration of '{name}' lacks {missing}: it was not written by this project.")
-        if config["format_version"] > PACKAGE_FORMAT_VERSION:
+        try:
+            size, _ = int(config["preprocessing"]["image_size"]), float(config["decision"]["threshold"])
+            newer = int(config["format_version"]) > PACKAGE_FORMAT_VERSION
+        except (KeyError, TypeError, ValueError) as error:
+            raise ModelLoadError(
+                f"The predictor configuration of '{name}' is malformed ({type(error).__name__}: {error}): it needs "
+                "preprocessing.image_size, decision.threshold and format_version. Load a package written by the training pipeline."
+            ) from error
+        if newer:
             raise ModelLoadError(
                 f"'{name}' is a predictor package of format {config['format_version']}; this version of "
                 f"pediatric-pneumonia reads format {PACKAGE_FORMAT_VERSION}. Upgrade pediatric-pneumonia."
             )
-        size = config["preprocessing"]["image_size"]
         expected = (size, size, 1)
         if tuple(classifier.input_shape[1:]) != expected:
             raise ModelLoadError(
@@ -139,7 +148,11 @@ class Predictor:
             path = Path(image)
             if not path.is_file():
                 raise ImageDecodeError(f"'{path}' is not a file. Check the path.")
-            return stored_image(path.read_bytes(), str(path), preprocessing, max_pixels)
+            try:
+                content = path.read_bytes()
+            except OSError as error:
+                raise ImageDecodeError(f"'{path}' could not be read ({error.strerror}). Check its permissions.") from error
+            return stored_image(content, str(path), preprocessing, max_pixels)
         if isinstance(image, bytes):
             return stored_image(image, source, preprocessing, max_pixels)
         return fit_to_square(
