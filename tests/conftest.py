@@ -135,11 +135,12 @@ def make_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     return build
 
 
-def run_pipelines(project: Path, pipeline_names: list[str], **run_kwargs) -> None:
-    """Run ``pipeline_names`` in a real KedroSession of ``project`` with the ``test`` environment."""
+def run_pipelines(project: Path, pipeline_names: list[str], runtime_params: dict | None = None, **run_kwargs) -> None:
+    """Run ``pipeline_names`` in a real KedroSession of ``project`` with the ``test`` environment
+    (and ``runtime_params``, as ``kedro run --params`` gives them)."""
     bootstrap_project(project)
     try:
-        with KedroSession.create(project_path=project, env="test") as session:
+        with KedroSession.create(project_path=project, env="test", runtime_params=runtime_params) as session:
             session.run(pipeline_names=pipeline_names, **run_kwargs)
     finally:
         # kedro-mlflow re-enters its run per node; a second session in the same process (only
