@@ -8,6 +8,7 @@ from pediatric_pneumonia.pipelines.synthesis.nodes import (
     build_adversarial,
     build_discriminator,
     build_generator,
+    build_optimizer,
     generate_synthetic_images,
     select_gan_profile,
     train_gan,
@@ -26,12 +27,15 @@ def tiny_profile(**changes) -> dict:
         "iterations": 4,
         "log_every": 2,
         "checkpoint_every": 2,
+        "loss": "bce",
+        "optimizer": "rmsprop",
         "generator": {
             "base_filters": 8,
             "filters": [8, 4],
             "strides": [2, 2],
             "kernel_size": 3,
             "learning_rate": 0.001,
+            "ema": None,
         },
         "discriminator": {
             "filters": [4, 8],
@@ -39,6 +43,8 @@ def tiny_profile(**changes) -> dict:
             "kernel_size": 3,
             "dropout": 0.0,
             "learning_rate": 0.001,
+            "spectral_norm": False,
+            "diff_augment": [],
         },
     }
     return {**profile, **changes}
@@ -83,7 +89,11 @@ def test_papers_architecture_shapes():
             "kernel_size": 5,
             "dropout": 0.4,
             "learning_rate": 2e-4,
+            "spectral_norm": False,
+            "diff_augment": [],
         },
+        "bce",
+        build_optimizer({"optimizer": "rmsprop"}, 2e-4),
     )
     assert discriminator.output_shape == (None, 1)
     assert [layer.filters for layer in discriminator.layers if hasattr(layer, "filters")] == [32, 64, 128, 256]
@@ -92,8 +102,8 @@ def test_papers_architecture_shapes():
 def test_each_step_updates_only_its_own_model():
     profile = tiny_profile()
     generator = build_generator(16, 8, profile["generator"])
-    discriminator = build_discriminator(16, profile["discriminator"])
-    adversarial = build_adversarial(generator, discriminator, 0.01)
+    discriminator = build_discriminator(16, profile["discriminator"], "bce", build_optimizer(profile, 0.001))
+    adversarial = build_adversarial(generator, discriminator, "bce", build_optimizer(profile, 0.01))
     rng = np.random.default_rng(0)
     real = rng.random((4, 16, 16, 1), dtype=np.float32)
     generator_before = [w.copy() for w in generator.get_weights()]

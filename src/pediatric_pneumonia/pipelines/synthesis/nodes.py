@@ -3,12 +3,17 @@
 Plain Keras 3 (no ``tf.*``): the discriminator and the stacked generator + frozen discriminator
 are trained alternately with ``train_on_batch``, which every Keras backend implements, so the
 ``paper`` profile can run on a GPU under ``KERAS_BACKEND=jax``.
+
+Besides the paper's method (binary cross-entropy, RMSprop), a profile can choose the usual
+stabilisers of small-data GANs: the hinge loss, Adam with two learning rates, spectral
+normalisation and DiffAugment in the discriminator, and a moving average of the generator.
 """
 
 import hashlib
 import json
 import logging
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -19,12 +24,36 @@ from matplotlib.figure import Figure
 from PIL import Image
 from tqdm.auto import tqdm
 
+from ...imaging.diff_augment import DIFF_AUGMENT_POLICIES, DiffAugment
 from ...imaging.grids import class_images, image_grid
 
 logger = logging.getLogger(__name__)
 
 CHECKPOINT_STATE = "state.json"
 RESUMABLE_SETTINGS = ("iterations", "log_every", "checkpoint_every")
+OPTIMIZERS = ("rmsprop", "adam")
+ADAM_BETAS = ("beta_1", "beta_2")
+# The settings every profile states; the paper's DCGAN is the first value of each.
+METHOD_SETTINGS = {
+    "loss": "bce | hinge",
+    "optimizer": "rmsprop | adam",
+    "generator.ema": "null | a momentum such as 0.999",
+    "discriminator.spectral_norm": "false | true",
+    "discriminator.diff_augment": f"[] | some of {list(DIFF_AUGMENT_POLICIES)}",
+}
+
+
+def generator_hinge_loss(y_true, y_pred):
+    """The hinge GAN's generator loss, -D(G(z)) per image; the labels are not used."""
+    return -keras.ops.mean(y_pred, axis=-1)
+
+
+# Per loss: the discriminator's output activation, its loss and the generator's loss. Keras'
+# "hinge" turns the 1/0 labels into +1/-1.
+GAN_LOSSES = {
+    "bce": ("sigmoid", "binary_crossentropy", "binary_crossentropy"),
+    "hinge": (None, "hinge", generator_hinge_loss),
+}
 
 
 def select_gan_profile(synthesis: dict) -> dict:
@@ -50,7 +79,55 @@ def select_gan_profile(synthesis: dict) -> dict:
         )
     if len(profile["generator"]["filters"]) != len(profile["generator"]["strides"]):
         raise ValueError(f"GAN profile '{name}': generator filters and strides need the same length.")
+    check_gan_method(name, profile)
     return profile
+
+
+def check_gan_method(name: str, profile: dict) -> None:
+    """Raise a ValueError naming the key and the fix for a missing or unusable method setting
+    (loss, optimizer, generator averaging, spectral normalisation, DiffAugment)."""
+    where = f"GAN profile '{name}' (synthesis.profiles.{name} in conf/base/parameters_synthesis.yml)"
+    missing = [key for key in METHOD_SETTINGS if key.split(".")[-1] not in setting_group(profile, key)]
+    if missing:
+        choices = "; ".join(f"{key}: {METHOD_SETTINGS[key]}" for key in missing)
+        raise ValueError(f"{where} lacks {missing}. Set them ({choices}); the paper's DCGAN is the first of each.")
+    if profile["loss"] not in GAN_LOSSES:
+        raise ValueError(f"{where}: unknown loss '{profile['loss']}'. Use one of {list(GAN_LOSSES)}.")
+    if profile["optimizer"] not in OPTIMIZERS:
+        raise ValueError(f"{where}: unknown optimizer '{profile['optimizer']}'. Use one of {list(OPTIMIZERS)}.")
+    betas = [key for key in ADAM_BETAS if key in profile]
+    if profile["optimizer"] == "adam" and not all(is_fraction(profile.get(key)) for key in ADAM_BETAS):
+        raise ValueError(f"{where}: optimizer adam needs beta_1 and beta_2 in [0, 1), e.g. 0.0 and 0.9.")
+    if profile["optimizer"] != "adam" and betas:
+        raise ValueError(f"{where}: {betas} are Adam's settings; remove them or set optimizer: adam.")
+    ema = profile["generator"]["ema"]
+    if ema is not None and not (is_fraction(ema) and ema > 0):
+        raise ValueError(f"{where}: generator.ema must be null or a momentum in (0, 1) such as 0.999, got {ema}.")
+    if not isinstance(profile["discriminator"]["spectral_norm"], bool):
+        raise ValueError(f"{where}: discriminator.spectral_norm must be true or false.")
+    policies = profile["discriminator"]["diff_augment"]
+    if not isinstance(policies, list) or not set(policies) <= set(DIFF_AUGMENT_POLICIES):
+        raise ValueError(
+            f"{where}: unknown discriminator.diff_augment {policies}. Use a list of some of "
+            f"{list(DIFF_AUGMENT_POLICIES)}, or [] for none."
+        )
+
+
+def is_fraction(value) -> bool:
+    """Whether ``value`` is a number in [0, 1)."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value < 1
+
+
+def setting_group(profile: dict, key: str) -> dict:
+    """The part of ``profile`` that holds the dotted setting ``key`` (the profile or one model)."""
+    return profile[key.split(".")[0]] if "." in key else profile
+
+
+def build_optimizer(profile: dict, learning_rate: float) -> keras.optimizers.Optimizer:
+    """The profile's optimizer: RMSprop (the paper) or Adam with the profile's beta_1 and beta_2."""
+    if profile["optimizer"] == "adam":
+        return keras.optimizers.Adam(learning_rate=learning_rate, beta_1=profile["beta_1"], beta_2=profile["beta_2"])
+    return keras.optimizers.RMSprop(learning_rate=learning_rate)
 
 
 def build_generator(image_size: int, latent_dim: int, generator: dict) -> keras.Model:
@@ -70,34 +147,107 @@ def build_generator(image_size: int, latent_dim: int, generator: dict) -> keras.
     return keras.Model(noise, image, name="generator")
 
 
-def build_discriminator(image_size: int, discriminator: dict) -> keras.Model:
-    """[Conv2D - LeakyReLU (- Dropout)]* - Flatten - Dense(1, sigmoid), compiled with RMSprop."""
+def build_discriminator(
+    image_size: int, discriminator: dict, loss: str, optimizer: keras.optimizers.Optimizer
+) -> keras.Model:
+    """(DiffAugment -) [Conv2D - LeakyReLU (- Dropout)]* - Flatten - Dense(1), compiled with ``loss``.
+
+    The paper's: no DiffAugment, no spectral normalisation, a sigmoid output, binary cross-entropy.
+    """
+    activation, discriminator_loss, _ = GAN_LOSSES[loss]
     image = keras.Input(shape=(image_size, image_size, 1), name="image")
     features = image
+    if discriminator["diff_augment"]:
+        features = DiffAugment(discriminator["diff_augment"], name="diff_augment")(features)
     for index, (filters, stride) in enumerate(zip(discriminator["filters"], discriminator["strides"])):
-        features = keras.layers.Conv2D(
+        convolution = keras.layers.Conv2D(
             filters, discriminator["kernel_size"], strides=stride, padding="same", name=f"conv_{index + 1}"
-        )(features)
+        )
+        features = spectrally_normalised(convolution, discriminator["spectral_norm"])(features)
         features = keras.layers.LeakyReLU(negative_slope=0.2)(features)
         if discriminator["dropout"]:
             features = keras.layers.Dropout(discriminator["dropout"])(features)
     features = keras.layers.Flatten()(features)
-    real = keras.layers.Dense(1, activation="sigmoid", name="real")(features)
+    output = keras.layers.Dense(1, activation=activation, name="real")
+    real = spectrally_normalised(output, discriminator["spectral_norm"])(features)
     model = keras.Model(image, real, name="discriminator")
-    model.compile(
-        optimizer=keras.optimizers.RMSprop(learning_rate=discriminator["learning_rate"]),
-        loss="binary_crossentropy",
-    )
+    model.compile(optimizer=optimizer, loss=discriminator_loss)
     return model
 
 
-def build_adversarial(generator: keras.Model, discriminator: keras.Model, learning_rate: float) -> keras.Model:
-    """Generator followed by the discriminator, compiled to train the generator only."""
+def spectrally_normalised(layer: keras.layers.Layer, spectral_norm: bool) -> keras.layers.Layer:
+    """``layer`` wrapped in spectral normalisation when ``spectral_norm``, else ``layer`` itself.
+
+    Keras' wrapper writes W / sigma(W) back into the kernel whenever it runs in training mode, the
+    generator's step included: a projection, not a gradient update of the frozen discriminator.
+    """
+    return keras.layers.SpectralNormalization(layer, name=f"spectral_{layer.name}") if spectral_norm else layer
+
+
+def build_adversarial(
+    generator: keras.Model, discriminator: keras.Model, loss: str, optimizer: keras.optimizers.Optimizer
+) -> keras.Model:
+    """Generator followed by the discriminator, compiled to train the generator only.
+
+    The discriminator runs in training mode inside it, so its DiffAugment (if any) augments the
+    generator's images in the generator's step too, as DiffAugment requires.
+    """
     discriminator.trainable = False
     noise = keras.Input(shape=generator.input_shape[1:], name="noise")
     model = keras.Model(noise, discriminator(generator(noise)), name="adversarial")
-    model.compile(optimizer=keras.optimizers.RMSprop(learning_rate=learning_rate), loss="binary_crossentropy")
+    model.compile(optimizer=optimizer, loss=GAN_LOSSES[loss][2])
     return model
+
+
+@dataclass
+class GanModels:
+    """The models of one GAN training. ``average`` holds the moving average of ``generator``'s
+    weights when the profile sets ``generator.ema``; it is then the generator that is published."""
+
+    generator: keras.Model
+    discriminator: keras.Model
+    average: keras.Model | None
+
+    @property
+    def published(self) -> keras.Model:
+        """The generator whose images are used: the average when there is one."""
+        return self.generator if self.average is None else self.average
+
+
+def build_gan(profile: dict) -> GanModels:
+    """Freshly initialised models for ``profile``; the average starts as a copy of the generator."""
+    generator = build_generator(profile["image_size"], profile["latent_dim"], profile["generator"])
+    discriminator = build_discriminator(
+        profile["image_size"],
+        profile["discriminator"],
+        profile["loss"],
+        build_optimizer(profile, profile["discriminator"]["learning_rate"]),
+    )
+    average = None
+    if profile["generator"]["ema"] is not None:
+        average = keras.models.clone_model(generator)
+        average.set_weights(generator.get_weights())
+    return GanModels(generator, discriminator, average)
+
+
+def averaging_momentum(momentum: float, step: int) -> float:
+    """The momentum of the ``step``-th (1-based) update of a bias-corrected moving average.
+
+    (m - m^t) / (1 - m^t) makes the average the m^(t-i)-weighted mean of the generators seen so
+    far, with no trace of the random initial weights (a plain average started from them at
+    momentum 0.999 still holds 37% of them after 1,000 updates). It follows from the iteration
+    alone, so a resumed run continues it exactly.
+    """
+    return momentum * (1 - momentum ** (step - 1)) / (1 - momentum**step)
+
+
+def update_average(average: keras.Model, generator: keras.Model, momentum: float) -> None:
+    """average <- momentum * average + (1 - momentum) * generator, for every weight.
+
+    The batch-normalisation statistics are averaged too, so they follow the averaged weights.
+    """
+    for average_weight, weight in zip(average.weights, generator.weights):
+        average_weight.assign(momentum * average_weight + (1 - momentum) * weight)
 
 
 def select_class_images(image_set: dict, classes: list[str], label: str, image_size: int) -> np.ndarray:
@@ -122,15 +272,18 @@ class GanCheckpoint:
 
     A checkpoint belongs to one configuration: ``fingerprint`` (model settings, seed and a hash
     of the training images) must match, otherwise training starts over instead of resuming
-    someone else's run. The generator's optimizer restarts on resume (RMSprop warms up in a few
-    iterations).
+    someone else's run. ``generator.keras`` is the published generator (the moving average when
+    ``averaged``); an averaged GAN also keeps the generator being trained in
+    ``training_generator.keras``, so a resumed run continues both exactly. The generator's
+    optimizer restarts on resume (RMSprop and Adam warm up in a few iterations).
     """
 
-    def __init__(self, folder: str | Path, fingerprint: str) -> None:
+    def __init__(self, folder: str | Path, fingerprint: str, averaged: bool) -> None:
         self.folder = Path(folder)
         self.fingerprint = fingerprint
+        self.averaged = averaged
 
-    def load(self) -> tuple[keras.Model, keras.Model, dict] | None:
+    def load(self) -> tuple[GanModels, dict] | None:
         state_file = self.folder / CHECKPOINT_STATE
         if not state_file.is_file():
             return None
@@ -138,17 +291,23 @@ class GanCheckpoint:
         if state["fingerprint"] != self.fingerprint:
             logger.warning("Ignoring the GAN checkpoint in '%s': it was made with other settings.", self.folder)
             return None
-        generator = keras.saving.load_model(self.folder / "generator.keras")
+        published = keras.saving.load_model(self.folder / "generator.keras")
         discriminator = keras.saving.load_model(self.folder / "discriminator.keras")
-        return generator, discriminator, state
+        if self.averaged:
+            generator = keras.saving.load_model(self.folder / "training_generator.keras")
+            return GanModels(generator, discriminator, published), state
+        return GanModels(published, discriminator, None), state
 
-    def save(self, generator: keras.Model, discriminator: keras.Model, state: dict) -> None:
+    def save(self, models: GanModels, state: dict) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
         # Saved trainable, so the restored optimizer is rebuilt for the discriminator's weights.
-        discriminator.trainable = True
+        models.discriminator.trainable = True
+        files = {"generator.keras": models.published, "discriminator.keras": models.discriminator}
+        if self.averaged:
+            files["training_generator.keras"] = models.generator
         # Each file is written beside its final name and renamed, so a kill mid-save keeps the
         # previous checkpoint whole; the state file, renamed last, says which iteration it is.
-        for model, name in ((generator, "generator.keras"), (discriminator, "discriminator.keras")):
+        for name, model in files.items():
             model.save(self.folder / f"partial-{name}")
             (self.folder / f"partial-{name}").replace(self.folder / name)
         (self.folder / f"partial-{CHECKPOINT_STATE}").write_text(json.dumps({**state, "fingerprint": self.fingerprint}))
@@ -196,7 +355,8 @@ def train_gan(train_set: dict, classes: list[str], synthesis: dict) -> tuple[ker
     Every ``checkpoint_every`` iterations the models and the loop state are saved to
     ``synthesis.checkpoint_dir``; a run started again with the same settings resumes from
     there. Every ``log_every`` iterations the losses and a sample grid go to MLflow.
-    Returns the generator and the loss history (one entry per logged iteration).
+    Returns the published generator (the moving average when ``generator.ema`` is set) and the
+    loss history (one entry per logged iteration).
     """
     profile = select_gan_profile(synthesis)
     real = select_class_images(train_set, classes, synthesis["target_class"], profile["image_size"])
@@ -205,18 +365,23 @@ def train_gan(train_set: dict, classes: list[str], synthesis: dict) -> tuple[ker
     model_settings = {key: value for key, value in profile.items() if key not in RESUMABLE_SETTINGS}
     images_hash = hashlib.blake2b(real.tobytes(), digest_size=16).hexdigest()
     fingerprint = json.dumps({**model_settings, "images": images_hash, "seed": synthesis["seed"]}, sort_keys=True)
-    checkpoint = GanCheckpoint(synthesis["checkpoint_dir"], fingerprint)
+    ema = profile["generator"]["ema"]
+    checkpoint = GanCheckpoint(synthesis["checkpoint_dir"], fingerprint, averaged=ema is not None)
 
     keras.utils.set_random_seed(synthesis["seed"])
     restored = checkpoint.load()
     if restored is None:
-        generator = build_generator(profile["image_size"], latent_dim, profile["generator"])
-        discriminator = build_discriminator(profile["image_size"], profile["discriminator"])
+        models = build_gan(profile)
         state = {"iteration": 0, "history": {"discriminator_loss": [], "generator_loss": [], "iteration": []}}
     else:
-        generator, discriminator, state = restored
+        models, state = restored
         logger.info("Resuming GAN training from iteration %d (%s).", state["iteration"], checkpoint.folder)
-    adversarial = build_adversarial(generator, discriminator, profile["generator"]["learning_rate"])
+    adversarial = build_adversarial(
+        models.generator,
+        models.discriminator,
+        profile["loss"],
+        build_optimizer(profile, profile["generator"]["learning_rate"]),
+    )
 
     rng = np.random.default_rng([synthesis["seed"], state["iteration"]])
     fixed_noise = sample_noise(np.random.default_rng(synthesis["seed"]), 16, latent_dim)
@@ -230,9 +395,13 @@ def train_gan(train_set: dict, classes: list[str], synthesis: dict) -> tuple[ker
     )
     for iteration in progress:
         real_batch = real[rng.integers(0, len(real), batch_size)]
-        discriminator_loss, generator_loss = train_gan_step(generator, discriminator, adversarial, real_batch, rng)
-        progress.set_postfix(d_loss=f"{discriminator_loss:.3f}", g_loss=f"{generator_loss:.3f}")
+        discriminator_loss, generator_loss = train_gan_step(
+            models.generator, models.discriminator, adversarial, real_batch, rng
+        )
         done = iteration + 1
+        if models.average is not None:
+            update_average(models.average, models.generator, averaging_momentum(ema, done))
+        progress.set_postfix(d_loss=f"{discriminator_loss:.3f}", g_loss=f"{generator_loss:.3f}")
         if done % profile["log_every"] == 0 or done == profile["iterations"]:
             history["discriminator_loss"].append(discriminator_loss)
             history["generator_loss"].append(generator_loss)
@@ -240,11 +409,11 @@ def train_gan(train_set: dict, classes: list[str], synthesis: dict) -> tuple[ker
             log_progress_to_mlflow(
                 {"discriminator_loss": discriminator_loss, "generator_loss": generator_loss},
                 done,
-                generator.predict(fixed_noise, verbose=0),
+                models.published.predict(fixed_noise, verbose=0),
             )
         if done % profile["checkpoint_every"] == 0 or done == profile["iterations"]:
-            checkpoint.save(generator, discriminator, {"iteration": done, "history": history})
-    return generator, history
+            checkpoint.save(models, {"iteration": done, "history": history})
+    return models.published, history
 
 
 def generate_synthetic_images(
@@ -293,7 +462,7 @@ def plot_gan_losses(gan_history: dict[str, list[float]]) -> Figure:
     for name in ("discriminator_loss", "generator_loss"):
         axes.plot(gan_history["iteration"], gan_history[name], label=name.replace("_", " "))
     axes.set_xlabel("iteration")
-    axes.set_ylabel("binary cross-entropy")
+    axes.set_ylabel("loss (the profile's: binary cross-entropy or hinge)")
     axes.set_title("DCGAN losses")
     axes.legend()
     return figure
