@@ -1,4 +1,5 @@
-"""What the public file names of the Kermany et al. dataset say: the patient and the pneumonia subtype."""
+"""What the public file names of the Kermany et al. dataset say (the patient and the pneumonia
+subtype), and how synthetic images are named (the GAN profile that made them)."""
 
 import re
 from pathlib import Path
@@ -38,3 +39,21 @@ def subtype_from_path(path: str) -> str | None:
     """``bacteria`` or ``virus`` from a public pneumonia file name; None for any other name."""
     match = PATIENT_PATTERNS[0].match(Path(path).stem)
     return match.group("subtype").lstrip("_").lower() if match else None
+
+
+# A synthetic image's path in an image set: "synthetic:<GAN profile>/<name>".
+SYNTHETIC_PATH_PREFIX = "synthetic:"
+
+
+def synthetic_image_path(gan_profile: str, name: str) -> str:
+    """The image-set path of a synthetic image ``name`` made by the GAN of ``gan_profile``."""
+    return f"{SYNTHETIC_PATH_PREFIX}{gan_profile}/{name}"
+
+
+def synthetic_image_profiles(paths) -> list[str]:
+    """The GAN profiles that made the synthetic images among ``paths``, in order of appearance."""
+    return list(dict.fromkeys(
+        str(path).removeprefix(SYNTHETIC_PATH_PREFIX).split("/", 1)[0]
+        for path in paths
+        if str(path).startswith(SYNTHETIC_PATH_PREFIX) and "/" in str(path)
+    ))

@@ -215,7 +215,7 @@ def test_the_improved_gan_trains_and_generates_images_in_range(tmp_path):
 
 def test_the_improved_checkpoint_reloads_in_safe_mode_publishes_the_average_and_resumes(tmp_path):
     generator, _ = train_gan(train_set(), CLASSES, improved_parameters(tmp_path))
-    folder = tmp_path / "checkpoint"
+    folder = tmp_path / "checkpoint" / "tiny"
 
     published = keras.saving.load_model(folder / "generator.keras", safe_mode=True)
     training = keras.saving.load_model(folder / "training_generator.keras", safe_mode=True)

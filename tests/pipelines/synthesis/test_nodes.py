@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from pediatric_pneumonia.imaging.grids import class_images, image_grid
+from pediatric_pneumonia.naming import synthetic_image_profiles
 from pediatric_pneumonia.pipelines.synthesis.nodes import (
     build_adversarial,
     build_discriminator,
@@ -135,7 +136,7 @@ def test_training_records_losses_and_checkpoints(tmp_path):
     assert generator.output_shape == (None, 16, 16, 1)
     assert history["iteration"] == [2, 4]
     assert len(history["discriminator_loss"]) == len(history["generator_loss"]) == 2
-    state = json.loads((tmp_path / "checkpoint" / "state.json").read_text())
+    state = json.loads((tmp_path / "checkpoint" / "tiny" / "state.json").read_text())
     assert state["iteration"] == 4
 
 
@@ -154,6 +155,18 @@ def test_other_settings_do_not_resume_a_foreign_checkpoint(tmp_path, caplog):
     assert "made with other settings" in caplog.text
 
 
+def test_each_profile_keeps_its_own_checkpoint(tmp_path):
+    train_gan(train_set(), CLASSES, synthesis_parameters(tmp_path))
+    other = {**synthesis_parameters(tmp_path, latent_dim=6), "profile": "other"}
+    other["profiles"] = {"other": other["profiles"]["tiny"]}
+    train_gan(train_set(), CLASSES, other)
+
+    _, history = train_gan(train_set(), CLASSES, synthesis_parameters(tmp_path, iterations=6))
+
+    assert history["iteration"] == [2, 4, 6]  # resumed: the other profile did not replace it
+    assert sorted(folder.name for folder in (tmp_path / "checkpoint").iterdir()) == ["other", "tiny"]
+
+
 def test_generates_the_balancing_gap_at_the_classifier_size(tmp_path):
     generator, _ = train_gan(train_set(), CLASSES, synthesis_parameters(tmp_path))
 
@@ -162,7 +175,8 @@ def test_generates_the_balancing_gap_at_the_classifier_size(tmp_path):
     assert synthetic_set["images"].shape == (4, 24, 24)  # 10 pneumonia - 6 normal
     assert synthetic_set["images"].dtype == np.uint8
     assert synthetic_set["labels"].tolist() == [0] * 4
-    assert all(path.startswith("synthetic:") for path in synthetic_set["paths"])
+    assert all(path.startswith("synthetic:tiny/") for path in synthetic_set["paths"])
+    assert synthetic_image_profiles(synthetic_set["paths"]) == ["tiny"]
     assert sorted(pngs) == [f"synthetic_normal_{i:05d}" for i in range(4)]
     assert pngs["synthetic_normal_00000"].size == (24, 24)
 

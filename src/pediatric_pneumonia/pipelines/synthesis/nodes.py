@@ -26,6 +26,7 @@ from tqdm.auto import tqdm
 
 from ...imaging.diff_augment import DIFF_AUGMENT_POLICIES, DiffAugment
 from ...imaging.grids import class_images, image_grid
+from ...naming import synthetic_image_path
 
 logger = logging.getLogger(__name__)
 
@@ -353,8 +354,8 @@ def train_gan(train_set: dict, classes: list[str], synthesis: dict) -> tuple[ker
     """Train the DCGAN on the training images of ``synthesis.target_class`` only.
 
     Every ``checkpoint_every`` iterations the models and the loop state are saved to
-    ``synthesis.checkpoint_dir``; a run started again with the same settings resumes from
-    there. Every ``log_every`` iterations the losses and a sample grid go to MLflow.
+    ``synthesis.checkpoint_dir/<profile>``; a run started again with the same settings resumes
+    from there, and another profile's checkpoint is left alone. Every ``log_every`` iterations the losses and a sample grid go to MLflow.
     Returns the published generator (the moving average when ``generator.ema`` is set) and the
     loss history (one entry per logged iteration).
     """
@@ -366,7 +367,7 @@ def train_gan(train_set: dict, classes: list[str], synthesis: dict) -> tuple[ker
     images_hash = hashlib.blake2b(real.tobytes(), digest_size=16).hexdigest()
     fingerprint = json.dumps({**model_settings, "images": images_hash, "seed": synthesis["seed"]}, sort_keys=True)
     ema = profile["generator"]["ema"]
-    checkpoint = GanCheckpoint(synthesis["checkpoint_dir"], fingerprint, averaged=ema is not None)
+    checkpoint = GanCheckpoint(Path(synthesis["checkpoint_dir"]) / synthesis["profile"], fingerprint, averaged=ema is not None)
 
     keras.utils.set_random_seed(synthesis["seed"])
     restored = checkpoint.load()
@@ -422,7 +423,8 @@ def generate_synthetic_images(
     """As many synthetic ``target_class`` images as balancing needs (largest class - target class).
 
     Returns them as an image set at the classifier's ``image_size`` (uint8, label of the target
-    class, ``paths`` ``synthetic:<n>``) and as PNG partitions for a person to look at.
+    class, ``paths`` ``synthetic:<profile>/<name>``, so every use can tell which GAN made an image)
+    and as PNG partitions for a person to look at.
     """
     class_counts = np.bincount(train_set["labels"], minlength=len(classes))
     label = classes.index(synthesis["target_class"])
@@ -450,7 +452,7 @@ def generate_synthetic_images(
     synthetic_set = {
         "images": images,
         "labels": np.full(count, label, dtype=np.uint8),
-        "paths": np.array([f"synthetic:{name}" for name in names], dtype=str),
+        "paths": np.array([synthetic_image_path(synthesis["profile"], name) for name in names], dtype=str),
     }
     return synthetic_set, {name: Image.fromarray(image) for name, image in zip(names, images)}
 

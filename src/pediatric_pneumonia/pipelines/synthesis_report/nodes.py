@@ -12,6 +12,7 @@ from scipy import linalg
 
 from ...imaging.grids import class_images, image_grid
 from ...imaging.preprocess import as_model_input
+from ...naming import synthetic_image_profiles
 
 
 def feature_extractor(classifier: keras.Model) -> keras.Model:
@@ -140,10 +141,17 @@ def assess_synthetic_images(
     )
     closest = np.argsort(pixel_distance)[: report["closest_pairs"]]
     metrics = {
+        "gan_profile": "+".join(synthetic_image_profiles(synthetic_set["paths"])) or "unknown",
         "kid": kernel_inception_distance(features["synthetic"], features["training"]),
         "kid_real_vs_real": kernel_inception_distance(features["training"][:half], features["training"][half:]),
         "fid": frechet_distance(features["synthetic"], features["training"]),
         "fid_real_vs_real": frechet_distance(features["training"][:half], features["training"][half:]),
+    }
+    # How many times the real-vs-real floor; undefined where the (unbiased) KID floor is not positive.
+    for distance in ("kid", "fid"):
+        if metrics[f"{distance}_real_vs_real"] > 0:
+            metrics[f"{distance}_over_real_vs_real"] = metrics[distance] / metrics[f"{distance}_real_vs_real"]
+    metrics |= {
         "precision": precision,
         "recall": recall,
         "memorized_share_pixels": pixel_share,
