@@ -133,3 +133,16 @@ def test_mlflow_models_serve_answers_raw_xrays(tracking, tmp_path):
     row = answer["predictions"][0]
     assert row["label"] == expected.label
     assert row["probability"] == pytest.approx(expected.probability, abs=1e-6)
+
+
+def test_the_logged_model_states_its_pinned_requirements(tracking, tmp_path):
+    run_id, _ = log_version(0.9)
+
+    requirements = Path(mlflow.artifacts.download_artifacts(f"runs:/{run_id}/baseline_model/requirements.txt", dst_path=tmp_path))
+    lines = requirements.read_text().split()
+
+    import keras
+
+    assert f"keras=={keras.__version__}" in lines
+    assert any(line.startswith("pediatric-pneumonia==") for line in lines)
+    assert any(line.startswith(f"{keras.backend.backend()}==") for line in lines)

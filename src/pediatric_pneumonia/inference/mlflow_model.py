@@ -6,11 +6,13 @@ same answers. Input: a column ``image`` of encoded image files (bytes; base64 in
 
 import base64
 import binascii
+import importlib.metadata
 import logging
 import tempfile
 from pathlib import Path
 
 import cv2
+import keras
 import mlflow
 import numpy as np
 import pandas as pd
@@ -31,6 +33,11 @@ SIGNATURE = ModelSignature(
     inputs=Schema([ColSpec("binary", INPUT_COLUMN)]),
     outputs=Schema([ColSpec("string", "label"), ColSpec("double", "probability"), ColSpec("double", "threshold")]),
 )
+# The distributions that loading and running the model imports (with the Keras backend's), pinned
+# to this environment's versions. Stated, not inferred: MLflow's inference loads the model in a new
+# Python process, which costs a TensorFlow import (about 10 s) for every model a run logs.
+MODEL_REQUIREMENTS = ("pediatric-pneumonia", "mlflow", "keras", "numpy", "pandas", "opencv-python-headless", "pydicom", "pillow")
+KERAS_BACKEND_DISTRIBUTIONS = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}
 # The registry alias of the version with the best validation ROC-AUC of a registered model.
 BEST_ALIAS = "best"
 VALIDATION_METRIC_TAG = "validation_roc_auc"
@@ -76,6 +83,12 @@ def input_example() -> pd.DataFrame:
     return pd.DataFrame({INPUT_COLUMN: [cv2.imencode(".png", gradient)[1].tobytes()]})
 
 
+def model_pip_requirements() -> list[str]:
+    """The logged model's pip requirements: ``MODEL_REQUIREMENTS`` and the Keras backend, pinned."""
+    names = MODEL_REQUIREMENTS + (KERAS_BACKEND_DISTRIBUTIONS[keras.backend.backend()],)
+    return [f"{name}=={importlib.metadata.version(name)}" for name in names]
+
+
 def log_predictor_model(predictor: Predictor, registered_model_name: str | None, artifact_name: str) -> None:
     """Log ``predictor`` to the active MLflow run as a pyfunc model; with ``registered_model_name``,
     register it as a new version and move the ``best`` alias to it if its validation ROC-AUC beats
@@ -89,6 +102,7 @@ def log_predictor_model(predictor: Predictor, registered_model_name: str | None,
             artifacts={PACKAGE_ARTIFACT: str(package)},
             signature=SIGNATURE,
             input_example=input_example(),
+            pip_requirements=model_pip_requirements(),
             registered_model_name=registered_model_name,
         )
     if registered_model_name:
