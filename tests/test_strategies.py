@@ -85,6 +85,22 @@ def test_synthesis_report_on_a_fresh_clone_says_to_run_baseline_first(tmp_path, 
     assert not (project / "data").exists()
 
 
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"combined": {"balancing": {"synthetic_share": 0.9}}}, r"Strategy 'combined' would need more synthetic images"),
+        ({"threshold": {"method": "best_guess"}}, r"threshold"),
+        ({"gan": {"balancing": {"strategy": "combined"}}}, r"gan.balancing.strategy is 'combined'"),
+        ({"study": {"gan_profiles": ["cpu", "gpu_huge"]}}, r"unknown GAN profiles \['gpu_huge'\]"),
+    ],
+)
+def test_a_study_whose_jobs_would_fail_stops_before_any_node(tmp_path, monkeypatch, overrides, message):
+    project = fresh_project(tmp_path, monkeypatch, {"study": {"strategies": ["baseline", "gan", "combined"]}} | overrides)
+    with pytest.raises(ValueError, match=message):
+        run_pipelines(project, ["study"])
+    assert not (project / "data").exists()
+
+
 def fresh_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, overrides: dict) -> Path:
     """A project as a fresh clone has it (nothing under data/), the tiny raw set and ``overrides``."""
     raw = make_raw_dataset(tmp_path / "raw" / "chest_xray")

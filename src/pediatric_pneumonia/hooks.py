@@ -20,7 +20,8 @@ from .pipelines.explain.nodes import check_explain_parameters
 from .pipelines.ingestion.nodes import check_ingestion_parameters
 from .pipelines.reporting.nodes import check_reporting_parameters
 from .pipelines.stress.nodes import check_stress_parameters
-from .pipelines.study.nodes import check_study_parameters
+from .pipelines.study.nodes import check_study_gan_profiles, check_study_parameters
+from .pipelines.study.runs import study_strategies
 from .pipelines.synthesis.nodes import select_gan_profile
 from .pipelines.training.nodes import check_training_parameters
 from .search import check_search_parameters
@@ -43,6 +44,9 @@ PARAMETER_CHECKS = {
     "search": check_search_parameters,
     "study": partial(check_study_parameters, strategies=STRATEGIES),
 }
+
+# The shared parameter groups that every study job reads besides its strategy's balancing block.
+STUDY_JOB_GROUPS = ("training", "calibration", "threshold", "reporting")
 
 
 class ParameterValidationHook:
@@ -69,19 +73,35 @@ class ParameterValidationHook:
             if check is None:
                 continue
             parameters = catalog.load(name)
+            owner = namespace.rsplit(".", 1)[-1]
+            if group == "balancing" and owner in STRATEGY_TABLE:
+                check_strategy_is_its_namespace(owner, parameters)
             check(parameters)
-            if group == "balancing":
-                owner = namespace.rsplit(".", 1)[-1]
-                if owner in STRATEGY_TABLE:
-                    check_strategy_is_its_namespace(owner, parameters)
-                if STRATEGY_TABLE[parameters["strategy"]].uses_synthetic_images:
-                    self._synthetic_balancing[parameters["strategy"]] = parameters
+            if group == "study":
+                self._check_study_jobs(parameters, catalog)
+            if group == "balancing" and STRATEGY_TABLE[parameters["strategy"]].uses_synthetic_images:
+                self._synthetic_balancing[parameters["strategy"]] = parameters
         if self._synthetic_balancing and "synthetic_normal_set" in pipeline.all_outputs():
             classes = catalog.load("params:raw_data.classes")
             self._synthetic_label = classes.index(catalog.load("params:synthesis")["target_class"])
         else:
             self._synthetic_balancing = {}
         check_inputs_are_saved(pipeline, catalog)
+
+    def _check_study_jobs(self, study: dict, catalog: DataCatalog) -> None:
+        """Check what the study's jobs will read (each study strategy's balancing block, the
+        training and report groups, the listed GAN profiles) now, not in every job after the
+        data preparation and the GAN; arm the synthetic-image supply check for its strategies."""
+        everything = catalog.load("parameters")
+        check_study_against_synthesis(study, everything["synthesis"])
+        for group in STUDY_JOB_GROUPS:
+            PARAMETER_CHECKS[group](everything[group])
+        for strategy in study_strategies(study):
+            balancing = everything[strategy]["balancing"]
+            check_strategy_is_its_namespace(strategy, balancing)
+            check_balancing_parameters(balancing)
+            if STRATEGY_TABLE[strategy].uses_synthetic_images:
+                self._synthetic_balancing[strategy] = balancing
 
     @hook_impl
     def after_dataset_saved(self, dataset_name: str, data: object) -> None:
@@ -98,6 +118,14 @@ def check_strategy_is_its_namespace(namespace: str, balancing: dict) -> None:
             f"'{namespace}' strategy: the namespace names the strategy. Set it to '{namespace}' in "
             f"{BALANCING_FILE}; to train another strategy, run `kedro run --pipeline <strategy>`."
         )
+
+
+def check_study_against_synthesis(study: dict, synthesis: dict) -> None:
+    """Raise a ValueError if a GAN profile the study lists is unknown or cannot train, before the
+    study's first GAN or classifier does."""
+    check_study_gan_profiles(study, list(synthesis["profiles"]))
+    for profile in study.get("gan_profiles") or []:
+        select_gan_profile({**synthesis, "profile": profile})
 
 
 def check_synthetic_supply(synthetic_balancing: dict[str, dict], labels: np.ndarray, synthetic_label: int) -> None:
@@ -157,6 +185,21 @@ class MlflowArtifactHook:
     @hook_impl
     def after_catalog_created(self, catalog: DataCatalog) -> None:
         self._catalog = catalog
+
+    def _check_study_jobs(self, study: dict, catalog: DataCatalog) -> None:
+        """Check what the study's jobs will read (each study strategy's balancing block, the
+        training and report groups, the listed GAN profiles) now, not in every job after the
+        data preparation and the GAN; arm the synthetic-image supply check for its strategies."""
+        everything = catalog.load("parameters")
+        check_study_against_synthesis(study, everything["synthesis"])
+        for group in STUDY_JOB_GROUPS:
+            PARAMETER_CHECKS[group](everything[group])
+        for strategy in study_strategies(study):
+            balancing = everything[strategy]["balancing"]
+            check_strategy_is_its_namespace(strategy, balancing)
+            check_balancing_parameters(balancing)
+            if STRATEGY_TABLE[strategy].uses_synthetic_images:
+                self._synthetic_balancing[strategy] = balancing
 
     @hook_impl
     def after_dataset_saved(self, dataset_name: str) -> None:

@@ -7,6 +7,7 @@ from pediatric_pneumonia.pipelines.study.nodes import (
     COMPARISON_COLUMNS,
     STUDY_METRICS,
     STUDY_PREDICTION_COLUMNS,
+    check_study_gan_profiles,
     check_study_parameters,
     compare_strategies,
     plot_comparison,
@@ -18,6 +19,7 @@ STUDY = {
     "seeds": 3,
     "reference_strategy": "baseline",
     "strategies": None,
+    "gan_profiles": None,
     "retrain_gan_per_seed": False,
     "bootstrap_resamples": 200,
     "bootstrap_seed": 7,
@@ -181,6 +183,39 @@ def test_study_parameters_that_cannot_work_are_refused_with_a_fix(change, messag
 def test_the_default_study_parameters_pass():
     check_study_parameters(STUDY | {"strategies": ["baseline", "gan"]}, STRATEGIES)
     check_study_parameters(STUDY, STRATEGIES)
+
+
+@pytest.mark.parametrize(
+    ("gan_profiles", "message"),
+    [
+        ([], "study.gan_profiles must be null .* or a list of distinct GAN profiles"),
+        (["cpu", "cpu"], "distinct GAN profiles"),
+        ("cpu", "distinct GAN profiles"),
+        (["cpu", "gpu_huge"], "unknown GAN profiles \\['gpu_huge'\\]. Use some of \\['cpu', 'cpu_stable', 'paper'\\]"),
+    ],
+)
+def test_gan_profiles_that_cannot_work_are_refused_with_a_fix(gan_profiles, message):
+    with pytest.raises(ValueError, match=message):
+        check_study_gan_profiles(STUDY | {"gan_profiles": gan_profiles}, ["cpu", "cpu_stable", "paper"])
+
+
+def test_a_synthetic_image_reference_cannot_be_split_by_gan_profile():
+    with pytest.raises(ValueError, match="study.reference_strategy 'gan' uses synthetic images"):
+        check_study_gan_profiles(STUDY | {"gan_profiles": ["cpu"], "reference_strategy": "gan"}, ["cpu"])
+    check_study_gan_profiles(STUDY | {"gan_profiles": ["cpu"]}, ["cpu"])
+    check_study_gan_profiles(STUDY | {"gan_profiles": None, "reference_strategy": "gan"}, ["cpu"])
+
+
+def test_models_of_one_strategy_with_several_gan_profiles_are_compared_side_by_side():
+    predictions = synthetic_study_predictions()
+    predictions["strategy"] = predictions["strategy"].replace({"copy": "combined@cpu", "combined": "combined@cpu_stable"})
+
+    comparison = compare_strategies(predictions, STUDY | {"strategies": ["baseline", "combined"]})
+    markdown = write_comparison_markdown(comparison, STUDY | {"gan_profiles": ["cpu", "cpu_stable"]})
+
+    assert comparison["strategy"].tolist() == ["baseline", "combined@cpu", "combined@cpu_stable"]
+    assert "GAN profiles cpu, cpu_stable (named strategy@profile)" in markdown
+    assert "- combined@cpu_stable vs baseline:" in markdown
 
 
 def test_a_ray_address_that_does_not_answer_stops_the_study_before_anything_trains(monkeypatch):

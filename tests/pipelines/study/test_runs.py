@@ -7,26 +7,36 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from kedro.framework.startup import bootstrap_project
 from mlflow.tracking import MlflowClient
 
-from pediatric_pneumonia.pipelines.study.runs import job_command, job_nodes, run_jobs, study_jobs
+from pediatric_pneumonia.pipelines.study.runs import gan_jobs, job_command, job_name, job_nodes, run_jobs, study_jobs
 from tests.conftest import REPO_ROOT, TEST_PARAMETERS, create_project, latest_version, make_raw_dataset
 
 KEDRO = str(Path(sys.executable).parent / "kedro")
-STUDY_STRATEGIES = ["baseline", "class_weight"]
+STUDY_STRATEGIES = ["baseline", "gan"]
+GAN_PROFILES = ["cpu", "cpu_stable"]
+STUDY_MODELS = ["baseline", "gan@cpu", "gan@cpu_stable"]
 
 
 @pytest.fixture(scope="module")
 def finished_study(tmp_path_factory):
-    """`kedro run --pipeline study` with two strategies x two seeds on the Ray backend."""
+    """`kedro run --pipeline study` with baseline and gan x two GAN profiles x two seeds on the Ray
+    backend: the study's run trains the cpu GAN, a GAN job of its own the cpu_stable one."""
     pytest.importorskip("ray", reason="the study's Ray backend needs Ray: pip install -e '.[test]'")
     base = tmp_path_factory.mktemp("study")
     raw = make_raw_dataset(base / "raw" / "chest_xray")
-    study = {"strategies": STUDY_STRATEGIES, "seeds": 2, "bootstrap_resamples": 50, "backend": "ray", "cpus_per_job": 1}
-    project = create_project(base / "project", {**TEST_PARAMETERS, "raw_data": {"root": str(raw)}, "study": study})
+    study = {
+        "strategies": STUDY_STRATEGIES, "gan_profiles": GAN_PROFILES, "seeds": 2, "bootstrap_resamples": 50,
+        "backend": "ray", "cpus_per_job": 1,
+    }
+    tiny_gan = TEST_PARAMETERS["synthesis"]["profiles"]["cpu"]
+    synthesis = {"profiles": {"cpu": tiny_gan, "cpu_stable": tiny_gan}}
+    parameters = {**TEST_PARAMETERS, "raw_data": {"root": str(raw)}, "study": study, "synthesis": synthesis}
+    project = create_project(base / "project", parameters)
     environment = {name: value for name, value in os.environ.items() if not name.startswith(("MLFLOW_", "RAY_"))}
     finished = subprocess.run(
         [KEDRO, "run", "--env", "test", "--pipeline", "study"],
@@ -44,11 +54,11 @@ def test_the_comparison_has_every_strategy_over_its_seeds(finished_study):
     comparison = pd.read_csv(latest_version(reports / "comparison.csv"))
     predictions = pd.read_csv(latest_version(finished_study / "data/07_model_output/study/study_predictions.csv"))
 
-    assert comparison["strategy"].tolist() == STUDY_STRATEGIES
-    assert comparison["n_seeds"].tolist() == [2, 2]
-    assert comparison["n_images"].tolist() == [20, 20]
+    assert comparison["strategy"].tolist() == STUDY_MODELS
+    assert comparison["n_seeds"].tolist() == [2, 2, 2]
+    assert comparison["n_images"].tolist() == [20, 20, 20]
     assert sorted(predictions.groupby(["strategy", "seed"]).size().items()) == [
-        (("baseline", 42), 20), (("baseline", 43), 20), (("class_weight", 42), 20), (("class_weight", 43), 20)
+        ((model, seed), 20) for model in STUDY_MODELS for seed in (42, 43)
     ]
     assert 0.0 <= comparison.loc[1, "mcnemar_p_holm"] <= 1.0
     assert latest_version(reports / "comparison.md").read_text().startswith("#")
@@ -62,19 +72,37 @@ def test_each_job_is_a_finished_child_run_of_the_study_run(finished_study):
     children = [run for run in runs if "mlflow.parentRunId" in run.data.tags]
     parents = {run.data.tags["mlflow.parentRunId"] for run in children}
 
-    assert len(runs) == 5 and len(parents) == 1
+    assert len(runs) == 8 and len(parents) == 1
     assert {run.info.run_id for run in runs} - {run.info.run_id for run in children} == parents
-    assert sorted(run.info.run_name for run in children) == [
-        "baseline-seed42", "baseline-seed43", "class_weight-seed42", "class_weight-seed43"
-    ]
+    assert sorted(run.info.run_name for run in children) == sorted(
+        ["gan@cpu_stable"] + [f"{model}-seed{seed}" for model in STUDY_MODELS for seed in (42, 43)]
+    )
+    gan_job = next(run for run in children if run.info.run_name == "gan@cpu_stable")
+    assert gan_job.info.status == "FINISHED" and gan_job.data.params["synthesis.profile"] == "cpu_stable"
+    assert "gan.generator_loss" in gan_job.data.metrics
     for run in children:
+        if run is gan_job:
+            continue
         strategy = run.data.tags["study.strategy"]
+        assert run.data.params.get("synthesis.profile", "cpu") == run.data.tags.get("study.gan_profile", "cpu")
         assert run.info.status == "FINISHED", run.info.run_name
         assert run.data.params["training.seed"] == run.data.tags["study.seed"]
         assert 0.0 <= run.data.metrics[f"{strategy}.roc_auc"] <= 1.0
         assert f"{strategy}.val_loss" in run.data.metrics
         artifacts = {artifact.path for artifact in client.list_artifacts(run.info.run_id, strategy)}
         assert f"{strategy}/predictions" in artifacts and f"{strategy}/model" in artifacts
+
+
+def test_each_gan_profile_balances_with_its_own_synthetic_images(finished_study):
+    workspaces = next((finished_study / "data/09_study").iterdir())
+    synthetic = {}
+    for profile in GAN_PROFILES:
+        balanced = workspaces / f"gan@{profile}-seed42" / "data/05_model_input/gan/balanced_train_set.npz"
+        with np.load(balanced) as arrays:
+            synthetic[profile] = arrays["images"][[path.startswith("synthetic:") for path in arrays["paths"]]]
+
+    assert len(synthetic["cpu"]) == len(synthetic["cpu_stable"]) > 0
+    assert not np.array_equal(synthetic["cpu"], synthetic["cpu_stable"])
 
 
 def test_the_seed_changes_the_model(finished_study):
@@ -106,9 +134,41 @@ def test_a_job_runs_what_its_test_report_needs_without_the_shared_stages():
 
 
 def test_the_jobs_are_every_strategy_times_every_seed_from_the_training_seed():
-    jobs = study_jobs({"strategies": None, "seeds": 2}, training_seed=7)
+    jobs = study_jobs({"strategies": None, "seeds": 2}, training_seed=7, default_gan_profile="cpu")
 
-    assert len(jobs) == 12 and jobs[:2] == [{"strategy": "baseline", "seed": 7}, {"strategy": "baseline", "seed": 8}]
+    assert len(jobs) == 12 and [(job["model"], job["seed"]) for job in jobs[:2]] == [("baseline", 7), ("baseline", 8)]
+    assert {job["gan_profile"] for job in jobs if job["strategy"] in ("gan", "combined")} == {"cpu"}
+    assert {job["gan_profile"] for job in jobs if job["strategy"] == "baseline"} == {None}
+
+
+def test_listed_gan_profiles_multiply_the_synthetic_image_strategies_only():
+    study = {"strategies": ["baseline", "gan", "combined"], "seeds": 2, "gan_profiles": ["cpu", "cpu_stable"]}
+
+    jobs = study_jobs(study, training_seed=1, default_gan_profile="cpu")
+
+    assert [job_name(job) for job in jobs] == [
+        "baseline-seed1", "baseline-seed2",
+        "gan@cpu-seed1", "gan@cpu-seed2", "gan@cpu_stable-seed1", "gan@cpu_stable-seed2",
+        "combined@cpu-seed1", "combined@cpu-seed2", "combined@cpu_stable-seed1", "combined@cpu_stable-seed2",
+    ]
+    gans = gan_jobs(jobs, {**study, "retrain_gan_per_seed": False}, default_gan_profile="cpu")
+    assert [(job["strategy"], job["gan_profile"], job_name(job)) for job in gans] == [("synthesis", "cpu_stable", "gan@cpu_stable")]
+    assert gan_jobs(jobs, {**study, "retrain_gan_per_seed": True}, default_gan_profile="cpu") == []
+
+
+def test_a_job_trains_with_its_gan_profile_and_a_gan_job_has_no_seed():
+    model = job_command({"strategy": "gan", "seed": 43, "gan_profile": "cpu_stable"}, {"gan": {"balancing": {}}}, ["a"], False)
+    gan = job_command({"strategy": "synthesis", "gan_profile": "cpu_stable", "model": "gan@cpu_stable"}, {}, ["b"], own_gan=True)
+
+    assert model[model.index("--params") + 1] == "training.seed=43,synthesis.profile=cpu_stable"
+    assert gan[gan.index("--pipeline") + 1] == "synthesis"
+    assert gan[gan.index("--params") + 1] == "synthesis.profile=cpu_stable"
+
+
+def test_a_gan_job_runs_the_synthesis_without_the_data_preparation():
+    bootstrap_project(REPO_ROOT)
+
+    assert job_nodes("synthesis", own_gan=True) == ["generate_synthetic_images_node", "plot_gan_losses_node", "train_gan_node"]
 
 
 def test_a_failed_job_is_named_with_its_exit_code_and_log(tmp_path):

@@ -11,6 +11,7 @@ from ...evaluation.bootstrap import group_bootstrap_intervals
 from ...evaluation.comparison import holm_adjust, mcnemar_exact, paired_bootstrap_auc_difference
 from ...evaluation.metrics import core_metrics
 from ...search.space import INSTALL_RAY, check_ray_address_answers, ray_installed
+from ...strategies import STRATEGY_TABLE
 
 # `study_predictions`: one row per (strategy, seed, test image). `target` is 0/1 (1 = PNEUMONIA),
 # `probability` the calibrated probability and `threshold` the validation-chosen threshold of that
@@ -18,6 +19,8 @@ from ...search.space import INSTALL_RAY, check_ray_address_answers, ray_installe
 STUDY_PREDICTION_COLUMNS = ("strategy", "seed", "path", "patient_id", "target", "probability", "threshold")
 STUDY_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc", "sensitivity", "specificity")
 STUDY_BACKENDS = ("sequential", "ray")
+# A synthetic-image strategy trained with a listed GAN profile is compared as "<strategy>@<profile>".
+GAN_PROFILE_SEPARATOR = "@"
 COMPARISON_COLUMNS = (
     ("strategy", "reference", "n_seeds", "n_images", "n_patients")
     + tuple(f"{metric}_{part}" for metric in STUDY_METRICS for part in ("mean", "std", "ci_low", "ci_high"))
@@ -70,6 +73,34 @@ def check_study_parameters(study: dict, strategies: Sequence[str]) -> None:
             check_ray_address_answers(address, study["ray_connect_timeout_s"])
 
 
+def check_study_gan_profiles(study: dict, profiles: Sequence[str]) -> None:
+    """Raise a ValueError if ``study.gan_profiles`` is not null or a list of distinct names of
+    ``profiles`` (the GAN profiles of ``synthesis.profiles``)."""
+    listed = study.get("gan_profiles")
+    if listed is None:
+        return
+    known = sorted(profiles)
+    if not isinstance(listed, list) or not listed or len(set(map(str, listed))) != len(listed):
+        raise ValueError(
+            f"study.gan_profiles must be null (synthesis.profile alone) or a list of distinct GAN profiles, e.g. "
+            f"[cpu, cpu_stable]; got {listed!r}. The profiles are {known}."
+        )
+    unknown = [profile for profile in listed if profile not in profiles]
+    if unknown:
+        raise ValueError(f"study.gan_profiles names unknown GAN profiles {unknown}. Use some of {known} (synthesis.profiles).")
+    if STRATEGY_TABLE[study["reference_strategy"]].uses_synthetic_images:
+        raise ValueError(
+            f"study.reference_strategy '{study['reference_strategy']}' uses synthetic images, so with study.gan_profiles "
+            f"listed it is several models ({study['reference_strategy']}{GAN_PROFILE_SEPARATOR}<profile>). Use a reference "
+            "without synthetic images (baseline), or set study.gan_profiles to null."
+        )
+
+
+def model_strategy(model: str) -> str:
+    """The strategy of a study model name (``gan@cpu_stable`` -> ``gan``)."""
+    return model.split(GAN_PROFILE_SEPARATOR, 1)[0]
+
+
 def _models_by_image(study_predictions: pd.DataFrame, study: dict) -> tuple[pd.DataFrame, dict]:
     """The test images (path -> patient_id, target) and, per strategy, its probabilities (images x
     seeds) and thresholds (per seed); raises where the table cannot be compared honestly."""
@@ -78,7 +109,7 @@ def _models_by_image(study_predictions: pd.DataFrame, study: dict) -> tuple[pd.D
         raise ValueError(f"study_predictions lacks the columns {missing}; it needs {list(STUDY_PREDICTION_COLUMNS)}.")
     predictions = study_predictions
     if study.get("strategies") is not None:
-        predictions = predictions[predictions["strategy"].isin(study["strategies"])]
+        predictions = predictions[predictions["strategy"].map(model_strategy).isin(study["strategies"])]
     strategies = list(dict.fromkeys(predictions["strategy"]))
     if study["reference_strategy"] not in strategies:
         raise ValueError(
@@ -194,12 +225,17 @@ def _protocol(comparison: pd.DataFrame, study: dict) -> str:
         if study["retrain_gan_per_seed"]
         else "; the GAN and its synthetic images are made once and shared by every seed"
     )
+    if study.get("gan_profiles"):
+        gan += (
+            f"; the strategies that use synthetic images were trained with each of the GAN profiles "
+            f"{', '.join(study['gan_profiles'])} (named strategy{GAN_PROFILE_SEPARATOR}profile)"
+        )
     level = f"{100 * study['confidence_level']:g}%"
     return (
         "**Protocol.** Each strategy's classifier was trained on the training patients (the public train split less "
         "the patients held out for validation), balanced as the strategy prescribes; its training epochs, probability "
         "calibration and decision threshold were chosen on the validation patients only, and the test split was read "
-        f"once per model, after all of that was fixed. Each of the {len(comparison)} strategies was trained with "
+        f"once per model, after all of that was fixed. Each of the {len(comparison)} models compared was trained with "
         f"{study['seeds']} seeds; the seed sets the classifier's initial weights and the shuffling of its training "
         f"batches{gan}. Each cell is the mean ± standard deviation over seeds of the models' test figures, each at its "
         f"own threshold, and the {level} interval of that seed mean from {study['bootstrap_resamples']} resamples of "
