@@ -10,9 +10,8 @@ import mlflow
 import numpy as np
 
 from ..classifier import build_classifier
+from ..classifier_training import TrainingBatches, cosine_learning_rate
 from ..imaging.preprocess import as_model_input
-from ..pipelines.training.batches import TrainingBatches
-from ..pipelines.training.nodes import cosine_learning_rate
 from ..tracking import absolute_tracking_uri
 
 # Called after every epoch with the epoch (from 1) and its validation signals; the Ray backend

@@ -2,8 +2,8 @@ import keras
 import numpy as np
 import pytest
 
+from pediatric_pneumonia.classifier_training import TrainingBatches
 from pediatric_pneumonia.evaluation.calibration import apply_calibration
-from pediatric_pneumonia.pipelines.training.batches import TrainingBatches
 from pediatric_pneumonia.pipelines.training.nodes import (
     check_training_parameters,
     fit_calibration,

@@ -1,7 +1,6 @@
 """Training of the CNN with early stopping on validation, its calibration and the decision threshold."""
 
 import logging
-import math
 
 import keras
 import numpy as np
@@ -13,13 +12,13 @@ from ...classifier import (
     choose_architecture,
     predict_probabilities,
 )
+from ...classifier_training import TrainingBatches, cosine_learning_rate
 from ...evaluation.calibration import apply_calibration, calibration_from_validation, check_calibration_parameters
 from ...evaluation.metrics import roc_auc
 from ...evaluation.thresholds import check_threshold_parameters, choose_threshold
 from ...imaging.augment import check_online_augmentation
 from ...imaging.preprocess import as_model_input
 from ...inference.predictor import PACKAGE_FORMAT_VERSION, Predictor
-from .batches import TrainingBatches
 
 logger = logging.getLogger(__name__)
 
@@ -51,11 +50,6 @@ def check_training_parameters(training: dict) -> None:
             f"Unknown training.early_stopping.monitor '{stopping['monitor']}'. Use one of {EARLY_STOPPING_SIGNALS}."
         )
     check_online_augmentation(training["augmentation"])
-
-
-def cosine_learning_rate(epoch: int, epochs: int, initial: float) -> float:
-    """Half a cosine from ``initial`` at the first epoch towards zero after the last."""
-    return initial * 0.5 * (1 + math.cos(math.pi * epoch / epochs))
 
 
 def train_classifier(

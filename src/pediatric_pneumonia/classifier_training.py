@@ -1,12 +1,19 @@
-"""Training batches: a fixed number of images per epoch, freshly augmented and normalised."""
+"""What fitting the classifier needs wherever it is trained (the training pipeline, the search's
+trials): batches of a fixed number of images per epoch, freshly augmented and normalised, and the
+learning-rate schedule."""
 
 import math
 
 import keras
 import numpy as np
 
-from ...imaging.augment import augment_batch
-from ...imaging.preprocess import as_model_input
+from .imaging.augment import augment_batch
+from .imaging.preprocess import as_model_input
+
+
+def cosine_learning_rate(epoch: int, epochs: int, initial: float) -> float:
+    """Half a cosine from ``initial`` at the first epoch towards zero after the last."""
+    return initial * 0.5 * (1 + math.cos(math.pi * epoch / epochs))
 
 
 class TrainingBatches(keras.utils.PyDataset):
