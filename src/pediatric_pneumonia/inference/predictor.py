@@ -17,7 +17,7 @@ import keras
 import numpy as np
 
 from ..evaluation.calibration import apply_calibration
-from ..imaging.decode import DEFAULT_MAX_PIXELS, ImageDecodeError
+from ..imaging.decode import DEFAULT_MAX_PIXELS, ImageDecodeError, to_grayscale_uint8
 from ..imaging.preprocess import as_model_input, fit_to_square, stored_image
 
 PACKAGE_FORMAT_VERSION = 1
@@ -205,23 +205,14 @@ def describe_source(image: ImageInput, index: int) -> str:
 
 
 def grayscale_array(image: np.ndarray, source: str) -> np.ndarray:
-    """A decoded image array as 2-D uint8 grayscale (RGB averaged with OpenCV's weights, other
-    dtypes min-max scaled)."""
+    """A decoded image array (H x W, or H x W x 1, 3 or 4 in RGB order) as 2-D uint8 grayscale, by
+    the decoder's own conversion (``imaging.decode.to_grayscale_uint8``)."""
     array = np.asarray(image)
-    is_uint8 = array.dtype == np.uint8
-    if array.ndim == 3 and array.shape[2] == 1:
-        array = array[..., 0]
-    if array.ndim == 3 and array.shape[2] in (3, 4):
-        array = array[..., :3].astype(np.float64) @ np.array([0.299, 0.587, 0.114])
-    if array.ndim != 2 or min(array.shape) < 1:
+    if not (array.ndim == 2 or (array.ndim == 3 and array.shape[2] in (1, 3, 4))) or min(array.shape[:2]) < 1:
         raise ImageDecodeError(
             f"{source}: an image array must be 2-D grayscale or H x W x 3 RGB, got shape {np.shape(image)}."
         )
-    if is_uint8:
-        return np.clip(np.round(array), 0, 255).astype(np.uint8)
-    low, high = float(np.min(array)), float(np.max(array))
-    scaled = (array.astype(np.float64) - low) * (255.0 / max(high - low, 1e-12))
-    return np.clip(np.round(scaled), 0, 255).astype(np.uint8)
+    return to_grayscale_uint8(array, channel_order="RGB")
 
 
 def package_folder(path: Path) -> Path:
