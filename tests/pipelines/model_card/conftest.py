@@ -73,6 +73,7 @@ def card_inputs() -> dict:
             "threshold": 0.6234,
             "validation_sensitivity": 0.9345,
             "validation_specificity": 0.8812,
+            "validation_roc_auc": 0.9712,
         },
         "stress_metrics": {
             "test.roc_auc_clean": 0.9378,

@@ -48,6 +48,7 @@ def test_card_holds_the_validation_operating_point_and_calibration(card_inputs):
     card = card_of(card_inputs)
     assert "Decision threshold: 0.623 (method `youden`" in card
     assert "Validation sensitivity 0.934, specificity 0.881" in card
+    assert "Validation ROC-AUC 0.971" in card
     assert "Calibration: `temperature`, temperature 1.877." in card
     assert "| expected calibration error (ECE) | 0.112 | 0.035 |" in card
 

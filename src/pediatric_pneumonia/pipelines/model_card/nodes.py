@@ -125,6 +125,8 @@ def _validation_section(calibration: dict, decision_threshold: dict) -> list[str
         "chosen on calibrated validation probabilities).",
         f"- Validation sensitivity {_number(decision_threshold['validation_sensitivity'])}, specificity "
         f"{_number(decision_threshold['validation_specificity'])} at that threshold.",
+        f"- Validation ROC-AUC {_number(decision_threshold.get('validation_roc_auc'))} (what the model registry's "
+        "`@best` alias ranks versions by).",
         f"- Calibration: `{calibration['method']}`, temperature {_number(calibration['temperature'])}.",
         "",
         *_table(["validation score", "before calibration", "after calibration"], rows),
