@@ -173,6 +173,8 @@ def test_a_table_that_cannot_be_compared_is_refused_with_what_is_wrong(change, m
         ({"backend": "dask"}, "study.backend must be one of"),
         ({"cpus_per_job": 0}, "study.cpus_per_job must be a positive number"),
         ({"workspace": ""}, "study.workspace must name the folder"),
+        ({"retrain_gan_per_seed": "yes"}, "study.retrain_gan_per_seed must be true or false"),
+        ({"ray_connect_timeout_s": 0}, "study.ray_connect_timeout_s must be a positive number"),
     ],
 )
 def test_study_parameters_that_cannot_work_are_refused_with_a_fix(change, message):

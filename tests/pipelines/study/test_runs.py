@@ -84,7 +84,8 @@ def test_each_job_is_a_finished_child_run_of_the_study_run(finished_study):
         if run is gan_job:
             continue
         strategy = run.data.tags["study.strategy"]
-        assert run.data.params.get("synthesis.profile", "cpu") == run.data.tags.get("study.gan_profile", "cpu")
+        model = run.data.tags["study.model"]
+        assert run.data.tags.get("study.gan_profile") == (model.split("@")[1] if "@" in model else None)
         assert run.info.status == "FINISHED", run.info.run_name
         assert run.data.params["training.seed"] == run.data.tags["study.seed"]
         assert 0.0 <= run.data.metrics[f"{strategy}.roc_auc"] <= 1.0

@@ -63,6 +63,11 @@ def check_study_parameters(study: dict, strategies: Sequence[str]) -> None:
     cpus = study.get("cpus_per_job")
     if isinstance(cpus, bool) or not isinstance(cpus, int | float) or cpus <= 0:
         raise ValueError(f"study.cpus_per_job must be a positive number of cores (1 is usual); got {cpus!r}.")
+    if not isinstance(study.get("retrain_gan_per_seed"), bool):
+        raise ValueError(f"study.retrain_gan_per_seed must be true or false; got {study.get('retrain_gan_per_seed')!r}.")
+    timeout = study.get("ray_connect_timeout_s")
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
+        raise ValueError(f"study.ray_connect_timeout_s must be a positive number of seconds (5 is usual); got {timeout!r}.")
     if not study.get("workspace"):
         raise ValueError("study.workspace must name the folder of the jobs' workspaces (e.g. data/09_study).")
     if study["backend"] == "ray":
@@ -236,8 +241,8 @@ def _protocol(comparison: pd.DataFrame, study: dict) -> str:
         "the patients held out for validation), balanced as the strategy prescribes; its training epochs, probability "
         "calibration and decision threshold were chosen on the validation patients only, and the test split was read "
         f"once per model, after all of that was fixed. Each of the {len(comparison)} models compared was trained with "
-        f"{study['seeds']} seeds; the seed sets the classifier's initial weights and the shuffling of its training "
-        f"batches{gan}. Each cell is the mean ± standard deviation over seeds of the models' test figures, each at its "
+        f"{study['seeds']} seeds; the seed sets the classifier's initial weights, the order and online augmentation of "
+        f"its training batches and the random draws of its balancing{gan}. Each cell is the mean ± standard deviation over seeds of the models' test figures, each at its "
         f"own threshold, and the {level} interval of that seed mean from {study['bootstrap_resamples']} resamples of "
         "whole patients within each class (it reflects the test split's sampling, not seed variation). Against "
         f"{study['reference_strategy']}: a paired patient bootstrap of the difference in seed-mean ROC-AUC, and an exact "
