@@ -54,7 +54,7 @@ def png_bytes(seed: int) -> bytes:
 
 
 def test_every_run_is_a_new_version_and_the_best_by_validation_holds_the_alias(tracking):
-    log_version(0.90, threshold=0.1)
+    first_run, _ = log_version(0.90, threshold=0.1)
     log_version(0.80, threshold=0.2)
     log_version(0.95, threshold=0.3)
     client = MlflowClient()
@@ -66,6 +66,7 @@ def test_every_run_is_a_new_version_and_the_best_by_validation_holds_the_alias(t
     assert str(best.version) == "3" and best.tags["validation_roc_auc"] == "0.950000"
     assert load_predictor(f"models:/{NAME}@{BEST_ALIAS}").threshold == 0.3
     assert load_predictor(f"models:/{NAME}/2").threshold == 0.2
+    assert load_predictor(f"runs:/{first_run}/baseline_model").threshold == 0.1
 
 
 def test_the_pyfunc_model_takes_raw_image_bytes_or_base64(tracking):

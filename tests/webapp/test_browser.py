@@ -38,6 +38,7 @@ def test_an_uploaded_xray_shows_its_prediction_and_overlay_then_junk_shows_the_e
 
     assert page.inner_text("#result-label") == expected.label
     assert float(page.inner_text("#result-probability")) == pytest.approx(expected.probability, abs=5e-4)
+    assert float(page.inner_text("#result-threshold")) == pytest.approx(expected.threshold, abs=5e-4)
     assert page.inner_text("#result-source") == "chest.jpg"
     for image in ("#result-image", "#result-overlay"):
         # decode() resolves once the data: URL image has loaded (and rejects if it cannot be).
