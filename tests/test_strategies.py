@@ -77,6 +77,15 @@ def test_combined_needing_more_than_this_training_sets_gap_stops_before_the_gan_
     assert not (project / "data/06_models/normal_image_generator.keras").exists()
 
 
+def test_combined_from_a_saved_training_set_with_too_small_a_gap_stops_before_the_gan_trains(tmp_path, monkeypatch):
+    project = fresh_project(tmp_path, monkeypatch, {"combined": {"balancing": {"synthetic_share": 0.75}}})
+    run_pipelines(project, ["data_preparation"])
+
+    with pytest.raises(ValueError, match=r"Strategy 'combined' needs \d+ synthetic images but the synthesis makes \d+"):
+        run_pipelines(project, ["combined"], from_nodes=["train_gan_node"])
+    assert not (project / "data/06_models/normal_image_generator.keras").exists()
+
+
 def test_synthesis_report_on_a_fresh_clone_says_to_run_baseline_first(tmp_path, monkeypatch):
     project = fresh_project(tmp_path, monkeypatch, {})
     with pytest.raises(FileNotFoundError, match=r"baseline\.classifier \(made by `kedro run --pipeline baseline`\)") as error:

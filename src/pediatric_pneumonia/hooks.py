@@ -84,6 +84,10 @@ class ParameterValidationHook:
         if self._synthetic_balancing and "synthetic_normal_set" in pipeline.all_outputs():
             classes = catalog.load("params:raw_data.classes")
             self._synthetic_label = classes.index(catalog.load("params:synthesis")["target_class"])
+            # A run that starts from a saved training set (--from-nodes train_gan_node) checks it now.
+            if "train_set" not in pipeline.all_outputs() and catalog.exists("train_set"):
+                labels = catalog.load("train_set")["labels"]
+                check_synthetic_supply(self._synthetic_balancing, labels, self._synthetic_label)
         else:
             self._synthetic_balancing = {}
         check_inputs_are_saved(pipeline, catalog)
