@@ -136,7 +136,9 @@ def test_synthesis_makes_the_gap_as_pngs_and_a_report(finished_run):
     report = json.loads(latest_version(project / "data/08_reporting/synthesis/synthesis_report.json").read_text())
     for key in ("kid", "kid_real_vs_real", "fid", "fid_real_vs_real"):
         assert np.isfinite(report[key]), key
-    for key in ("precision", "recall", "memorized_share_pixels", "memorized_share_features"):
+    assert report["gan_profile"] == "cpu"
+    assert report["fid_over_real_vs_real"] == pytest.approx(report["fid"] / report["fid_real_vs_real"])
+    for key in ("precision", "recall", "precision_real_vs_real", "recall_real_vs_real", "memorized_share_pixels", "memorized_share_features"):
         assert 0.0 <= report[key] <= 1.0, key
     for plot in ("synthetic_vs_real.png", "closest_pairs.png", "gan_losses.png"):
         assert latest_version(project / f"data/08_reporting/synthesis/{plot}").read_bytes().startswith(b"\x89PNG")
@@ -231,18 +233,19 @@ def test_one_file_gets_one_probability_everywhere(finished_run, tmp_path):
 
 def test_explain_reruns_the_explanations_of_a_trained_model(finished_run):
     project, _ = finished_run
-    metrics_folder = project / "data/08_reporting/baseline/explanation_metrics.json"
+    metrics_folder = project / "data/08_reporting/baseline/explanations/explanation_metrics.json"
     versions_before = sorted(metrics_folder.iterdir())
-    other_strategy = project / "data/08_reporting/gan/explanation_metrics.json"
+    other_strategy = project / "data/08_reporting/gan/explanations/explanation_metrics.json"
     other_before = sorted(other_strategy.iterdir())
 
     rerun = kedro_run(project, "--pipeline", "explain", "--namespaces", "baseline")
 
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     metrics = json.loads(latest_version(metrics_folder).read_text())
-    overlays = sorted((project / "data/08_reporting/baseline/explanations").glob("*.png"))
+    overlays = sorted((project / "data/08_reporting/baseline/explanations/overlays").glob("*.png"))
     assert len(sorted(metrics_folder.iterdir())) == len(versions_before) + 1
     assert len(overlays) == metrics["n_explained"] > 0
+    assert latest_version(project / "data/08_reporting/baseline/explanations/contact_sheet.png").read_bytes().startswith(b"\x89PNG")
     assert -1.0 <= metrics["randomisation_rank_correlation_mean"] <= 1.0
     assert 0.0 <= metrics["border_mass_share_mean"] <= 1.0
     assert sorted(other_strategy.iterdir()) == other_before
@@ -349,7 +352,7 @@ def test_killed_gan_training_resumes_from_its_last_checkpoint(finished_run):
     settings = ["--params", f"synthesis.checkpoint_dir={checkpoint},synthesis.profiles.cpu.iterations=100000"]
     command = [KEDRO, "run", "--env", "test", "--pipeline", "synthesis", *settings]
     training = subprocess.Popen(command, cwd=project, env=KEDRO_ENVIRONMENT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    state = checkpoint / "state.json"
+    state = checkpoint / "cpu" / "state.json"
     try:
         deadline = time.monotonic() + 180
         while not (state.exists() and json.loads(state.read_text())["iteration"] >= 20):

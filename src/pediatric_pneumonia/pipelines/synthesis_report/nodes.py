@@ -133,6 +133,10 @@ def assess_synthetic_images(
     }
 
     precision, recall = manifold_precision_recall(features["training"], features["synthetic"], report["nearest_k"])
+    # What real images score against real ones (two halves of the training images): the ceiling.
+    real_precision, real_recall = manifold_precision_recall(
+        features["training"][:half], features["training"][half:], report["nearest_k"]
+    )
     pixel_share, pixel_distance, pixel_index = memorization(
         pixels["synthetic"], pixels["training"], pixels["held_out"], report["memorization_percentile"]
     )
@@ -154,6 +158,8 @@ def assess_synthetic_images(
     metrics |= {
         "precision": precision,
         "recall": recall,
+        "precision_real_vs_real": real_precision,
+        "recall_real_vs_real": real_recall,
         "memorized_share_pixels": pixel_share,
         "memorized_share_features": feature_share,
         "n_synthetic": len(synthetic),
