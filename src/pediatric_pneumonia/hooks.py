@@ -190,21 +190,6 @@ class MlflowArtifactHook:
     def after_catalog_created(self, catalog: DataCatalog) -> None:
         self._catalog = catalog
 
-    def _check_study_jobs(self, study: dict, catalog: DataCatalog) -> None:
-        """Check what the study's jobs will read (each study strategy's balancing block, the
-        training and report groups, the listed GAN profiles) now, not in every job after the
-        data preparation and the GAN; arm the synthetic-image supply check for its strategies."""
-        everything = catalog.load("parameters")
-        check_study_against_synthesis(study, everything["synthesis"])
-        for group in STUDY_JOB_GROUPS:
-            PARAMETER_CHECKS[group](everything[group])
-        for strategy in study_strategies(study):
-            balancing = everything[strategy]["balancing"]
-            check_strategy_is_its_namespace(strategy, balancing)
-            check_balancing_parameters(balancing)
-            if STRATEGY_TABLE[strategy].uses_synthetic_images:
-                self._synthetic_balancing[strategy] = balancing
-
     @hook_impl
     def after_dataset_saved(self, dataset_name: str) -> None:
         if self._catalog is None or mlflow.active_run() is None:
