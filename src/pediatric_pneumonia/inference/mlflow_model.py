@@ -84,9 +84,19 @@ def input_example() -> pd.DataFrame:
 
 
 def model_pip_requirements() -> list[str]:
-    """The logged model's pip requirements: ``MODEL_REQUIREMENTS`` and the Keras backend, pinned."""
+    """The logged model's pip requirements: ``MODEL_REQUIREMENTS`` and the Keras backend, pinned.
+
+    A distribution this environment does not hold (OpenCV installed as ``opencv-python``, say) is
+    left out rather than failing the run that logs the model after its training.
+    """
     names = MODEL_REQUIREMENTS + (KERAS_BACKEND_DISTRIBUTIONS[keras.backend.backend()],)
-    return [f"{name}=={importlib.metadata.version(name)}" for name in names]
+    installed = []
+    for name in names:
+        try:
+            installed.append(f"{name}=={importlib.metadata.version(name)}")
+        except importlib.metadata.PackageNotFoundError:
+            logger.warning("%s is not installed: the logged model's requirements leave it out.", name)
+    return installed
 
 
 def log_predictor_model(predictor: Predictor, registered_model_name: str | None, artifact_name: str) -> None:
