@@ -75,8 +75,9 @@ class ParameterValidationHook:
             parameters = catalog.load(name)
             owner = namespace.rsplit(".", 1)[-1]
             if group == "balancing" and owner in STRATEGY_TABLE:
-                check_strategy_is_its_namespace(owner, parameters)
-            check(parameters)
+                check_strategy_block(owner, parameters)
+            else:
+                check(parameters)
             if group == "study":
                 self._check_study_jobs(parameters, catalog)
             if group == "balancing" and STRATEGY_TABLE[parameters["strategy"]].uses_synthetic_images:
@@ -102,8 +103,7 @@ class ParameterValidationHook:
             PARAMETER_CHECKS[group](everything[group])
         for strategy in study_strategies(study):
             balancing = everything[strategy]["balancing"]
-            check_strategy_is_its_namespace(strategy, balancing)
-            check_balancing_parameters(balancing)
+            check_strategy_block(strategy, balancing)
             if STRATEGY_TABLE[strategy].uses_synthetic_images:
                 self._synthetic_balancing[strategy] = balancing
 
@@ -122,6 +122,14 @@ def check_strategy_is_its_namespace(namespace: str, balancing: dict) -> None:
             f"'{namespace}' strategy: the namespace names the strategy. Set it to '{namespace}' in "
             f"{BALANCING_FILE}; to train another strategy, run `kedro run --pipeline <strategy>`."
         )
+
+
+def check_strategy_block(strategy: str, balancing: dict) -> None:
+    """Check the ``balancing`` block of ``strategy``'s namespace: that it names the strategy first
+    (another strategy's settings would fail the next check on a key this block lacks), then its
+    settings."""
+    check_strategy_is_its_namespace(strategy, balancing)
+    check_balancing_parameters(balancing)
 
 
 def check_study_against_synthesis(study: dict, synthesis: dict) -> None:
