@@ -101,6 +101,11 @@ def check_study_gan_profiles(study: dict, profiles: Sequence[str]) -> None:
         )
 
 
+def model_label(strategy: str, gan_profile: str) -> str:
+    """How the study names a synthetic-image strategy trained with one GAN profile (``gan@cpu_stable``)."""
+    return f"{strategy}{GAN_PROFILE_SEPARATOR}{gan_profile}"
+
+
 def model_strategy(model: str) -> str:
     """The strategy of a study model name (``gan@cpu_stable`` -> ``gan``)."""
     return model.split(GAN_PROFILE_SEPARATOR, 1)[0]
@@ -242,8 +247,9 @@ def _protocol(comparison: pd.DataFrame, study: dict) -> str:
         "calibration and decision threshold were chosen on the validation patients only, and the test split was read "
         f"once per model, after all of that was fixed. Each of the {len(comparison)} models compared was trained with "
         f"{study['seeds']} seeds; the seed sets the classifier's initial weights, the order and online augmentation of "
-        f"its training batches and the random draws of its balancing{gan}. Each cell is the mean ± standard deviation over seeds of the models' test figures, each at its "
-        f"own threshold, and the {level} interval of that seed mean from {study['bootstrap_resamples']} resamples of "
+        f"its training batches and the random draws of its balancing{gan}. Each cell is the mean ± standard deviation "
+        "over seeds of the models' test figures, each at its own threshold, and the "
+        f"{level} interval of that seed mean from {study['bootstrap_resamples']} resamples of "
         "whole patients within each class (it reflects the test split's sampling, not seed variation). Against "
         f"{study['reference_strategy']}: a paired patient bootstrap of the difference in seed-mean ROC-AUC, and an exact "
         "McNemar test on each image's majority-vote correctness over seeds (a tie counts as wrong; it treats images "

@@ -24,7 +24,7 @@ from mlflow.tracking import MlflowClient
 
 from ...strategies import STRATEGIES, STRATEGY_TABLE
 from ...tracking import absolute_tracking_uri
-from .nodes import GAN_PROFILE_SEPARATOR, STUDY_PREDICTION_COLUMNS
+from .nodes import STUDY_PREDICTION_COLUMNS, model_label
 
 logger = logging.getLogger(__name__)
 
@@ -77,11 +77,6 @@ def gan_jobs(jobs: list[dict], study: dict, default_gan_profile: str) -> list[di
         return []
     profiles = dict.fromkeys(job["gan_profile"] for job in jobs if job["gan_profile"] not in (None, default_gan_profile))
     return [{"strategy": "synthesis", "gan_profile": profile, "model": model_label("gan", profile)} for profile in profiles]
-
-
-def model_label(strategy: str, gan_profile: str) -> str:
-    """How the study names a synthetic-image strategy trained with one GAN profile."""
-    return f"{strategy}{GAN_PROFILE_SEPARATOR}{gan_profile}"
 
 
 def job_name(job: dict) -> str:

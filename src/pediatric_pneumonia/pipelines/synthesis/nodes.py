@@ -355,7 +355,8 @@ def train_gan(train_set: dict, classes: list[str], synthesis: dict) -> tuple[ker
 
     Every ``checkpoint_every`` iterations the models and the loop state are saved to
     ``synthesis.checkpoint_dir/<profile>``; a run started again with the same settings resumes
-    from there, and another profile's checkpoint is left alone. Every ``log_every`` iterations the losses and a sample grid go to MLflow.
+    from there, and another profile's checkpoint is left alone. Every ``log_every`` iterations
+    the losses and a sample grid go to MLflow.
     Returns the published generator (the moving average when ``generator.ema`` is set) and the
     loss history (one entry per logged iteration).
     """
