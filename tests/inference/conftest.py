@@ -35,6 +35,29 @@ def make_predictor(threshold: float = 0.5, temperature: float = 1.5) -> Predicto
     )
 
 
+def predictor_around(
+    classifier: keras.Model,
+    intensity: dict,
+    calibration: dict | None = None,
+    threshold: float = 0.5,
+    batch_size: int = 64,
+) -> Predictor:
+    """A predictor package around any small Keras model (square one-channel input), as the training
+    pipeline packages one: the nodes that score take it instead of the raw model."""
+    size = int(classifier.input_shape[1])
+    return Predictor(
+        classifier,
+        {
+            "format_version": PACKAGE_FORMAT_VERSION,
+            "classes": ["NORMAL", "PNEUMONIA"],
+            "preprocessing": {**PREPROCESSING, "image_size": size, "intensity": intensity},
+            "calibration": calibration or {"method": "none", "temperature": 1.0},
+            "decision": {"method": "fixed", "threshold": threshold},
+            "inference": {"batch_size": batch_size},
+        },
+    )
+
+
 @pytest.fixture(scope="session")
 def predictor() -> Predictor:
     return make_predictor()

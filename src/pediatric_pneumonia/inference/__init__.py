@@ -1,6 +1,6 @@
 """Use a trained model: load it, predict new X-rays, serve it through MLflow."""
 
-from .loading import load_predictor
-from .predictor import ModelLoadError, Prediction, Predictor
+from .package import ModelLoadError
+from .predictor import Explanation, Prediction, Predictor, load_predictor
 
-__all__ = ["ModelLoadError", "Prediction", "Predictor", "load_predictor"]
+__all__ = ["Explanation", "ModelLoadError", "Prediction", "Predictor", "load_predictor"]

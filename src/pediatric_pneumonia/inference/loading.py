@@ -1,16 +1,20 @@
-"""Find and load a predictor from what a user types: a folder, an MLflow model URI or a strategy name."""
+"""Find a predictor package from what a user types: a folder, an MLflow model URI or a strategy
+name. Resolves it to a local package folder; ``Predictor.load`` reads the folder."""
 
 import logging
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import mlflow
-import yaml
 from mlflow.exceptions import MlflowException
 
+from ..project_config import load_project_config
+from ..strategies import STRATEGIES
 from ..tracking import absolute_tracking_uri
-from .predictor import ModelLoadError, Predictor, package_folder
+from .package import CONFIG_FILE, ModelLoadError, package_folder
 
 logger = logging.getLogger(__name__)
 
@@ -20,20 +24,30 @@ PACKAGE_ARTIFACT = "package"
 PREDICTOR_DATASET = "{strategy}.predictor"
 
 
-def load_predictor(model: str | Path | None = None, project_path: str | Path = ".") -> Predictor:
-    """Load ``model``: an MLflow URI (``runs:/<run>/<name>``, ``models:/<name>/<version>``,
-    ``models:/<name>@<alias>``), a package folder (or a versioned folder of them), or a strategy name
-    (its newest package in this project). ``None`` takes the newest package of any strategy.
+@contextmanager
+def resolved_package(
+    model: str | Path | None = None, project_path: str | Path = ".", env: str | None = None
+) -> Iterator[tuple[Path, str]]:
+    """The local package folder for ``model`` and the name to show for it, while the context lasts.
+
+    ``model`` is an MLflow URI (``runs:/<run>/<name>``, ``models:/<name>/<version>``,
+    ``models:/<name>@<alias>``: downloaded to a temporary folder), a package folder (or a versioned
+    folder of them), or a strategy name (its newest package in this project, where the catalog of
+    ``env`` puts it). ``None`` takes the newest package of any strategy.
     """
     project_path = Path(project_path)
     if model is not None and str(model).startswith(MLFLOW_SCHEMES):
-        return load_from_mlflow(str(model), project_path)
+        with downloaded_package(str(model), project_path, env) as folder:
+            yield folder, str(model)
+        return
     if model is not None and Path(model).exists():
-        return Predictor.from_package(package_folder(Path(model)))
-    packages = strategy_package_roots(project_path)
+        folder = package_folder(Path(model))
+        yield folder, str(folder)
+        return
+    packages = strategy_package_roots(project_path, env)
     if model is None:
         newest = sorted(
-            (found for root in packages.values() if root.is_dir() for found in root.glob(f"*/{root.name}/predictor.json")),
+            (found for root in packages.values() if root.is_dir() for found in root.glob(f"*/{root.name}/{CONFIG_FILE}")),
             key=lambda config: config.parent.parent.name,
         )
         if not newest:
@@ -43,41 +57,38 @@ def load_predictor(model: str | Path | None = None, project_path: str | Path = "
             )
         folder = newest[-1].parent
         logger.info("Using the newest trained model: %s", folder)
-        return Predictor.from_package(folder)
+        yield folder, str(folder)
+        return
     if str(model) in packages:
-        return Predictor.from_package(package_folder(packages[str(model)]))
+        folder = package_folder(packages[str(model)])
+        yield folder, str(folder)
+        return
     raise ModelLoadError(
         f"'{model}' is neither an existing folder, an MLflow URI ({', '.join(MLFLOW_SCHEMES)}) nor a trained "
         f"strategy of this project ({', '.join(sorted(packages)) or 'none found'})."
     )
 
 
-def strategy_package_roots(project_path: Path) -> dict[str, Path]:
+def strategy_package_roots(project_path: Path, env: str | None = None) -> dict[str, Path]:
     """Strategy -> its versioned predictor folder, from the catalog's ``{strategy}.predictor`` pattern."""
-    from ..pipeline_registry import STRATEGIES
-
-    catalog_files = sorted((project_path / "conf" / "base").glob("catalog*.yml"))
-    for catalog_file in catalog_files:
-        entry = (yaml.safe_load(catalog_file.read_text()) or {}).get(PREDICTOR_DATASET)
-        if entry:
-            return {strategy: project_path / entry["filepath"].format(strategy=strategy) for strategy in STRATEGIES}
-    return {}
+    entry = load_project_config(project_path, "catalog", env).get(PREDICTOR_DATASET)
+    if not entry:
+        return {}
+    return {strategy: project_path / entry["filepath"].format(strategy=strategy) for strategy in STRATEGIES}
 
 
-def tracking_uri_of(project_path: Path) -> str | None:
-    """The project's MLflow tracking URI (conf/base/mlflow.yml), unless MLFLOW_TRACKING_URI is set."""
+def tracking_uri_of(project_path: Path, env: str | None = None) -> str | None:
+    """The project's MLflow tracking URI (``mlflow.yml`` of ``env``), unless MLFLOW_TRACKING_URI is set."""
     if os.environ.get("MLFLOW_TRACKING_URI"):
         return os.environ["MLFLOW_TRACKING_URI"]
-    settings = project_path / "conf" / "base" / "mlflow.yml"
-    if not settings.is_file():
-        return None
-    uri = (yaml.safe_load(settings.read_text()) or {}).get("server", {}).get("mlflow_tracking_uri")
+    uri = (load_project_config(project_path, "mlflow", env).get("server") or {}).get("mlflow_tracking_uri")
     return absolute_tracking_uri(uri, project_path) if uri else None
 
 
-def load_from_mlflow(uri: str, project_path: Path) -> Predictor:
-    """Download the MLflow model at ``uri`` and load the predictor package it carries."""
-    tracking_uri = tracking_uri_of(project_path)
+@contextmanager
+def downloaded_package(uri: str, project_path: Path, env: str | None = None) -> Iterator[Path]:
+    """The predictor package carried by the MLflow model at ``uri``, downloaded to a temporary folder."""
+    tracking_uri = tracking_uri_of(project_path, env)
     if tracking_uri:
         mlflow.set_tracking_uri(tracking_uri)
     with tempfile.TemporaryDirectory(prefix="pediatric-pneumonia-") as folder:
@@ -91,6 +102,4 @@ def load_from_mlflow(uri: str, project_path: Path) -> Predictor:
         package = local / "artifacts" / PACKAGE_ARTIFACT
         if not package.is_dir():
             raise ModelLoadError(f"'{uri}' is an MLflow model, but not one logged by pediatric-pneumonia (no {PACKAGE_ARTIFACT}).")
-        predictor = Predictor.from_package(package)
-    predictor.name = uri
-    return predictor
+        yield package

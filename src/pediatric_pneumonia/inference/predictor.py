@@ -1,13 +1,14 @@
-"""``Predictor``: a trained classifier with everything needed to use it on new X-rays.
+"""``Predictor``: a trained classifier with everything needed to use it on new X-rays, and the
+one place where images become probabilities.
 
-A predictor package is a folder with the Keras model (``classifier.keras``) and ``predictor.json``
-(class names, the preprocessing it was trained with, the validation-fitted calibration and the
-validation-chosen decision threshold). The training pipeline writes one per run; the MLflow model,
-the CLI and the web app all load one, and all of them predict through ``Predictor.predict_batch``,
-which reads images through the pipeline's own ``imaging.preprocess.stored_image``.
+It wraps a predictor package (``package.py``): the Keras model plus the preprocessing it was trained
+with, the validation-fitted calibration and the validation-chosen decision threshold. Everything
+that scores a model scores through it: the test report, the stress report, the explanations, the
+model card's figures, the MLflow model, the CLI and the web app. Images are read through the
+pipeline's own ``imaging.preprocess.stored_image``; probabilities are ``normalise -> model ->
+calibrate`` (``probabilities``) and the label cuts them at the threshold (``label_for``).
 """
 
-import json
 import threading
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -16,20 +17,41 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from ..classifier import predict_probabilities
 from ..evaluation.calibration import apply_calibration
+from ..explain import grad_cam
 from ..imaging.decode import DEFAULT_MAX_PIXELS, ImageDecodeError, to_grayscale_uint8
 from ..imaging.preprocess import as_model_input, fit_to_square, stored_image
+from .loading import resolved_package
+from .package import (
+    CONFIG_FILE,
+    CONFIG_KEYS,
+    MODEL_FILE,
+    PACKAGE_FORMAT_VERSION,
+    ModelLoadError,
+    check_package_config,
+    package_folder,
+    read_package,
+    write_package,
+)
 
-PACKAGE_FORMAT_VERSION = 1
-MODEL_FILE = "classifier.keras"
-CONFIG_FILE = "predictor.json"
-CONFIG_KEYS = ("format_version", "classes", "preprocessing", "calibration", "decision")
+__all__ = [
+    "CONFIG_FILE",
+    "CONFIG_KEYS",
+    "MODEL_FILE",
+    "PACKAGE_FORMAT_VERSION",
+    "Explanation",
+    "ModelLoadError",
+    "Prediction",
+    "Predictor",
+    "load_predictor",
+    "package_folder",
+]
+
+# Images per model call when a package does not say (packages record params:inference.batch_size).
+DEFAULT_BATCH_SIZE = 64
 
 ImageInput = str | Path | bytes | np.ndarray
-
-
-class ModelLoadError(ValueError):
-    """A predictor could not be loaded: missing, not a model, or inconsistent with its preprocessing."""
 
 
 @dataclass(frozen=True)
@@ -46,6 +68,16 @@ class Prediction:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class Explanation:
+    """One image's prediction with the evidence for it: the square image the model saw (uint8, as
+    stored) and the Grad-CAM map of the pneumonia output over it (values in [0, 1])."""
+
+    prediction: Prediction
+    stored_image: np.ndarray
+    heatmap: np.ndarray
+
+
 class Predictor:
     """A classifier plus its preprocessing, calibration and decision threshold.
 
@@ -54,31 +86,7 @@ class Predictor:
     """
 
     def __init__(self, classifier: keras.Model, config: dict, name: str = "predictor") -> None:
-        if not isinstance(config, dict):
-            raise ModelLoadError(f"The predictor configuration of '{name}' is not a JSON object: it was not written by this project.")
-        missing = [key for key in CONFIG_KEYS if key not in config]
-        if missing:
-            raise ModelLoadError(f"The predictor configuration of '{name}' lacks {missing}: it was not written by this project.")
-        try:
-            size, _ = int(config["preprocessing"]["image_size"]), float(config["decision"]["threshold"])
-            newer = int(config["format_version"]) > PACKAGE_FORMAT_VERSION
-        except (KeyError, TypeError, ValueError) as error:
-            raise ModelLoadError(
-                f"The predictor configuration of '{name}' is malformed ({type(error).__name__}: {error}): it needs "
-                "preprocessing.image_size, decision.threshold and format_version. Load a package written by the training pipeline."
-            ) from error
-        if newer:
-            raise ModelLoadError(
-                f"'{name}' is a predictor package of format {config['format_version']}; this version of "
-                f"pediatric-pneumonia reads format {PACKAGE_FORMAT_VERSION}. Upgrade pediatric-pneumonia."
-            )
-        expected = (size, size, 1)
-        if tuple(classifier.input_shape[1:]) != expected:
-            raise ModelLoadError(
-                f"The model in '{name}' takes inputs of shape {tuple(classifier.input_shape[1:])}, but its "
-                f"preprocessing makes {expected} (image_size {size}). The model and predictor.json do not "
-                "belong together: load a package written by the training pipeline."
-            )
+        check_package_config(config, classifier.input_shape[1:], name)
         self.classifier = classifier
         self.config = config
         self.name = name
@@ -101,43 +109,27 @@ class Predictor:
         """The class called for a calibrated probability: the positive class at or above the threshold."""
         return self.classes[-1] if probability >= self.threshold else self.classes[0]
 
-    @classmethod
-    def load(cls, model: str | Path | None = None, project_path: str | Path = ".") -> "Predictor":
-        """Load from a package folder, an MLflow URI or a strategy name (see ``load_predictor``)."""
-        from .loading import load_predictor
+    @property
+    def batch_size(self) -> int:
+        return int(self.config.get("inference", {}).get("batch_size", DEFAULT_BATCH_SIZE))
 
-        return load_predictor(model, project_path)
+    @classmethod
+    def load(cls, model: str | Path | None = None, project_path: str | Path = ".", env: str | None = None) -> "Predictor":
+        """Load from a package folder, an MLflow URI or a strategy name (see ``loading.resolved_package``)."""
+        with resolved_package(model, project_path, env) as (folder, name):
+            predictor = cls.from_package(folder)
+        predictor.name = name
+        return predictor
 
     @classmethod
     def from_package(cls, folder: str | Path) -> "Predictor":
-        """Load a package folder (``classifier.keras`` + ``predictor.json``). Keras safe mode stays on,
-        so loading never runs code from the file."""
-        folder = Path(folder)
-        model_path, config_path = folder / MODEL_FILE, folder / CONFIG_FILE
-        if not folder.is_dir() or not model_path.is_file() or not config_path.is_file():
-            raise ModelLoadError(
-                f"'{folder}' is not a predictor package: it needs {MODEL_FILE} and {CONFIG_FILE}. Train one with "
-                "`kedro run --pipeline baseline` (it is written to data/06_models/<strategy>/predictor/) or give "
-                "an MLflow model URI."
-            )
-        try:
-            config = json.loads(config_path.read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError) as error:
-            raise ModelLoadError(f"'{config_path}' is not valid JSON ({error}).") from error
-        try:
-            classifier = keras.saving.load_model(model_path, compile=False, safe_mode=True)
-        except Exception as error:  # noqa: BLE001 - Keras raises many types for a file that is not a model
-            raise ModelLoadError(
-                f"'{model_path}' could not be loaded as a Keras model ({type(error).__name__}: {error})."
-            ) from error
+        """Load a package folder (``classifier.keras`` + ``predictor.json``)."""
+        classifier, config = read_package(folder)
         return cls(classifier, config, name=str(folder))
 
     def save(self, folder: str | Path) -> None:
         """Write the package into ``folder`` (created; must not hold another package)."""
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        self.classifier.save(folder / MODEL_FILE)
-        (folder / CONFIG_FILE).write_text(json.dumps(self.config, indent=2))
+        write_package(folder, self.classifier, self.config)
 
     def stored_image(self, image: ImageInput, source: str, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
         """The square uint8 image the pipeline would store for ``image``: a file path, encoded bytes
@@ -159,12 +151,35 @@ class Predictor:
             grayscale_array(image, source), preprocessing["image_size"], preprocessing["geometry"], preprocessing["border_crop"]
         )
 
-    def probabilities(self, stored_images: np.ndarray, batch_size: int = 64) -> np.ndarray:
-        """Calibrated probabilities of the positive class for (N, H, W) stored uint8 images."""
-        model_input = as_model_input(stored_images, self.preprocessing["intensity"])
+    def model_input(self, stored_images: np.ndarray) -> np.ndarray:
+        """(N, H, W) stored uint8 images as the model is fed them: (N, H, W, 1) float32, normalised."""
+        return as_model_input(stored_images, self.preprocessing["intensity"])
+
+    def raw_probabilities(self, stored_images: np.ndarray) -> np.ndarray:
+        """The model's uncalibrated probability of the positive class per (N, H, W) stored image."""
         with self._lock:
-            raw = self.classifier.predict(model_input, batch_size=batch_size, verbose=0).reshape(-1)
-        return np.asarray(apply_calibration(raw, self.config["calibration"]), dtype=np.float64)
+            return predict_probabilities(self.classifier, stored_images, self.preprocessing["intensity"], self.batch_size)
+
+    def calibrate(self, raw_probabilities: np.ndarray) -> np.ndarray:
+        """The package's validation-fitted calibration applied to raw probabilities."""
+        return np.asarray(apply_calibration(raw_probabilities, self.config["calibration"]), dtype=np.float64)
+
+    def probabilities(self, stored_images: np.ndarray) -> np.ndarray:
+        """Calibrated probabilities of the positive class for (N, H, W) stored uint8 images."""
+        return self.calibrate(self.raw_probabilities(stored_images))
+
+    def heatmaps(self, stored_images: np.ndarray, layer: str | None = None) -> np.ndarray:
+        """Grad-CAM maps (N, H, W) of the pneumonia output for stored images; ``layer`` defaults to
+        the model's last convolution."""
+        with self._lock:
+            return grad_cam(self.classifier, self.model_input(stored_images), layer)
+
+    def explain(self, image: ImageInput, source: str, max_pixels: int = DEFAULT_MAX_PIXELS) -> Explanation:
+        """Predict one image and explain it with Grad-CAM; raises ImageDecodeError when it cannot be read."""
+        stored = self.stored_image(image, source, max_pixels)[np.newaxis]
+        probability = float(self.probabilities(stored)[0])
+        prediction = Prediction(source, self.label_for(probability), probability, self.threshold)
+        return Explanation(prediction, stored[0], self.heatmaps(stored)[0])
 
     def predict(self, image: ImageInput, source: str | None = None) -> Prediction:
         """Predict one image; raises ImageDecodeError (with the reason) when it cannot be read."""
@@ -215,17 +230,6 @@ def grayscale_array(image: np.ndarray, source: str) -> np.ndarray:
     return to_grayscale_uint8(array, channel_order="RGB")
 
 
-def package_folder(path: Path) -> Path:
-    """The package in ``path``: ``path`` itself, or the newest version under a versioned dataset
-    folder (``<path>/<version>/<name>/``, as Kedro writes ``data/06_models/<strategy>/predictor``)."""
-    if path.is_file() and (path.parent / CONFIG_FILE).is_file():
-        return path.parent
-    if (path / CONFIG_FILE).is_file():
-        return path
-    versions = sorted(path.glob(f"*/{path.name}/{CONFIG_FILE}")) if path.is_dir() else []
-    if not versions:
-        raise ModelLoadError(
-            f"No predictor package in '{path}' (no {CONFIG_FILE} in it or in a version folder under it). Train one "
-            "with `kedro run --pipeline <strategy>`, or give an MLflow URI such as models:/pediatric_pneumonia_baseline@best."
-        )
-    return versions[-1].parent
+def load_predictor(model: str | Path | None = None, project_path: str | Path = ".", env: str | None = None) -> Predictor:
+    """``Predictor.load`` as a function: a package folder, an MLflow URI or a strategy name."""
+    return Predictor.load(model, project_path, env)

@@ -14,7 +14,6 @@ with a 4xx and ``{"detail": "<message>"}``, which the page shows as is:
 
 import base64
 import logging
-import threading
 from importlib import resources
 
 import cv2
@@ -26,9 +25,8 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
-from ..explain import grad_cam, overlay_heatmap
+from ..explain import overlay_heatmap
 from ..imaging.decode import DEFAULT_MAX_PIXELS, ImageDecodeError, ImageTooLargeError, UnsupportedImageError
-from ..imaging.preprocess import as_model_input
 from ..inference import Predictor
 from .upload import UploadError, read_upload
 
@@ -120,26 +118,18 @@ def create_app(
         version="1",
     )
     page = resources.files(STATIC_PACKAGE[0]).joinpath(STATIC_PACKAGE[1], "index.html").read_text(encoding="utf-8")
-    # Grad-CAM builds Keras models around the classifier; Keras does not promise that is thread-safe.
-    explain_lock = threading.Lock()
-
     def analyse(content: bytes, source: str) -> PredictionResponse:
-        stored = predictor.stored_image(content, source, max_pixels=max_pixels)
-        probability = float(predictor.probabilities(stored[np.newaxis])[0])
-        classes = predictor.classes
-        label = predictor.label_for(probability)
-        model_input = as_model_input(stored[np.newaxis], predictor.preprocessing["intensity"])
-        with explain_lock:
-            heatmap = grad_cam(predictor.classifier, model_input)[0]
+        explanation = predictor.explain(content, source, max_pixels=max_pixels)
+        prediction = explanation.prediction
         return PredictionResponse(
             source=source,
-            label=label,
-            probability=probability,
-            threshold=predictor.threshold,
-            classes=classes,
+            label=prediction.label,
+            probability=prediction.probability,
+            threshold=prediction.threshold,
+            classes=predictor.classes,
             model=predictor.name,
-            image=png_data_url(stored),
-            overlay=png_data_url(overlay_heatmap(stored, heatmap)),
+            image=png_data_url(explanation.stored_image),
+            overlay=png_data_url(overlay_heatmap(explanation.stored_image, explanation.heatmap)),
         )
 
     @app.middleware("http")

@@ -14,6 +14,7 @@ from PIL import Image
 
 from pediatric_pneumonia.hooks import MlflowArtifactHook
 from pediatric_pneumonia.pipelines.explain import create_pipeline
+from tests.inference.conftest import predictor_around
 
 from ...conftest import REPO_ROOT
 from ...explain.quadrant_model import SIZE, square_images, trained_quadrant_model
@@ -27,7 +28,7 @@ def explain_inputs() -> dict:
     model = trained_quadrant_model()
     probabilities = model.predict(images[..., np.newaxis].astype(np.float32), verbose=0).reshape(-1)
     return {
-        "classifier": model,
+        "predictor": predictor_around(model, {"method": "none"}),
         "test_set": {"images": images, "labels": labels, "paths": paths},
         "test_predictions": pd.DataFrame({"path": paths, "target": labels.astype(int), "probability": probabilities}),
         "decision_threshold": {"threshold": 0.5},
@@ -41,7 +42,7 @@ def test_explain_pipeline_writes_overlays_contact_sheet_and_metrics(tmp_path: Pa
     inputs = explain_inputs()
     pipeline = create_pipeline()
     assert set(inputs) == pipeline.inputs()
-    catalog = DataCatalog({name: MemoryDataset(value) for name, value in inputs.items()})
+    catalog = DataCatalog({name: MemoryDataset(value, copy_mode="assign") for name, value in inputs.items()})
     catalog["explanations"] = PartitionedDataset(
         path=str(tmp_path / "explanations"), dataset="pillow.ImageDataset", filename_suffix=".png", overwrite=True
     )

@@ -15,6 +15,7 @@ from pediatric_pneumonia.pipelines.reporting.nodes import (
     predict_test_set,
 )
 from pediatric_pneumonia.tracking import to_mlflow_metrics
+from tests.inference.conftest import predictor_around
 
 from .tiny_model import INTENSITY, expected_probability, flat_images, mean_gray_model
 
@@ -74,9 +75,7 @@ def test_predictions_keep_the_raw_and_the_calibrated_probability_and_the_patient
     }
     image_split = pd.DataFrame({"path": ["p2.jpeg", "n1.jpeg", "p1.jpeg"], "patient_id": ["B", "A", "B"]})
 
-    frame = predict_test_set(
-        mean_gray_model(), test_set, CALIBRATION, image_split, CLASSES, {"batch_size": 2}, {"intensity": INTENSITY}
-    )
+    frame = predict_test_set(predictor_around(mean_gray_model(), INTENSITY, CALIBRATION, batch_size=2), test_set, image_split)
 
     assert frame["patient_id"].tolist() == ["A", "B", "B"]  # joined by path, not by row order
     assert frame["label"].tolist() == ["NORMAL", "PNEUMONIA", "PNEUMONIA"]
@@ -89,13 +88,9 @@ def test_an_image_missing_from_image_split_stops_the_report():
     test_set = {"images": flat_images([10]), "labels": np.array([0], dtype=np.uint8), "paths": np.array(["x.jpeg"])}
     with pytest.raises(ValueError, match="not in image_split.*Rerun the data_preparation"):
         predict_test_set(
-            mean_gray_model(),
+            predictor_around(mean_gray_model(), INTENSITY, CALIBRATION),
             test_set,
-            CALIBRATION,
             pd.DataFrame({"path": ["y.jpeg"], "patient_id": ["Y"]}),
-            CLASSES,
-            {"batch_size": 2},
-            {"intensity": INTENSITY},
         )
 
 

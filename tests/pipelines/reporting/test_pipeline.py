@@ -5,6 +5,7 @@ from kedro.runner import SequentialRunner
 from matplotlib.figure import Figure
 
 from pediatric_pneumonia.pipelines.reporting import create_pipeline
+from tests.inference.conftest import predictor_around
 
 from .tiny_model import INTENSITY, flat_images, mean_gray_model
 
@@ -52,7 +53,7 @@ def test_reporting_pipeline_runs_on_a_tiny_catalog():
         "validation_reliability_after": {"mean_probability": [0.2, 0.8], "observed_rate": [0.15, 0.85]},
     }
     inputs = {
-        "classifier": mean_gray_model(),
+        "predictor": predictor_around(mean_gray_model(), INTENSITY, calibration, batch_size=4),
         "test_set": test_set,
         "train_set": train_set,
         "image_split": image_split,
@@ -65,8 +66,6 @@ def test_reporting_pipeline_runs_on_a_tiny_catalog():
         },
         "training_history": {"loss": [0.7], "val_loss": [0.8], "accuracy": [0.6], "val_accuracy": [0.5]},
         "params:raw_data.classes": ["NORMAL", "PNEUMONIA"],
-        "params:inference": {"batch_size": 4},
-        "params:preprocessing": {"intensity": INTENSITY},
         "params:reporting": {
             "bootstrap_resamples": 50,
             "bootstrap_seed": 0,
@@ -76,7 +75,8 @@ def test_reporting_pipeline_runs_on_a_tiny_catalog():
     }
     pipeline = create_pipeline()
     assert set(inputs) == pipeline.inputs()
-    catalog = DataCatalog({name: MemoryDataset(value) for name, value in inputs.items()})
+    # A Predictor holds a Keras model: passed by reference, as the predictor dataset loads one.
+    catalog = DataCatalog({name: MemoryDataset(value, copy_mode="assign") for name, value in inputs.items()})
     for name in pipeline.datasets() - pipeline.inputs():
         catalog[name] = KeptDataset()
 

@@ -11,6 +11,7 @@ from pediatric_pneumonia.pipelines.stress.nodes import (
     summarise_stress,
 )
 from tests.conftest import random_image_set
+from tests.inference.conftest import predictor_around
 
 STRESS = {
     "seed": 1,
@@ -36,16 +37,8 @@ def labelled_by_brightness(count: int, seed: int) -> dict:
 
 
 def run_stress(stress: dict = STRESS) -> pd.DataFrame:
-    return stress_test(
-        brightness_reader(),
-        labelled_by_brightness(40, 0),
-        labelled_by_brightness(36, 1),
-        {"method": "none", "temperature": 1.0},
-        {"threshold": 120 / 255},
-        stress,
-        {"intensity": INTENSITY},
-        {"batch_size": 16},
-    )
+    predictor = predictor_around(brightness_reader(), INTENSITY, threshold=120 / 255, batch_size=16)
+    return stress_test(predictor, labelled_by_brightness(40, 0), labelled_by_brightness(36, 1), stress)
 
 
 def test_stress_table_has_every_set_shift_and_severity_and_is_deterministic():

@@ -1,5 +1,6 @@
 import keras
 import numpy as np
+import pandas as pd
 import pytest
 
 from pediatric_pneumonia.classifier_training import TrainingBatches
@@ -7,6 +8,7 @@ from pediatric_pneumonia.evaluation.calibration import apply_calibration
 from pediatric_pneumonia.pipelines.training.nodes import (
     check_training_parameters,
     fit_calibration,
+    score_validation_set,
     select_decision_threshold,
     train_classifier,
 )
@@ -121,10 +123,19 @@ UNCHANGED = {"method": "none", "temperature": 1.0}
 SOFTENED = {"method": "temperature", "temperature": 3.0}
 
 
+def scored(validation_set: dict) -> pd.DataFrame:
+    return score_validation_set(mean_gray_model(), validation_set, PREPROCESSING, {"batch_size": 8})
+
+
 def threshold_of(calibration: dict, threshold: dict, validation_set: dict = SEPARABLE) -> dict:
-    return select_decision_threshold(
-        mean_gray_model(), validation_set, calibration, threshold, {"batch_size": 8}, PREPROCESSING
-    )
+    return select_decision_threshold(scored(validation_set), calibration, threshold)
+
+
+def test_validation_is_scored_once_with_its_paths_and_raw_probabilities():
+    frame = scored(SEPARABLE)
+    assert frame["path"].tolist() == SEPARABLE["paths"].tolist()
+    assert frame["target"].tolist() == [0, 0, 1, 1, 1]
+    assert frame["raw_probability"].to_numpy() == pytest.approx(expected_probability([40, 100, 150, 180, 230]), abs=1e-6)
 
 
 def test_the_threshold_is_judged_on_calibrated_validation_probabilities():
@@ -157,24 +168,20 @@ def test_sensitivity_target_node_keeps_the_target_on_validation():
 def test_one_class_validation_stops_calibration_and_threshold():
     only_pneumonia = brightness_set([], [150, 180, 230])
     with pytest.raises(ValueError, match="both classes"):
-        fit_calibration(
-            mean_gray_model(), only_pneumonia, {"method": "temperature", "bins": 5}, {"batch_size": 8}, PREPROCESSING
-        )
+        fit_calibration(scored(only_pneumonia), {"method": "temperature", "bins": 5})
     with pytest.raises(ValueError, match="both classes"):
         threshold_of(UNCHANGED, {"method": "fixed", "value": 0.5}, only_pneumonia)
 
 
 def test_unknown_threshold_method_is_refused_before_predicting():
     with pytest.raises(ValueError, match="Unknown threshold method 'f1'"):
-        select_decision_threshold(None, {}, UNCHANGED, {"method": "f1"}, {"batch_size": 8}, PREPROCESSING)
+        select_decision_threshold(pd.DataFrame(), UNCHANGED, {"method": "f1"})
 
 
 def test_calibration_node_softens_an_overconfident_model():
     # Confident and half wrong: the likelihood is best with probabilities pulled towards 0.5.
     confidently_wrong = brightness_set([30, 225, 40], [225, 30, 220])
-    calibration = fit_calibration(
-        mean_gray_model(), confidently_wrong, {"method": "temperature", "bins": 5}, {"batch_size": 8}, PREPROCESSING
-    )
+    calibration = fit_calibration(scored(confidently_wrong), {"method": "temperature", "bins": 5})
     assert calibration["method"] == "temperature"
     assert calibration["temperature"] > 3
     assert calibration["validation_nll_after"] < calibration["validation_nll_before"]

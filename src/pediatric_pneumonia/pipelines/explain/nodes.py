@@ -5,7 +5,6 @@ import logging
 import re
 from pathlib import PurePath
 
-import keras
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
@@ -13,6 +12,7 @@ from PIL import Image
 
 from ...explain import border_mass_share, grad_cam, overlay_heatmap, randomised_copy, rank_correlation
 from ...imaging.preprocess import as_model_input
+from ...inference import Predictor
 
 logger = logging.getLogger(__name__)
 
@@ -79,12 +79,13 @@ def _sampled_input(test_set: dict, explanation_sample: pd.DataFrame, preprocessi
 
 
 def compute_heatmaps(
-    classifier: keras.Model, test_set: dict, explanation_sample: pd.DataFrame, explain: dict, preprocessing: dict
+    predictor: Predictor, test_set: dict, explanation_sample: pd.DataFrame, explain: dict
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Grad-CAM maps of the sample from the trained model and from a randomised copy of it."""
-    model_input = _sampled_input(test_set, explanation_sample, preprocessing)
-    trained = grad_cam(classifier, model_input, explain["layer"])
-    randomised = grad_cam(randomised_copy(classifier, explain["randomisation_seed"]), model_input, explain["layer"])
+    """Grad-CAM maps of the sample from the predictor package's model and from a randomised copy of it."""
+    images = test_set["images"][explanation_sample["position"].to_numpy(dtype=int)]
+    trained = predictor.heatmaps(images, explain["layer"])
+    randomised_model = randomised_copy(predictor.classifier, explain["randomisation_seed"])
+    randomised = grad_cam(randomised_model, predictor.model_input(images), explain["layer"])
     return trained, randomised
 
 

@@ -32,7 +32,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             Node(
                 func=compute_heatmaps,
-                inputs=["classifier", "test_set", "explanation_sample", "params:explain", "params:preprocessing"],
+                inputs=["predictor", "test_set", "explanation_sample", "params:explain"],
                 outputs=["explanation_heatmaps", "randomised_explanation_heatmaps"],
                 name="compute_heatmaps_node",
             ),

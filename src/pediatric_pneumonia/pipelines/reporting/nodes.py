@@ -1,14 +1,12 @@
 """The test report: calibrated predictions, metrics at the validation threshold and at 0.5 with
 patient-bootstrap intervals, per patient, without duplicates and per subtype, and plots."""
 
-import keras
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 from sklearn.metrics import average_precision_score, roc_auc_score, roc_curve
 
-from ...classifier import predict_probabilities
-from ...evaluation.calibration import apply_calibration, reliability_curve
+from ...evaluation.calibration import reliability_curve
 from ...evaluation.duplicates import find_duplicates, pixel_hashes
 from ...evaluation.metrics import threshold_metrics
 from ...evaluation.patients import PATIENT_AGGREGATIONS
@@ -19,6 +17,7 @@ from ...evaluation.report import (
     patient_figures,
     subtype_figures,
 )
+from ...inference import Predictor
 
 # The cut-off the paper reports at: a sigmoid output of one half (temperature scaling keeps it).
 PAPER_THRESHOLD = 0.5
@@ -55,26 +54,19 @@ def _rows_of(image_split: pd.DataFrame, paths: np.ndarray, columns: list[str]) -
     return rows.reset_index()
 
 
-def predict_test_set(
-    classifier: keras.Model,
-    test_set: dict,
-    calibration: dict,
-    image_split: pd.DataFrame,
-    classes: list[str],
-    inference: dict,
-    preprocessing: dict,
-) -> pd.DataFrame:
-    """One row per test image: path, patient, true class, the model's ``raw_probability`` of the
-    positive class and the calibrated ``probability`` the report uses."""
-    raw = predict_probabilities(classifier, test_set["images"], preprocessing["intensity"], inference["batch_size"])
+def predict_test_set(predictor: Predictor, test_set: dict, image_split: pd.DataFrame) -> pd.DataFrame:
+    """One row per test image, scored by the predictor package that is served: path, patient, true
+    class, the model's ``raw_probability`` of the positive class and the calibrated ``probability``
+    the report uses."""
+    raw = predictor.raw_probabilities(test_set["images"])
     return pd.DataFrame(
         {
             "path": test_set["paths"],
             "patient_id": _rows_of(image_split, test_set["paths"], ["patient_id"])["patient_id"].to_numpy(),
-            "label": np.asarray(classes)[test_set["labels"]],
+            "label": np.asarray(predictor.classes)[test_set["labels"]],
             "target": test_set["labels"].astype(int),
             "raw_probability": raw,
-            "probability": apply_calibration(raw, calibration),
+            "probability": predictor.calibrate(raw),
         }
     )
 

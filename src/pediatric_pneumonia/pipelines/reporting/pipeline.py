@@ -1,4 +1,5 @@
-"""Reporting: the one and only use of the test set, after the model, calibration and threshold are fixed."""
+"""Reporting: the one and only use of the test set, scored by the predictor package once the model,
+calibration and threshold are fixed."""
 
 from kedro.pipeline import Node, Pipeline
 
@@ -19,15 +20,7 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             Node(
                 func=predict_test_set,
-                inputs=[
-                    "classifier",
-                    "test_set",
-                    "calibration",
-                    "image_split",
-                    "params:raw_data.classes",
-                    "params:inference",
-                    "params:preprocessing",
-                ],
+                inputs=["predictor", "test_set", "image_split"],
                 outputs="test_predictions",
                 name="predict_test_set_node",
             ),

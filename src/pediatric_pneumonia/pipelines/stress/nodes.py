@@ -4,15 +4,13 @@ or year would shift them, at graded severities, on validation and on the test sp
 import logging
 import time
 
-import keras
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from ...classifier import predict_probabilities
-from ...evaluation.calibration import apply_calibration
 from ...evaluation.metrics import core_metrics
 from ...imaging.shifts import IDENTITY, SHIFTS, apply_shift
+from ...inference import Predictor
 
 logger = logging.getLogger(__name__)
 
@@ -50,27 +48,17 @@ def stratified_subset(image_set: dict, max_images: int | None, rng: np.random.Ge
     return {name: values[np.sort(chosen)] for name, values in image_set.items()}
 
 
-def stress_test(
-    classifier: keras.Model,
-    validation_set: dict,
-    test_set: dict,
-    calibration: dict,
-    decision_threshold: dict,
-    stress: dict,
-    preprocessing: dict,
-    inference: dict,
-) -> pd.DataFrame:
+def stress_test(predictor: Predictor, validation_set: dict, test_set: dict, stress: dict) -> pd.DataFrame:
     """One row per set, shift and severity (0 = no shift, shared by every shift) with its metrics.
 
     Shifts act on the stored image before the intensity normalisation, as a scanner's would; the
-    model's probabilities are calibrated and cut at the validation-chosen threshold. Seeded.
+    predictor package scores them (calibrated, cut at its validation-chosen threshold). Seeded.
     """
     check_stress_parameters(stress)
     started = time.perf_counter()
 
     def scored(images: np.ndarray, targets: np.ndarray) -> dict:
-        raw = predict_probabilities(classifier, images, preprocessing["intensity"], inference["batch_size"])
-        return core_metrics(targets, apply_calibration(raw, calibration), decision_threshold["threshold"])
+        return core_metrics(targets, predictor.probabilities(images), predictor.threshold)
 
     rows = []
     for set_index, (set_name, image_set) in enumerate(zip(STRESSED_SETS, (validation_set, test_set))):

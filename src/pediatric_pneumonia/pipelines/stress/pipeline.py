@@ -1,4 +1,4 @@
-"""Stress: the strategy's model on validation and test images under simulated acquisition shifts."""
+"""Stress: the strategy's predictor package on validation and test images under simulated acquisition shifts."""
 
 from kedro.pipeline import Node, Pipeline
 
@@ -11,16 +11,7 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             Node(
                 func=stress_test,
-                inputs=[
-                    "classifier",
-                    "validation_set",
-                    "test_set",
-                    "calibration",
-                    "decision_threshold",
-                    "params:stress",
-                    "params:preprocessing",
-                    "params:inference",
-                ],
+                inputs=["predictor", "validation_set", "test_set", "params:stress"],
                 outputs="stress_table",
                 name="stress_test_node",
             ),

@@ -4,6 +4,7 @@ import logging
 
 import keras
 import numpy as np
+import pandas as pd
 
 from ...classifier import (
     ARCHITECTURE_SOURCES,
@@ -18,7 +19,8 @@ from ...evaluation.metrics import roc_auc
 from ...evaluation.thresholds import check_threshold_parameters, choose_threshold
 from ...imaging.augment import check_online_augmentation
 from ...imaging.preprocess import as_model_input
-from ...inference.predictor import PACKAGE_FORMAT_VERSION, Predictor
+from ...inference import Predictor
+from ...inference.package import PACKAGE_FORMAT_VERSION
 
 logger = logging.getLogger(__name__)
 
@@ -110,29 +112,33 @@ def train_classifier(
     return model, {name: [float(value) for value in values] for name, values in history.history.items()}
 
 
-def fit_calibration(
-    classifier: keras.Model, validation_set: dict, calibration_params: dict, inference: dict, preprocessing: dict
-) -> dict:
+def score_validation_set(classifier: keras.Model, validation_set: dict, preprocessing: dict, inference: dict) -> pd.DataFrame:
+    """One row per validation image: path, target and the model's uncalibrated ``raw_probability``,
+    scored once (by the function ``Predictor`` scores with) for the calibration and the threshold."""
+    return pd.DataFrame(
+        {
+            "path": validation_set["paths"],
+            "target": validation_set["labels"].astype(int),
+            "raw_probability": predict_probabilities(
+                classifier, validation_set["images"], preprocessing["intensity"], inference["batch_size"]
+            ),
+        }
+    )
+
+
+def fit_calibration(validation_predictions: pd.DataFrame, calibration_params: dict) -> dict:
     """Fit the probability calibration (``calibration.method``) on the validation set only.
 
     Returns the calibration ``apply_calibration`` reads (method, temperature) with the validation
     NLL / ECE / Brier score before and after it and both reliability curves.
     """
     check_calibration_parameters(calibration_params)
-    probabilities = predict_probabilities(
-        classifier, validation_set["images"], preprocessing["intensity"], inference["batch_size"]
+    return calibration_from_validation(
+        validation_predictions["target"].to_numpy(), validation_predictions["raw_probability"].to_numpy(), calibration_params
     )
-    return calibration_from_validation(validation_set["labels"], probabilities, calibration_params)
 
 
-def select_decision_threshold(
-    classifier: keras.Model,
-    validation_set: dict,
-    calibration: dict,
-    threshold: dict,
-    inference: dict,
-    preprocessing: dict,
-) -> dict:
+def select_decision_threshold(validation_predictions: pd.DataFrame, calibration: dict, threshold: dict) -> dict:
     """Choose the decision threshold on the calibrated validation probabilities (never on test).
 
     ``youden`` maximises Youden's J = sensitivity + specificity - 1; ``fixed`` uses
@@ -142,12 +148,10 @@ def select_decision_threshold(
     validation sensitivity and specificity at it and the validation ROC-AUC.
     """
     check_threshold_parameters(threshold)
-    raw = predict_probabilities(
-        classifier, validation_set["images"], preprocessing["intensity"], inference["batch_size"]
-    )
-    probabilities = apply_calibration(raw, calibration)
-    chosen = choose_threshold(validation_set["labels"], probabilities, threshold)
-    chosen["validation_roc_auc"] = roc_auc(validation_set["labels"], probabilities)
+    targets = validation_predictions["target"].to_numpy()
+    probabilities = apply_calibration(validation_predictions["raw_probability"].to_numpy(), calibration)
+    chosen = choose_threshold(targets, probabilities, threshold)
+    chosen["validation_roc_auc"] = roc_auc(targets, probabilities)
     logger.info(
         "Decision threshold %.4f (%s on %d calibrated validation probabilities: sensitivity %.3f, specificity %.3f).",
         chosen["threshold"],
@@ -160,10 +164,16 @@ def select_decision_threshold(
 
 
 def package_predictor(
-    classifier: keras.Model, calibration: dict, decision_threshold: dict, preprocessing: dict, classes: list[str]
+    classifier: keras.Model,
+    calibration: dict,
+    decision_threshold: dict,
+    preprocessing: dict,
+    inference: dict,
+    classes: list[str],
 ) -> Predictor:
     """Bundle the classifier with what using it needs: the preprocessing it was trained with, the
-    calibration and the decision threshold (both fitted on validation) and the class names."""
+    calibration and the decision threshold (both fitted on validation), the class names and the
+    batch size it scores with. Every later node scores with this object."""
     return Predictor(
         classifier,
         {
@@ -172,6 +182,7 @@ def package_predictor(
             "preprocessing": preprocessing,
             "calibration": {"method": calibration["method"], "temperature": calibration["temperature"]},
             "decision": decision_threshold,
+            "inference": {"batch_size": inference["batch_size"]},
             "validation": {"roc_auc": decision_threshold["validation_roc_auc"]},
         },
     )

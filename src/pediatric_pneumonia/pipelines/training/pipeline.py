@@ -1,10 +1,16 @@
-"""Training: the architecture (parameters or the search's file) -> balanced training set -> CNN (early-stopped on validation) -> calibration -> decision threshold
--> the predictor package (logged to MLflow as a model that takes raw X-rays, and registered)."""
+"""Training: the architecture (parameters or the search's file) -> balanced training set -> CNN
+(early-stopped on validation) -> validation scored once -> calibration -> decision threshold -> the predictor package (logged to MLflow as a model that takes raw X-rays, and registered)."""
 
 from kedro.pipeline import Node, Pipeline
 
 from ...tracking import to_mlflow_history
-from .nodes import fit_calibration, package_predictor, select_decision_threshold, train_classifier
+from .nodes import (
+    fit_calibration,
+    package_predictor,
+    score_validation_set,
+    select_decision_threshold,
+    train_classifier,
+)
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -23,27 +29,20 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name="track_training_history_node",
             ),
             Node(
+                func=score_validation_set,
+                inputs=["classifier", "validation_set", "params:preprocessing", "params:inference"],
+                outputs="validation_predictions",
+                name="score_validation_set_node",
+            ),
+            Node(
                 func=fit_calibration,
-                inputs=[
-                    "classifier",
-                    "validation_set",
-                    "params:calibration",
-                    "params:inference",
-                    "params:preprocessing",
-                ],
+                inputs=["validation_predictions", "params:calibration"],
                 outputs="calibration",
                 name="fit_calibration_node",
             ),
             Node(
                 func=select_decision_threshold,
-                inputs=[
-                    "classifier",
-                    "validation_set",
-                    "calibration",
-                    "params:threshold",
-                    "params:inference",
-                    "params:preprocessing",
-                ],
+                inputs=["validation_predictions", "calibration", "params:threshold"],
                 outputs="decision_threshold",
                 name="select_decision_threshold_node",
             ),
@@ -54,6 +53,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "calibration",
                     "decision_threshold",
                     "params:preprocessing",
+                    "params:inference",
                     "params:raw_data.classes",
                 ],
                 outputs="predictor",

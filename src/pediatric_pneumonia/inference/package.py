@@ -1,0 +1,97 @@
+"""The predictor package on disk: a folder with the Keras model (``classifier.keras``) and
+``predictor.json`` (format version, class names, the preprocessing the model was trained with, the
+validation-fitted calibration and decision threshold). Reading, checking and finding packages;
+``Predictor`` (``predictor.py``) is what scores with one.
+"""
+
+import json
+from pathlib import Path
+
+import keras
+
+PACKAGE_FORMAT_VERSION = 1
+MODEL_FILE = "classifier.keras"
+CONFIG_FILE = "predictor.json"
+CONFIG_KEYS = ("format_version", "classes", "preprocessing", "calibration", "decision")
+
+
+class ModelLoadError(ValueError):
+    """A predictor could not be loaded: missing, not a model, or inconsistent with its preprocessing."""
+
+
+def check_package_config(config: dict, model_input_shape: tuple, name: str) -> None:
+    """Raise ModelLoadError unless ``config`` is a package configuration this version reads and its
+    preprocessing makes the inputs the model takes (``model_input_shape``, without the batch axis)."""
+    if not isinstance(config, dict):
+        raise ModelLoadError(f"The predictor configuration of '{name}' is not a JSON object: it was not written by this project.")
+    missing = [key for key in CONFIG_KEYS if key not in config]
+    if missing:
+        raise ModelLoadError(f"The predictor configuration of '{name}' lacks {missing}: it was not written by this project.")
+    try:
+        size, _ = int(config["preprocessing"]["image_size"]), float(config["decision"]["threshold"])
+        newer = int(config["format_version"]) > PACKAGE_FORMAT_VERSION
+    except (KeyError, TypeError, ValueError) as error:
+        raise ModelLoadError(
+            f"The predictor configuration of '{name}' is malformed ({type(error).__name__}: {error}): it needs "
+            "preprocessing.image_size, decision.threshold and format_version. Load a package written by the training pipeline."
+        ) from error
+    if newer:
+        raise ModelLoadError(
+            f"'{name}' is a predictor package of format {config['format_version']}; this version of "
+            f"pediatric-pneumonia reads format {PACKAGE_FORMAT_VERSION}. Upgrade pediatric-pneumonia."
+        )
+    expected = (size, size, 1)
+    if tuple(model_input_shape) != expected:
+        raise ModelLoadError(
+            f"The model in '{name}' takes inputs of shape {tuple(model_input_shape)}, but its "
+            f"preprocessing makes {expected} (image_size {size}). The model and predictor.json do not "
+            "belong together: load a package written by the training pipeline."
+        )
+
+
+def read_package(folder: str | Path) -> tuple[keras.Model, dict]:
+    """The model and configuration of the package in ``folder``. Keras safe mode stays on, so
+    loading never runs code from the file."""
+    folder = Path(folder)
+    model_path, config_path = folder / MODEL_FILE, folder / CONFIG_FILE
+    if not folder.is_dir() or not model_path.is_file() or not config_path.is_file():
+        raise ModelLoadError(
+            f"'{folder}' is not a predictor package: it needs {MODEL_FILE} and {CONFIG_FILE}. Train one with "
+            "`kedro run --pipeline baseline` (it is written to data/06_models/<strategy>/predictor/) or give "
+            "an MLflow model URI."
+        )
+    try:
+        config = json.loads(config_path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ModelLoadError(f"'{config_path}' is not valid JSON ({error}).") from error
+    try:
+        classifier = keras.saving.load_model(model_path, compile=False, safe_mode=True)
+    except Exception as error:  # noqa: BLE001 - Keras raises many types for a file that is not a model
+        raise ModelLoadError(
+            f"'{model_path}' could not be loaded as a Keras model ({type(error).__name__}: {error})."
+        ) from error
+    return classifier, config
+
+
+def write_package(folder: str | Path, classifier: keras.Model, config: dict) -> None:
+    """Write a package into ``folder`` (created)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    classifier.save(folder / MODEL_FILE)
+    (folder / CONFIG_FILE).write_text(json.dumps(config, indent=2))
+
+
+def package_folder(path: Path) -> Path:
+    """The package in ``path``: ``path`` itself, or the newest version under a versioned dataset
+    folder (``<path>/<version>/<name>/``, as Kedro writes ``data/06_models/<strategy>/predictor``)."""
+    if path.is_file() and (path.parent / CONFIG_FILE).is_file():
+        return path.parent
+    if (path / CONFIG_FILE).is_file():
+        return path
+    versions = sorted(path.glob(f"*/{path.name}/{CONFIG_FILE}")) if path.is_dir() else []
+    if not versions:
+        raise ModelLoadError(
+            f"No predictor package in '{path}' (no {CONFIG_FILE} in it or in a version folder under it). Train one "
+            "with `kedro run --pipeline <strategy>`, or give an MLflow URI such as models:/pediatric_pneumonia_baseline@best."
+        )
+    return versions[-1].parent

@@ -1,0 +1,37 @@
+"""The project's configuration as Kedro itself reads it (``conf/base`` merged with the run
+environment, ``conf/local`` by default or ``KEDRO_ENV``), for code that runs outside a Kedro
+session: the CLI, ``Predictor.load`` and the notebooks."""
+
+import os
+from pathlib import Path
+
+from kedro.config import MissingConfigException, OmegaConfigLoader
+
+CONFIG_LOADER_ARGS = {
+    "base_env": "base",
+    "default_run_env": "local",
+    # An environment overrides single parameters (conf/demo sets training.epochs only),
+    # not whole groups.
+    "merge_strategy": {"parameters": "soft"},
+}
+# kedro-mlflow's settings file; Kedro's loader knows only catalog, parameters, credentials and logging.
+CONFIG_PATTERNS = {"mlflow": ["mlflow*", "mlflow*/**", "**/mlflow*"]}
+
+
+def load_project_config(project_path: str | Path, key: str, env: str | None = None) -> dict:
+    """The ``key`` configuration (``catalog``, ``parameters``, ``mlflow``, ...) of the project at
+    ``project_path`` for ``env`` (default: ``KEDRO_ENV``, else Kedro's default run environment);
+    empty when the project has none."""
+    conf_source = Path(project_path) / "conf"
+    if not (conf_source / CONFIG_LOADER_ARGS["base_env"]).is_dir():
+        return {}
+    loader = OmegaConfigLoader(
+        conf_source=str(conf_source),
+        env=env or os.environ.get("KEDRO_ENV"),
+        config_patterns=CONFIG_PATTERNS,
+        **CONFIG_LOADER_ARGS,
+    )
+    try:
+        return dict(loader[key])
+    except MissingConfigException:
+        return {}
