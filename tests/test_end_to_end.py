@@ -200,8 +200,6 @@ def test_one_file_gets_one_probability_everywhere(finished_run, tmp_path):
     from fastapi.testclient import TestClient
 
     from pediatric_pneumonia.cli import cli
-    from pediatric_pneumonia.evaluation.calibration import apply_calibration
-    from pediatric_pneumonia.imaging.preprocess import as_model_input
     from pediatric_pneumonia.inference import Predictor
     from pediatric_pneumonia.inference.export import export_tflite, tflite_probabilities
     from pediatric_pneumonia.webapp import create_app
@@ -224,11 +222,27 @@ def test_one_file_gets_one_probability_everywhere(finished_run, tmp_path):
         from_app = client.post("/api/predict", files={"file": ("xray.jpeg", content)}).json()["probability"]
     tflite = export_tflite(predictor, tmp_path / "model.tflite")
     stored = predictor.stored_image(row["path"], row["path"])[np.newaxis]
-    raw = tflite_probabilities(tflite, as_model_input(stored, predictor.preprocessing["intensity"]))
-    from_tflite = apply_calibration(raw, predictor.config["calibration"])[0]
+    from_tflite = predictor.calibrate(tflite_probabilities(tflite, predictor.model_input(stored)))[0]
 
     for answer in (from_predictor, from_cli, from_mlflow, from_app, from_tflite):
         assert answer == pytest.approx(row["probability"], abs=1e-5)
+
+
+@pytest.mark.parametrize("strategy", ["baseline", "combined"])
+def test_the_report_scores_every_test_file_as_the_served_predictor_does(finished_run, strategy):
+    from pediatric_pneumonia.inference import Predictor
+
+    project, _ = finished_run
+    report = pd.read_csv(latest_version(project / f"data/07_model_output/{strategy}/test_predictions.csv"))
+    predictor = Predictor.load(strategy, project_path=project)
+
+    predictions = predictor.predict_batch(report["path"].tolist())
+
+    assert [prediction.probability for prediction in predictions] == pytest.approx(report["probability"].tolist(), abs=1e-6)
+    labels = ["PNEUMONIA" if probability >= predictor.threshold else "NORMAL" for probability in report["probability"]]
+    assert [prediction.label for prediction in predictions] == labels
+    validation = pd.read_csv(latest_version(project / f"data/07_model_output/{strategy}/validation_predictions.csv"))
+    assert len(validation) and validation["raw_probability"].between(0, 1).all()
 
 
 def test_explain_reruns_the_explanations_of_a_trained_model(finished_run):
