@@ -1,4 +1,5 @@
 import io
+import struct
 import zlib
 
 import cv2
@@ -20,6 +21,7 @@ from pydicom.uid import (
 
 from pediatric_pneumonia.imaging.decode import (
     IMAGE_FORMATS,
+    PNG_MAGIC,
     ImageDecodeError,
     ImageTooLargeError,
     UnsupportedImageError,
@@ -212,8 +214,40 @@ def test_header_reads_size_and_channels_of_every_format():
     assert read_image_header(encoded(".png", np.dstack([colour, GRAY]))) == (56, 40, 4)
 
 
+def png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def png_16bit_gray_alpha(width: int = 3, height: int = 2) -> bytes:
+    """A 16-bit gray + alpha PNG (colour type 4), which neither OpenCV nor Pillow writes."""
+    rows = b"".join(b"\x00" + bytes(4 * width) for _ in range(height))  # filter byte + 2 x 16-bit samples
+    header = struct.pack(">IIBBBBB", width, height, 16, 4, 0, 0, 0)
+    return PNG_MAGIC + png_chunk(b"IHDR", header) + png_chunk(b"IDAT", zlib.compress(rows)) + png_chunk(b"IEND", b"")
+
+
+def test_png_header_gives_the_channels_the_file_stores():
+    assert read_image_header(png_16bit_gray_alpha()) == (3, 2, 2)  # Pillow would decode it to RGBA
+    assert read_image_header(pillow_encoded(Image.fromarray(GRAY).convert("P"), "PNG")) == (56, 40, 1)
+    assert read_image_header(pillow_encoded(Image.fromarray(GRAY).convert("1"), "PNG")) == (56, 40, 1)
+
+
 JPEG = encoded(".jpg", GRAY)
 PNG = encoded(".png", GRAY)
+
+
+def jpeg_with_precision(bits: int) -> bytearray:
+    """GRAY as a JPEG whose frame header (SOF0) says ``bits`` bits per sample."""
+    jpeg = bytearray(JPEG)
+    jpeg[jpeg.index(b"\xff\xc0") + 4] = bits
+    return jpeg
+
+
+def png_with_ihdr(colour_type: int = 0, checksum: bytes | None = None) -> bytes:
+    """PNG with its IHDR's colour type set and its checksum recomputed, or replaced by ``checksum``."""
+    png = bytearray(PNG)
+    png[25] = colour_type
+    png[29:33] = checksum or zlib.crc32(bytes(png[12:29])).to_bytes(4, "big")
+    return bytes(png)
 
 
 @pytest.mark.parametrize(
@@ -225,9 +259,25 @@ PNG = encoded(".png", GRAY)
         (JPEG[: len(JPEG) // 2], ImageDecodeError, "truncated JPEG"),
         (PNG[:-20], ImageDecodeError, "truncated PNG"),
         (b"BM" + bytes(60), ImageDecodeError, "unreadable image header"),
+        (b"\xff\xd8\xff\xd9", ImageDecodeError, "unreadable image header"),
+        (bytes(jpeg_with_precision(12)), ImageDecodeError, r"unreadable image header \(cannot handle 12-bit"),
+        (png_with_ihdr(colour_type=5), ImageDecodeError, "unreadable image header"),
+        (png_with_ihdr(checksum=b"\x00" * 4), ImageDecodeError, "unreadable image header.*checksum"),
         (bytes(128) + b"DICM" + bytes(40), UnsupportedImageError, "DICOM file holds no image"),
     ],
-    ids=["empty", "text", "gif", "truncated_jpeg", "truncated_png", "broken_bmp", "dicom_without_image"],
+    ids=[
+        "empty",
+        "text",
+        "gif",
+        "truncated_jpeg",
+        "truncated_png",
+        "broken_bmp",
+        "jpeg_without_frame_header",
+        "jpeg_12_bit",
+        "png_unknown_colour_type",
+        "png_bad_header_checksum",
+        "dicom_without_image",
+    ],
 )
 def test_unusable_content_is_refused_naming_the_file(content, error, says):
     with pytest.raises(error, match=says) as raised:
@@ -255,6 +305,49 @@ def png_claiming(width: int, height: int) -> bytes:
 def test_decompression_bomb_is_refused_from_its_header():
     with pytest.raises(ImageTooLargeError, match=r"bomb\.png.*100000x100000"):
         decode_grayscale_image(png_claiming(100_000, 100_000), "bomb.png")
+
+
+def jpeg_claiming(width: int, height: int) -> bytes:
+    """A 1x1 JPEG whose frame header (SOF0) announces ``width`` x ``height`` pixels."""
+    jpeg = bytearray(encoded(".jpg", np.zeros((1, 1), np.uint8)))
+    sof = jpeg.index(b"\xff\xc0")
+    jpeg[sof + 5 : sof + 9] = height.to_bytes(2, "big") + width.to_bytes(2, "big")
+    return bytes(jpeg)
+
+
+def bmp_claiming(width: int, height: int) -> bytes:
+    """A 1x1 BMP whose info header announces ``width`` x ``height`` pixels."""
+    bmp = bytearray(encoded(".bmp", np.zeros((1, 1), np.uint8)))
+    bmp[18:26] = width.to_bytes(4, "little") + height.to_bytes(4, "little")
+    return bytes(bmp)
+
+
+def tiff_claiming(width: int, height: int) -> bytes:
+    """A 1x1 TIFF whose ImageWidth and ImageLength tags announce ``width`` x ``height`` pixels."""
+    tiff = bytearray(pillow_encoded(Image.fromarray(np.zeros((1, 1), np.uint8)), "TIFF"))
+    assert tiff[10:14] == b"\x00\x01\x04\x00" and tiff[22:26] == b"\x01\x01\x04\x00"  # tags 256, 257 as LONG
+    tiff[18:22], tiff[30:34] = width.to_bytes(4, "little"), height.to_bytes(4, "little")
+    return bytes(tiff)
+
+
+CLAIMING = {"png": png_claiming, "jpeg": jpeg_claiming, "bmp": bmp_claiming, "tiff": tiff_claiming}
+
+
+@pytest.mark.filterwarnings("error")  # Pillow's DecompressionBombWarning included
+@pytest.mark.parametrize("image_format", sorted(CLAIMING))
+def test_header_above_the_pixel_limit_is_refused_with_our_message_not_pillows(image_format):
+    # 60000 x 60000 is above Pillow's own bomb limits (a warning above 89, an error above 179 megapixels).
+    with pytest.raises(ImageTooLargeError, match=r"bomb\.img' claims 60000x60000 .* limit of 50 megapixels"):
+        decode_grayscale_image(CLAIMING[image_format](60_000, 60_000), "bomb.img")
+    with pytest.raises(ImageTooLargeError, match="limit of 300 megapixels; it was not decoded"):
+        decode_grayscale_image(CLAIMING[image_format](20_000, 20_000), "bomb.img", max_pixels=300_000_000)
+
+
+@pytest.mark.filterwarnings("error")
+@pytest.mark.parametrize("image_format", sorted(CLAIMING))
+def test_header_read_ignores_pillows_bomb_limit(image_format):
+    """Only max_pixels decides: a header above Pillow's 179-megapixel error still reads."""
+    assert read_image_header(CLAIMING[image_format](20_000, 10_000)) == (20_000, 10_000, 1)
 
 
 @pytest.mark.parametrize("extension", [".png", ".tiff", ".bmp", ".jpg"])

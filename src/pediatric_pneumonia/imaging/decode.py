@@ -6,12 +6,13 @@ The training pipelines and any prediction path (Predictor, CLI, web app) decode 
 """
 
 import io
+from typing import NamedTuple
 
 import cv2
 import numpy as np
 import pydicom
 import pydicom.pixels
-from PIL import Image
+from PIL import BmpImagePlugin, Image, JpegImagePlugin, PngImagePlugin, TiffImagePlugin
 
 IMAGE_FORMATS = ("jpeg", "png", "bmp", "tiff", "dicom")
 FORMAT_NAMES = {"jpeg": "JPEG", "png": "PNG", "bmp": "BMP", "tiff": "TIFF", "dicom": "DICOM"}
@@ -28,8 +29,15 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 PNG_END = b"IEND\xaeB`\x82"
 DICOM_MAGIC_OFFSET = 128
 
-# PNG colour type -> channels (grey, -, RGB, palette, grey+alpha, -, RGBA).
-PNG_CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}
+# Pillow's image classes read only the header when constructed. Called directly, not through
+# Image.open, they skip Pillow's own decompression-bomb check (a warning above 89 megapixels, its own
+# error above 179, whatever max_pixels says): the pixel limit is decode_grayscale_image's.
+PILLOW_HEADER_READERS = {
+    "jpeg": JpegImagePlugin.JpegImageFile,
+    "png": PngImagePlugin.PngImageFile,
+    "bmp": BmpImagePlugin.BmpImageFile,
+    "tiff": TiffImagePlugin.TiffImageFile,
+}
 
 # libjpeg decodes directly at 1/8, 1/4 or 1/2 scale, far faster than a full decode and resize.
 REDUCED_GRAYSCALE_FLAGS = (
@@ -101,45 +109,34 @@ def find_file_problem(content: bytes, formats: tuple[str, ...] = IMAGE_FORMATS) 
     return None
 
 
-def jpeg_geometry(content: bytes) -> tuple[int, int, int]:
-    """Width, height and channels from a JPEG's frame header (SOFn), walking the marker segments."""
-    index = 2  # after the start-of-image marker
-    while index + 4 <= len(content):
-        if content[index] != 0xFF:
-            raise ValueError(f"corrupt JPEG marker at byte {index}")
-        marker = content[index + 1]
-        if marker == 0xFF:  # fill byte
-            index += 1
-            continue
-        length = int.from_bytes(content[index + 2 : index + 4], "big")
-        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC) and index + 10 <= len(content):
-            height = int.from_bytes(content[index + 5 : index + 7], "big")
-            width = int.from_bytes(content[index + 7 : index + 9], "big")
-            return width, height, content[index + 9]
-        index += 2 + length
-    raise ValueError("no JPEG frame header")
+class ImageHeader(NamedTuple):
+    """What a file's header says, read without decoding its pixels."""
+
+    width: int
+    height: int
+    channels: int
+    gray_decodable: bool  # OpenCV's direct 8-bit grayscale decode keeps all it holds (JPEG, PNG up to 8 bits)
 
 
-def _png_geometry(content: bytes) -> tuple[int, int, int]:
-    if content[12:16] != b"IHDR" or len(content) < 26 or content[25] not in PNG_CHANNELS:
-        raise ValueError("no valid PNG IHDR chunk")
-    return int.from_bytes(content[16:20], "big"), int.from_bytes(content[20:24], "big"), PNG_CHANNELS[content[25]]
-
-
-def _pillow_geometry(content: bytes) -> tuple[int, int, int]:
+def _pillow_header(content: bytes, image_format: str) -> ImageHeader:
     try:
-        with Image.open(io.BytesIO(content)) as image:  # lazy: reads the header only
-            return image.width, image.height, len(image.getbands())
-    except Image.DecompressionBombError as error:  # Pillow's own limit, above DEFAULT_MAX_PIXELS
-        raise ImageTooLargeError(str(error)) from error
-    except (OSError, SyntaxError, ValueError) as error:  # PIL's "cannot identify image file" is an OSError
+        with PILLOW_HEADER_READERS[image_format](io.BytesIO(content)) as image:
+            if image_format != "png":
+                return ImageHeader(image.width, image.height, len(image.getbands()), image_format == "jpeg")
+            if not image.tile:
+                raise ValueError("no image data (IDAT) before IEND")
+            # The raw mode is what the file stores ("LA;16B": 16-bit gray + alpha), the mode what
+            # Pillow would decode it to ("RGBA").
+            stored_mode, _, depth = image.tile[0].args.partition(";")
+            return ImageHeader(image.width, image.height, Image.getmodebands(stored_mode), depth != "16B")
+    except (OSError, SyntaxError, ValueError) as error:  # Pillow's "not identified by this driver" is a SyntaxError
         raise ValueError(str(error)) from error
 
 
-def _dicom_geometry(content: bytes) -> tuple[int, int, int]:
+def _dicom_header(content: bytes) -> ImageHeader:
     try:
         dataset = pydicom.dcmread(io.BytesIO(content), stop_before_pixels=True)
-        return int(dataset.Columns), int(dataset.Rows), int(dataset.get("SamplesPerPixel", 1))
+        return ImageHeader(int(dataset.Columns), int(dataset.Rows), int(dataset.get("SamplesPerPixel", 1)), False)
     except AttributeError as error:
         raise UnsupportedImageError(
             "the DICOM file holds no image (no Rows/Columns; e.g. a report or a presentation state). "
@@ -149,6 +146,21 @@ def _dicom_geometry(content: bytes) -> tuple[int, int, int]:
         raise ValueError(f"unreadable DICOM: {error}") from error
 
 
+def _read_header(content: bytes) -> ImageHeader:
+    image_format = sniff_image_format(content)
+    try:
+        header = _dicom_header(content) if image_format == "dicom" else _pillow_header(content, image_format)
+    except ImageDecodeError:
+        raise
+    except ValueError as error:
+        raise ImageDecodeError(f"unreadable image header ({error})") from error
+    if not header.width or not header.height or not header.channels:
+        raise ImageDecodeError(
+            f"unreadable image header (size {header.width}x{header.height}, {header.channels} channels)"
+        )
+    return header
+
+
 def read_image_header(content: bytes) -> tuple[int, int, int]:
     """Width, height and channels of any supported image, read from its header without decoding.
 
@@ -156,21 +168,7 @@ def read_image_header(content: bytes) -> tuple[int, int, int]:
         UnsupportedImageError: when ``content`` is not a supported image.
         ImageDecodeError: when the header cannot be read (message starts "unreadable image header").
     """
-    readers = {
-        "jpeg": jpeg_geometry,
-        "png": _png_geometry,
-        "bmp": _pillow_geometry,
-        "tiff": _pillow_geometry,
-        "dicom": _dicom_geometry,
-    }
-    try:
-        width, height, channels = readers[sniff_image_format(content)](content)
-    except ImageDecodeError:
-        raise
-    except ValueError as error:
-        raise ImageDecodeError(f"unreadable image header ({error})") from error
-    if not width or not height or not channels:
-        raise ImageDecodeError(f"unreadable image header (size {width}x{height}, {channels} channels)")
+    width, height, channels, _ = _read_header(content)
     return width, height, channels
 
 
@@ -290,7 +288,7 @@ def decode_grayscale_image(
     if problem is not None:
         raise ImageDecodeError(f"'{source}' is a {problem}. Replace the file with a complete copy.")
     try:
-        width, height, _ = read_image_header(content)
+        width, height, _, gray_decodable = _read_header(content)
     except (UnsupportedImageError, ImageTooLargeError) as error:
         raise type(error)(f"'{source}': {error}") from error
     except ImageDecodeError as error:
@@ -303,7 +301,7 @@ def decode_grayscale_image(
         )
     if image_format == "dicom":
         return _decode_dicom(content, source)
-    if image_format == "jpeg" or (image_format == "png" and content[24] <= 8):
+    if gray_decodable:
         flag = cv2.IMREAD_GRAYSCALE if image_size is None else reduced_decode_flag(width, height, image_size)
         return _decode_with_opencv(content, flag, source)
     return to_grayscale_uint8(_decode_with_opencv(content, cv2.IMREAD_UNCHANGED, source))

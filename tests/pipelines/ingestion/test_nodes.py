@@ -1,4 +1,5 @@
 import shutil
+import zlib
 
 import cv2
 import numpy as np
@@ -169,6 +170,7 @@ def test_jpeg_with_a_broken_header_is_rejected(tmp_path):
 def test_image_too_large_to_decode_is_rejected_at_ingestion(tmp_path):
     png = bytearray(cv2.imencode(".png", np.zeros((1, 1), np.uint8))[1].tobytes())
     png[16:24] = (100_000).to_bytes(4, "big") * 2  # the IHDR claims 100000 x 100000 pixels
+    png[29:33] = zlib.crc32(bytes(png[12:29])).to_bytes(4, "big")  # a valid IHDR checksum: Pillow checks it
     path = tmp_path / "bomb.png"
     path.write_bytes(bytes(png))
     record = inspect_image_file(path)
