@@ -21,16 +21,15 @@ import keras
 import numpy as np
 from kedro.config import OmegaConfigLoader
 
-from pediatric_pneumonia.pipelines.synthesis.nodes import (
-    GanCheckpoint,
+from pediatric_pneumonia.models.dcgan import (
     averaging_momentum,
     build_adversarial,
     build_gan,
     build_optimizer,
-    select_gan_profile,
-    train_gan_step,
     update_average,
 )
+from pediatric_pneumonia.models.dcgan_training import GanCheckpoint, train_gan_step
+from pediatric_pneumonia.models.gan_profiles import select_gan_profile
 from pediatric_pneumonia.settings import CONFIG_LOADER_ARGS
 
 

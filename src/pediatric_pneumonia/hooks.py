@@ -12,17 +12,18 @@ from kedro.io import AbstractVersionedDataset, DataCatalog
 from kedro.pipeline import Pipeline
 from kedro_datasets.partitions import PartitionedDataset
 
+from .class_balance import synthetic_images_made, synthetic_images_needed
 from .evaluation.calibration import check_calibration_parameters
 from .evaluation.thresholds import check_threshold_parameters
 from .imaging.preprocess import check_preprocessing_parameters
-from .pipelines.balancing.nodes import BALANCING_FILE, check_balancing_parameters, synthetic_images_needed
+from .models.gan_profiles import select_gan_profile
+from .pipelines.balancing.nodes import BALANCING_FILE, check_balancing_parameters
 from .pipelines.explain.nodes import check_explain_parameters
 from .pipelines.ingestion.nodes import check_ingestion_parameters
 from .pipelines.reporting.nodes import check_reporting_parameters
 from .pipelines.stress.nodes import check_stress_parameters
 from .pipelines.study.nodes import check_study_gan_profiles, check_study_parameters
 from .pipelines.study.runs import study_strategies
-from .pipelines.synthesis.nodes import select_gan_profile
 from .pipelines.training.nodes import check_training_parameters
 from .search import check_search_parameters
 from .strategies import STRATEGIES, STRATEGY_TABLE
@@ -144,7 +145,7 @@ def check_synthetic_supply(synthetic_balancing: dict[str, dict], labels: np.ndar
     """Raise a ValueError if a strategy needs more synthetic images than the synthesis makes for
     this training set (``generate_synthetic_images``: largest class - the synthetic class)."""
     class_counts = np.bincount(labels, minlength=synthetic_label + 1)
-    made = int(class_counts.max() - class_counts[synthetic_label])
+    made = synthetic_images_made(class_counts, synthetic_label)
     for strategy, balancing in synthetic_balancing.items():
         needed = synthetic_images_needed(balancing, class_counts, synthetic_label)
         if needed > made:

@@ -1,46 +1,49 @@
 import numpy as np
-import pytest
 
+from pediatric_pneumonia.classifier import build_classifier
 from pediatric_pneumonia.pipelines.synthesis_report.nodes import (
-    frechet_distance,
-    kernel_inception_distance,
-    manifold_precision_recall,
-    memorization,
+    assess_synthetic_images,
+    plot_closest_pairs,
+    plot_sample_grids,
 )
+from tests.conftest import CLASSES, PAPER_ARCHITECTURE, random_image_set
+
+REPORT = {
+    "seed": 0,
+    "max_images": 10,
+    "batch_size": 4,
+    "nearest_k": 2,
+    "memorization_percentile": 1,
+    "closest_pairs": 3,
+    "grid_images": 4,
+}
+PREPROCESSING = {"intensity": {"method": "none"}}
 
 
-def gaussian(count: int, shift: float = 0.0, seed: int = 0) -> np.ndarray:
-    return np.random.default_rng(seed).normal(shift, 1.0, (count, 8))
+def synthetic_copies(train_set: dict, count: int) -> dict:
+    """``count`` NORMAL training images, named as images of the GAN profile ``cpu``."""
+    return {
+        "images": train_set["images"][:count],
+        "labels": np.zeros(count, dtype=np.uint8),
+        "paths": np.array([f"synthetic:cpu/synthetic_normal_{i:05d}" for i in range(count)]),
+    }
 
 
-def test_kid_is_about_zero_for_samples_of_one_distribution_and_large_for_disjoint_ones():
-    same = kernel_inception_distance(gaussian(400, seed=1), gaussian(400, seed=2))
-    apart = kernel_inception_distance(gaussian(400, seed=1), gaussian(400, shift=5.0, seed=2))
-    assert abs(same) < 0.05
-    assert apart > 100 * max(abs(same), 1e-3)
+def test_copies_of_training_images_are_reported_memorized_and_shown_beside_their_originals():
+    train_set = random_image_set(normal=10, pneumonia=4, size=16)
+    validation_set = random_image_set(normal=6, pneumonia=2, size=16)
+    validation_set["images"] = np.random.default_rng(1).integers(0, 256, validation_set["images"].shape, dtype=np.uint8)
+    classifier = build_classifier((16, 16, 1), PAPER_ARCHITECTURE)
 
+    metrics, shown = assess_synthetic_images(
+        classifier, train_set, validation_set, synthetic_copies(train_set, 5), CLASSES, "NORMAL", REPORT, PREPROCESSING
+    )
 
-def test_fid_is_zero_for_identical_sets_and_grows_with_the_shift():
-    points = gaussian(300)
-    assert frechet_distance(points, points) == pytest.approx(0.0, abs=1e-6)
-    assert frechet_distance(points, points + 3.0) == pytest.approx(8 * 9.0, rel=1e-6)
-
-
-def test_precision_and_recall_of_identical_and_disjoint_sets():
-    points = gaussian(200)
-    assert manifold_precision_recall(points, points, k=3) == (1.0, 1.0)
-    assert manifold_precision_recall(points, points + 100.0, k=3) == (0.0, 0.0)
-
-
-def test_copies_of_training_images_are_all_memorized():
-    training, held_out = gaussian(200, seed=1), gaussian(100, seed=2)
-    share, distance, index = memorization(training[:50], training, held_out, percentile=1)
-    assert share == 1.0
-    assert np.allclose(distance, 0.0, atol=1e-6)
-    assert index.tolist() == list(range(50))
-
-
-def test_new_samples_of_the_same_distribution_are_rarely_memorized():
-    training, held_out, synthetic = gaussian(300, seed=1), gaussian(200, seed=2), gaussian(200, seed=3)
-    share, _, _ = memorization(synthetic, training, held_out, percentile=1)
-    assert share < 0.05
+    assert metrics["gan_profile"] == "cpu"
+    assert (metrics["n_synthetic"], metrics["n_training"], metrics["n_held_out"]) == (5, 10, 6)
+    assert metrics["memorized_share_pixels"] == 1.0
+    assert all(np.isfinite(metrics[name]) for name in ("kid", "fid", "fid_real_vs_real", "precision", "recall"))
+    assert shown["synthetic"].shape == (4, 16, 16) and shown["real"].shape == (4, 16, 16)
+    pairs = shown["closest"].reshape(3, 2, 16, 16)
+    np.testing.assert_array_equal(pairs[:, 0], pairs[:, 1])  # each copy beside the image it copies
+    assert plot_sample_grids(shown).axes and plot_closest_pairs(shown).axes

@@ -4,9 +4,10 @@ import logging
 
 import numpy as np
 
+from ...class_balance import balancing_targets, synthetic_images_needed
 from ...imaging.augment import random_affine_matrix
 from ...imaging.shifts import affine
-from ...strategies import Strategy, strategy_named
+from ...strategies import strategy_named
 
 logger = logging.getLogger(__name__)
 
@@ -36,19 +37,6 @@ def check_balancing_parameters(balancing: dict) -> None:
             "(largest - smallest class) or more, and the synthesis makes exactly the gap. Lower "
             f"{strategy.name}.balancing.synthetic_share to at most {1 / scale:.3f} (or target_scale) in {BALANCING_FILE}."
         )
-
-
-def balancing_targets(strategy: Strategy, balancing: dict, class_counts: np.ndarray) -> tuple[int, float]:
-    """The size every class grows to and the share of the synthetic class's gap filled by GAN images."""
-    if strategy.balancing == "synthetic_and_augmentation":
-        return round(balancing["target_scale"] * int(class_counts.max())), balancing["synthetic_share"]
-    return int(class_counts.max()), 1.0 if strategy.uses_synthetic_images else 0.0
-
-
-def synthetic_images_needed(balancing: dict, class_counts: np.ndarray, synthetic_label: int) -> int:
-    """How many synthetic images of ``synthetic_label`` a strategy takes for these class counts."""
-    target, synthetic_share = balancing_targets(strategy_named(balancing["strategy"]), balancing, class_counts)
-    return round(synthetic_share * max(target - int(class_counts[synthetic_label]), 0))
 
 
 def class_weights(labels: np.ndarray) -> np.ndarray:
