@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from pediatric_pneumonia.cli import EXPECTED_IMAGES, cli, count_images, link_checked_dataset
 from pediatric_pneumonia.demo_data import MARKER_FILE, generate_demo_dataset
-from pediatric_pneumonia.pipelines.ingestion.nodes import patient_id_from_filename
+from pediatric_pneumonia.naming import patient_id_from_filename
 from tests.conftest import CLASSES, REPO_ROOT, SPLITS, TINY_COUNTS, make_raw_dataset
 
 

@@ -108,7 +108,7 @@ def link_checked_dataset(downloaded: Path, root: Path, raw_data: dict, expected:
     The dataset may sit one folder down (the archive's ``chest_xray/``); ``__MACOSX`` is ignored.
     Returns the images found per split.
     """
-    from .pipelines.ingestion.nodes import RawDataLayoutError, locate_layout_root
+    from .data_layout import RawDataLayoutError, locate_layout_root
 
     try:
         layout_root = locate_layout_root(downloaded, raw_data["splits"], raw_data["classes"])
