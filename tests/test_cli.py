@@ -1,5 +1,6 @@
 """The data commands: demo data generation and the download's checks."""
 
+import importlib.metadata
 import shutil
 
 import click
@@ -95,3 +96,10 @@ def test_download_check_refuses_an_incomplete_download(tmp_path):
         link_checked_dataset(archive, root, {"splits": SPLITS, "classes": CLASSES}, EXPECTED_IMAGES)
     assert not root.exists()
     assert sum(EXPECTED_IMAGES.values()) == 5856
+
+
+def test_version_prints_the_installed_distributions_version():
+    result = CliRunner().invoke(cli, ["--version"])
+
+    assert result.exit_code == 0
+    assert result.stdout == f"pediatric-pneumonia, version {importlib.metadata.version('pediatric-pneumonia')}\n"
