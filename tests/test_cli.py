@@ -1,5 +1,6 @@
 """The data commands: demo data generation and the download's checks."""
 
+import importlib.metadata
 import shutil
 
 import click
@@ -9,7 +10,7 @@ from click.testing import CliRunner
 
 from pediatric_pneumonia.cli import EXPECTED_IMAGES, cli, count_images, link_checked_dataset
 from pediatric_pneumonia.demo_data import MARKER_FILE, generate_demo_dataset
-from pediatric_pneumonia.pipelines.ingestion.nodes import patient_id_from_filename
+from pediatric_pneumonia.naming import patient_id_from_filename
 from tests.conftest import CLASSES, REPO_ROOT, SPLITS, TINY_COUNTS, make_raw_dataset
 
 
@@ -95,3 +96,10 @@ def test_download_check_refuses_an_incomplete_download(tmp_path):
         link_checked_dataset(archive, root, {"splits": SPLITS, "classes": CLASSES}, EXPECTED_IMAGES)
     assert not root.exists()
     assert sum(EXPECTED_IMAGES.values()) == 5856
+
+
+def test_version_prints_the_installed_distributions_version():
+    result = CliRunner().invoke(cli, ["--version"])
+
+    assert result.exit_code == 0
+    assert result.stdout == f"pediatric-pneumonia, version {importlib.metadata.version('pediatric-pneumonia')}\n"

@@ -3,9 +3,11 @@
 import csv
 import io
 import json
+import shutil
 import subprocess
 import sys
 import types
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -13,10 +15,12 @@ import pytest
 from click.testing import CliRunner
 
 from pediatric_pneumonia.cli import cli
-from tests.conftest import REPO_ROOT
+from tests.conftest import create_project
 from tests.inference.conftest import make_predictor
 
 TENSORFLOW_NOISE = ("oneDNN", "cuInit", "cuda drivers", "absl::InitializeLog", "cpu_feature_guard")
+# The console script `pip install` put beside this Python, as a user runs it.
+INSTALLED_COMMAND = Path(sys.executable).with_name("pediatric-pneumonia")
 
 
 @pytest.fixture(scope="module")
@@ -183,7 +187,7 @@ def test_the_command_line_starts_without_importing_tensorflow():
 
 def test_the_installed_command_predicts_without_tensorflow_start_up_noise(good_folder, package):
     result = subprocess.run(
-        [REPO_ROOT / ".venv" / "bin" / "pediatric-pneumonia", "predict", good_folder, "--model", package, "--format", "json"],
+        [INSTALLED_COMMAND, "predict", good_folder, "--model", package, "--format", "json"],
         capture_output=True,
         text=True,
         timeout=300,
@@ -192,3 +196,23 @@ def test_the_installed_command_predicts_without_tensorflow_start_up_noise(good_f
     assert result.returncode == 0, result.stderr
     assert len(json.loads(result.stdout)) == 3
     assert not [noise for noise in TENSORFLOW_NOISE if noise in result.stderr], result.stderr
+
+
+def test_the_installed_command_writes_only_the_predictions_to_stdout_outside_the_project(tmp_path, good_folder, package):
+    """The model is found by its strategy's name in a project elsewhere, which starts Kedro away from
+    the project's conf/logging.yml: Kedro's own logging set-up then writes to stdout."""
+    project = create_project(tmp_path / "project", {})
+    shutil.copytree(package, project / "data" / "06_models" / "baseline" / "predictor" / "2026-01-01T00.00.00.000Z" / "predictor")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+
+    result = subprocess.run(
+        [INSTALLED_COMMAND, "predict", good_folder, "--model", "baseline", "--project-path", project, "--format", "json"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=elsewhere,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert len(json.loads(result.stdout)) == 3

@@ -2,15 +2,18 @@
 
 ``from pediatric_pneumonia import Predictor`` gives the trained-model API; it is imported on first
 use, so commands that do not need TensorFlow (``kedro``'s own, ``pediatric-pneumonia --help``)
-do not pay for importing it.
+do not pay for importing it. ``__version__`` is the installed distribution's version
+(``pyproject.toml`` states it).
 """
-
-__version__ = "0.1.0"
 
 LAZY_EXPORTS = {"Predictor", "Prediction", "ModelLoadError", "load_predictor"}
 
 
 def __getattr__(name: str):
+    if name == "__version__":
+        from importlib.metadata import version
+
+        return version("pediatric-pneumonia")
     if name in LAZY_EXPORTS:
         from . import inference
 

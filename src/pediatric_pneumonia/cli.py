@@ -6,9 +6,11 @@ place where the data lives is configured once, in ``conf/<env>/parameters.yml``.
 
 Everything heavier than click is imported inside the commands: ``--help`` stays fast, and the model
 commands can silence TensorFlow's start-up notices before anything imports it (the project
-settings do, through the hooks).
+settings do, through the hooks). Stdout carries only a command's result; messages and logs go to
+stderr.
 """
 
+import contextlib
 import csv
 import io
 import json
@@ -54,6 +56,7 @@ def count_images(layout_root: Path, splits: list[str]) -> dict[str, int]:
 
 
 @click.group()
+@click.version_option(package_name="pediatric-pneumonia", prog_name="pediatric-pneumonia")
 def cli() -> None:
     """Data and model commands of the pediatric-pneumonia project."""
 
@@ -108,7 +111,7 @@ def link_checked_dataset(downloaded: Path, root: Path, raw_data: dict, expected:
     The dataset may sit one folder down (the archive's ``chest_xray/``); ``__MACOSX`` is ignored.
     Returns the images found per split.
     """
-    from .pipelines.ingestion.nodes import RawDataLayoutError, locate_layout_root
+    from .data_layout import RawDataLayoutError, locate_layout_root
 
     try:
         layout_root = locate_layout_root(downloaded, raw_data["splits"], raw_data["classes"])
@@ -283,11 +286,15 @@ def predict_command(inputs: tuple[Path, ...], output_format: str, model: str | N
     files = collect_inputs(inputs)
     if not any(path.exists() for path in files):
         raise InputOrModelError(f"Nothing to predict: {why_no_input(inputs)}. Give image files or folders that hold them.")
-    predictor = load_model(model, project_path, verbose)
-    from tqdm import tqdm
+    # Whatever is printed while the model loads and predicts goes to stderr, so stdout holds the
+    # predictions only: Kedro, for one, logs through a console on stdout when it is imported outside
+    # the project root (where conf/logging.yml, which logs to stderr, is not found).
+    with contextlib.redirect_stdout(sys.stderr):
+        predictor = load_model(model, project_path, verbose)
+        from tqdm import tqdm
 
-    with tqdm(total=len(files), unit="image", file=sys.stderr, disable=not any(path.is_dir() for path in inputs)) as progress:
-        predictions = predict_files(predictor, files, progress)
+        with tqdm(total=len(files), unit="image", file=sys.stderr, disable=not any(path.is_dir() for path in inputs)) as progress:
+            predictions = predict_files(predictor, files, progress)
     click.echo(FORMATTERS[output_format]([prediction.as_dict() for prediction in predictions]))
     failed = sum(prediction.error is not None for prediction in predictions)
     if failed:

@@ -1,4 +1,5 @@
-"""A quiet console for the CLI and the web app: TensorFlow's start-up chatter without its real errors.
+"""A quiet console for the CLI and the web app: logs on stderr, and TensorFlow's start-up chatter
+without its real errors.
 
 TensorFlow 2.21 writes its start-up notices from C++ straight to file descriptor 2, before and
 regardless of ``TF_CPP_MIN_LOG_LEVEL``, so the only way to hide them is to catch that descriptor
@@ -10,6 +11,12 @@ import os
 import re
 import sys
 import tempfile
+
+from rich.console import Console
+
+# The console the project's log handler writes to (conf/logging.yml names it): stderr, where rich's
+# default console would write to stdout, which belongs to the commands' results.
+LOG_CONSOLE = Console(stderr=True)
 
 # What TensorFlow prints on every start on a machine without a GPU (or without AVX-512), none of it
 # actionable. Each pattern is searched in one line; anything else written to stderr during the

@@ -2,6 +2,11 @@
 
 It wraps the same ``Predictor`` as the CLI and the web app, so ``mlflow models serve`` gives the
 same answers. Input: a column ``image`` of encoded image files (bytes; base64 in JSON requests).
+
+The logged model is self-contained: it carries this package's code (MLflow's ``code_paths``, put
+first on ``sys.path`` when the model loads) and requires only public distributions, so
+``mlflow models serve`` can build its environment anywhere. The project's own distribution is not
+on any package index, and a requirement on its name would install whatever someone registers there.
 """
 
 import base64
@@ -34,9 +39,14 @@ SIGNATURE = ModelSignature(
     outputs=Schema([ColSpec("string", "label"), ColSpec("double", "probability"), ColSpec("double", "threshold")]),
 )
 # The distributions that loading and running the model imports (with the Keras backend's), pinned
-# to this environment's versions. Stated, not inferred: MLflow's inference loads the model in a new
-# Python process, which costs a TensorFlow import (about 10 s) for every model a run logs.
-MODEL_REQUIREMENTS = ("pediatric-pneumonia", "mlflow", "keras", "numpy", "pandas", "opencv-python-headless", "pydicom", "pillow")
+# to this environment's versions; the package's own code travels with the model (``PACKAGE_CODE``).
+# Stated, not inferred: MLflow's inference loads the model in a new Python process, which costs a
+# TensorFlow import (about 10 s) for every model a run logs.
+MODEL_REQUIREMENTS = (
+    "mlflow", "keras", "numpy", "pandas", "opencv-python-headless", "pydicom", "pillow", "scipy", "scikit-learn", "pyyaml",
+)
+# The pediatric_pneumonia package folder, logged as the model's code.
+PACKAGE_CODE = Path(__file__).resolve().parents[1]
 KERAS_BACKEND_DISTRIBUTIONS = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}
 # The registry alias of the version with the best validation ROC-AUC of a registered model.
 BEST_ALIAS = "best"
@@ -113,6 +123,7 @@ def log_predictor_model(predictor: Predictor, registered_model_name: str | None,
             signature=SIGNATURE,
             input_example=input_example(),
             pip_requirements=model_pip_requirements(),
+            code_paths=[str(PACKAGE_CODE)],
             registered_model_name=registered_model_name,
         )
     if registered_model_name:

@@ -6,14 +6,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from pediatric_pneumonia.data_layout import RawDataLayoutError, locate_layout_root
 from pediatric_pneumonia.imaging.decode import read_image_header
 from pediatric_pneumonia.pipelines.ingestion.nodes import (
-    RawDataLayoutError,
     build_image_manifest,
     check_ingestion_parameters,
     find_split_leakage,
     inspect_image_file,
-    locate_layout_root,
     patient_id_from_filename,
     select_rejected_files,
 )
