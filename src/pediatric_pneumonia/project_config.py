@@ -5,8 +5,6 @@ session: the CLI, ``Predictor.load`` and the notebooks."""
 import os
 from pathlib import Path
 
-from kedro.config import MissingConfigException, OmegaConfigLoader
-
 CONFIG_LOADER_ARGS = {
     "base_env": "base",
     "default_run_env": "local",
@@ -22,6 +20,9 @@ def load_project_config(project_path: str | Path, key: str, env: str | None = No
     """The ``key`` configuration (``catalog``, ``parameters``, ``mlflow``, ...) of the project at
     ``project_path`` for ``env`` (default: ``KEDRO_ENV``, else Kedro's default run environment);
     empty when the project has none."""
+    # Imported here: the logged MLflow model carries this package's code but not Kedro.
+    from kedro.config import MissingConfigException, OmegaConfigLoader
+
     conf_source = Path(project_path) / "conf"
     if not (conf_source / CONFIG_LOADER_ARGS["base_env"]).is_dir():
         return {}
