@@ -4,8 +4,8 @@ import pytest
 
 from pediatric_pneumonia.classifier_training import TrainingBatches
 from pediatric_pneumonia.evaluation.calibration import apply_calibration
+from pediatric_pneumonia.parameters import check_parameters
 from pediatric_pneumonia.pipelines.training.nodes import (
-    check_training_parameters,
     fit_calibration,
     select_decision_threshold,
     train_classifier,
@@ -101,7 +101,7 @@ def test_per_image_weights_change_the_training_loss():
 )
 def test_unusable_training_parameters_are_refused_with_the_key(change, message):
     with pytest.raises(ValueError, match=message):
-        check_training_parameters({**TRAINING, **change})
+        check_parameters("training", {**TRAINING, **change})
 
 
 def brightness_set(negative_levels: list[int], positive_levels: list[int]) -> dict:
