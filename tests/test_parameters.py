@@ -13,6 +13,7 @@ from pediatric_pneumonia.parameters import (
     ParameterError,
     check_parameters,
     check_study_gan_profiles,
+    file_of,
     group_key,
     shared_parameters,
 )
@@ -94,8 +95,7 @@ def test_a_wrong_value_names_its_key_what_is_allowed_and_the_file(parameters, ke
         group = group[part]
     with pytest.raises(ParameterError, match=message) as error:
         check_parameters(key, with_change(group, change, value))
-    file = GROUPS[key.rpartition(".")[2]][1]
-    assert f"Set in {file}; a `kedro run --params` value or a conf/<env> file" in str(error.value)
+    assert f"Set in {file_of(key)}; a `kedro run --params` value or a conf/<env> file" in str(error.value)
 
 
 def test_a_misspelt_key_is_refused_with_the_settings_of_its_block(parameters):

@@ -491,7 +491,7 @@ def check_study_gan_profiles(study: dict, synthesis: dict) -> None:
     if unknown:
         raise ParameterError(
             f"study.gan_profiles names unknown GAN profiles {unknown}. Use some of {known} (synthesis.profiles). "
-            f"Set in {GROUPS['study'][1]}; {OVERRIDE_NOTE}."
+            f"Set in {file_of('study')}; {OVERRIDE_NOTE}."
         )
 
 
@@ -547,23 +547,34 @@ def shared_parameters(parameters: Iterable[str]) -> set[str]:
 
 
 def schema_of(key: str) -> type[Group]:
-    """The schema of the group at ``key`` (``training``, ``combined.balancing``)."""
-    namespace, _, group = key.rpartition(".")
-    if group == "balancing":
+    """The schema at ``key``: a group (``training``, ``combined.balancing``) or a part of one
+    (``training.architecture``)."""
+    namespace, _, last = key.rpartition(".")
+    if last in PER_STRATEGY_GROUPS and namespace in STRATEGY_TABLE:
         return BALANCING_SCHEMAS[STRATEGY_TABLE[namespace].balancing]
-    return GROUPS[group][0]
+    group, *path = key.split(".")
+    schema = GROUPS[group][0]
+    for part in path:
+        schema = _model_in(schema.model_fields[part].annotation)
+    return schema
+
+
+def file_of(key: str) -> str:
+    """The file in conf/base that sets the group at ``key``."""
+    namespace, _, last = key.rpartition(".")
+    return GROUPS[last if last in PER_STRATEGY_GROUPS and namespace in STRATEGY_TABLE else key.split(".")[0]][1]
 
 
 def check_parameters(key: str, parameters: Any) -> Group:
-    """The parameter group at ``key`` (``training``, ``combined.balancing``) as its schema; a
-    ParameterError listing every key that does not fit, what it must be and the file to fix."""
+    """The parameters at ``key`` (a group such as ``training`` or ``combined.balancing``, or a part of
+    one such as ``training.architecture``) as their schema; a ParameterError listing every key that
+    does not fit, what it must be and the file to fix."""
     schema = schema_of(key)
     try:
         return schema.model_validate(parameters, context={"key": key})
     except ValidationError as error:
         problems = "\n".join(_describe_error(schema, key, detail) for detail in error.errors())
-        file = GROUPS[key.rpartition(".")[2]][1]
-        raise ParameterError(f"{problems}\nSet in {file}; {OVERRIDE_NOTE}.") from None
+        raise ParameterError(f"{problems}\nSet in {file_of(key)}; {OVERRIDE_NOTE}.") from None
 
 
 def _describe_error(schema: type[Group], key: str, detail: dict) -> str:

@@ -164,11 +164,6 @@ def test_one_class_validation_stops_calibration_and_threshold():
         threshold_of(UNCHANGED, {"method": "fixed", "value": 0.5}, only_pneumonia)
 
 
-def test_unknown_threshold_method_is_refused_before_predicting():
-    with pytest.raises(ValueError, match="Unknown threshold method 'f1'"):
-        select_decision_threshold(None, {}, UNCHANGED, {"method": "f1"}, {"batch_size": 8}, PREPROCESSING)
-
-
 def test_calibration_node_softens_an_overconfident_model():
     # Confident and half wrong: the likelihood is best with probabilities pulled towards 0.5.
     confidently_wrong = brightness_set([30, 225, 40], [225, 30, 220])
