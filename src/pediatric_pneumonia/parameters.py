@@ -518,22 +518,13 @@ GROUPS: dict[str, tuple[type[Group] | None, str]] = {
 }
 
 
-def group_of(parameter: str) -> str | None:
-    """The group a parameter name belongs to (``params:combined.balancing`` -> ``balancing``,
-    ``params:raw_data.classes`` -> ``raw_data``), or None if no schema covers it."""
-    parts = parameter.removeprefix("params:").split(".")
-    if parts[-1] in PER_STRATEGY_GROUPS and len(parts) == 2 and parts[0] in STRATEGY_TABLE:
-        return parts[-1]
-    return parts[0] if parts[0] in GROUPS and parts[0] not in PER_STRATEGY_GROUPS else None
-
-
 def group_key(parameter: str) -> str | None:
-    """The key of the whole group a parameter name reads (``params:raw_data.classes`` -> ``raw_data``)."""
-    group = group_of(parameter)
-    if group is None:
-        return None
+    """The key of the whole group a parameter name reads (``params:raw_data.classes`` -> ``raw_data``,
+    ``params:combined.balancing`` -> ``combined.balancing``), or None if no schema covers it."""
     parts = parameter.removeprefix("params:").split(".")
-    return ".".join(parts[:2]) if group in PER_STRATEGY_GROUPS else group
+    if len(parts) == 2 and parts[1] in PER_STRATEGY_GROUPS and parts[0] in STRATEGY_TABLE:
+        return ".".join(parts)
+    return parts[0] if parts[0] in GROUPS and parts[0] not in PER_STRATEGY_GROUPS else None
 
 
 def shared_parameters(parameters: Iterable[str]) -> set[str]:
@@ -604,13 +595,11 @@ def _describe_error(schema: type[Group], key: str, detail: dict) -> str:
 def _field_at(schema: type[Group], location: tuple, container: bool = False) -> FieldInfo | type | None:
     """The field of ``schema`` at ``location`` (list indices and mapping keys step into their item);
     with ``container``, the model that holds the keys at ``location`` instead."""
-    current: Any = schema
     field = None
     for part in location:
-        model = _model_in(field.annotation) if field is not None else current
-        if isinstance(model, type) and issubclass(model, BaseModel) and part in model.model_fields:
+        model = schema if field is None else _model_in(field.annotation)
+        if model is not None and part in model.model_fields:
             field = model.model_fields[part]
-            current = None
     if container:
         return schema if field is None else _model_in(field.annotation)
     return field
