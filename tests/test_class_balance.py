@@ -11,7 +11,7 @@ def test_the_synthesis_makes_the_gap_between_the_largest_class_and_its_own():
 
 
 def test_gan_takes_the_whole_gap_and_combined_its_share_of_the_grown_gap():
-    assert synthetic_images_needed({"strategy": "gan"}, COUNTS, 0) == synthetic_images_made(COUNTS, 0)
-    combined = {"strategy": "combined", "target_scale": 1.5, "synthetic_share": 0.4}
-    assert synthetic_images_needed(combined, COUNTS, 0) == round(0.4 * (18 - 5))
-    assert synthetic_images_needed({"strategy": "baseline"}, COUNTS, 0) == 0
+    assert synthetic_images_needed("gan", {}, COUNTS, 0) == synthetic_images_made(COUNTS, 0)
+    combined = {"target_scale": 1.5, "synthetic_share": 0.4}
+    assert synthetic_images_needed("combined", combined, COUNTS, 0) == round(0.4 * (18 - 5))
+    assert synthetic_images_needed("baseline", {}, COUNTS, 0) == 0

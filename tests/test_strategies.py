@@ -39,11 +39,11 @@ def test_the_table_holds_the_two_controls_and_only_known_methods():
     assert all(name == strategy.name for name, strategy in STRATEGY_TABLE.items())
 
 
-def test_every_strategy_has_its_parameter_block_naming_itself():
+def test_every_strategy_has_its_parameter_block_and_the_namespace_names_it():
     parameters = yaml.safe_load((REPO_ROOT / "conf/base/parameters_balancing.yml").read_text())
     blocks = {name for name in parameters if not name.startswith("_")}
     assert blocks == set(STRATEGIES)
-    assert all(parameters[name]["balancing"]["strategy"] == name for name in STRATEGIES)
+    assert not any("strategy" in parameters[name]["balancing"] for name in STRATEGIES)
 
 
 def test_an_unknown_strategy_lists_the_table():
@@ -53,9 +53,9 @@ def test_an_unknown_strategy_lists_the_table():
         assert f"  {strategy}: " in str(error.value)
 
 
-def test_a_balancing_block_naming_another_strategy_stops_the_run(tmp_path, monkeypatch):
-    project = fresh_project(tmp_path, monkeypatch, {"class_weight": {"balancing": {"strategy": "baseline"}}})
-    with pytest.raises(ValueError, match="class_weight.balancing.strategy is 'baseline'"):
+def test_a_balancing_block_with_a_setting_its_method_lacks_stops_the_run(tmp_path, monkeypatch):
+    project = fresh_project(tmp_path, monkeypatch, {"class_weight": {"balancing": {"seed": 1}}})
+    with pytest.raises(ValueError, match=r"class_weight.balancing.seed is not a setting of class_weight.balancing"):
         run_pipelines(project, ["class_weight"])
     assert not (project / "data").exists()
 
@@ -99,7 +99,7 @@ def test_synthesis_report_on_a_fresh_clone_says_to_run_baseline_first(tmp_path, 
     [
         ({"combined": {"balancing": {"synthetic_share": 0.9}}}, r"Strategy 'combined' would need more synthetic images"),
         ({"threshold": {"method": "best_guess"}}, r"threshold"),
-        ({"gan": {"balancing": {"strategy": "combined"}}}, r"gan.balancing.strategy is 'combined'"),
+        ({"gan": {"balancing": {"target_scale": 1.5}}}, r"gan.balancing.target_scale is not a setting of gan.balancing"),
         ({"study": {"gan_profiles": ["cpu", "gpu_huge"]}}, r"unknown GAN profiles \['gpu_huge'\]"),
     ],
 )

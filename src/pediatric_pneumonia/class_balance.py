@@ -19,7 +19,7 @@ def balancing_targets(strategy: Strategy, balancing: dict, class_counts: np.ndar
     return int(class_counts.max()), 1.0 if strategy.uses_synthetic_images else 0.0
 
 
-def synthetic_images_needed(balancing: dict, class_counts: np.ndarray, synthetic_label: int) -> int:
-    """How many synthetic images of ``synthetic_label`` a strategy takes for these class counts."""
-    target, synthetic_share = balancing_targets(strategy_named(balancing["strategy"]), balancing, class_counts)
+def synthetic_images_needed(strategy: str, balancing: dict, class_counts: np.ndarray, synthetic_label: int) -> int:
+    """How many synthetic images of ``synthetic_label`` ``strategy`` takes for these class counts."""
+    target, synthetic_share = balancing_targets(strategy_named(strategy), balancing, class_counts)
     return round(synthetic_share * max(target - int(class_counts[synthetic_label]), 0))

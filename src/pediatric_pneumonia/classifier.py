@@ -5,22 +5,7 @@ import keras
 import numpy as np
 
 from .imaging.preprocess import as_model_input
-
-
-def check_architecture(architecture: dict) -> None:
-    """Raise a ValueError naming the fix if the CNN cannot be built from ``architecture``."""
-    dense_units, dropout_rates = architecture["dense_units"], architecture["dropout_rates"]
-    if len(dense_units) != len(dropout_rates):
-        raise ValueError(
-            f"training.architecture.dense_units {dense_units} and dropout_rates {dropout_rates} "
-            "must have the same length (one dropout rate per dense layer)."
-        )
-    if not architecture["conv_filters"]:
-        raise ValueError("training.architecture.conv_filters is empty: give at least one conv block.")
-    if not 0 <= architecture["batch_norm_momentum"] < 1:
-        raise ValueError(
-            f"training.architecture.batch_norm_momentum must be in [0, 1), got {architecture['batch_norm_momentum']}."
-        )
+from .parameters import ARCHITECTURE_SOURCES, check_parameters
 
 
 def build_classifier(input_shape: tuple[int, ...], architecture: dict) -> keras.Model:
@@ -32,7 +17,7 @@ def build_classifier(input_shape: tuple[int, ...], architecture: dict) -> keras.
     Dense(relu) + Dropout layers before the sigmoid output. The model takes 0-255 pixels and
     rescales them to [0, 1] itself.
     """
-    check_architecture(architecture)
+    check_parameters("training.architecture", architecture)
     dense_units, dropout_rates = architecture["dense_units"], architecture["dropout_rates"]
     kernel = architecture["kernel_size"]
     inputs = keras.Input(shape=input_shape, name="xray")
@@ -66,11 +51,6 @@ def predict_probabilities(model: keras.Model, images: np.ndarray, intensity: dic
     """The model's probability of the positive class (the last of ``raw_data.classes``) per stored
     uint8 image, after the configured intensity normalisation."""
     return model.predict(as_model_input(images, intensity), batch_size=batch_size, verbose=0).reshape(-1)
-
-
-# Where training takes its architecture from (training.architecture_from): its own parameters, or
-# the file the hyperparameter search writes (data/06_models/search/architecture.yml).
-ARCHITECTURE_SOURCES = ("parameters", "search")
 
 
 def choose_architecture(training: dict, searched_architecture: dict | None) -> dict:

@@ -1,7 +1,6 @@
 """Project hooks."""
 
 import logging
-from functools import partial
 from pathlib import Path
 
 import mlflow
@@ -13,50 +12,23 @@ from kedro.pipeline import Pipeline
 from kedro_datasets.partitions import PartitionedDataset
 
 from .class_balance import synthetic_images_made, synthetic_images_needed
-from .evaluation.calibration import check_calibration_parameters
-from .evaluation.thresholds import check_threshold_parameters
-from .imaging.preprocess import check_preprocessing_parameters
-from .models.gan_profiles import select_gan_profile
-from .pipelines.balancing.nodes import BALANCING_FILE, check_balancing_parameters
-from .pipelines.explain.nodes import check_explain_parameters
-from .pipelines.ingestion.nodes import check_ingestion_parameters
-from .pipelines.reporting.nodes import check_reporting_parameters
-from .pipelines.stress.nodes import check_stress_parameters
-from .pipelines.study.nodes import check_study_gan_profiles, check_study_parameters
+from .parameters import check_parameters, check_study_gan_profiles, group_key
 from .pipelines.study.runs import study_strategies
-from .pipelines.training.nodes import check_training_parameters
-from .search import check_search_parameters
-from .strategies import STRATEGIES, STRATEGY_TABLE
+from .ray_cluster import check_ray_backend
+from .strategies import STRATEGY_TABLE
 
 logger = logging.getLogger(__name__)
-
-# Parameter groups (by their last name: params:baseline.balancing -> balancing) checked up front.
-PARAMETER_CHECKS = {
-    "ingestion": check_ingestion_parameters,
-    "preprocessing": check_preprocessing_parameters,
-    "stress": check_stress_parameters,
-    "balancing": check_balancing_parameters,
-    "training": check_training_parameters,
-    "calibration": check_calibration_parameters,
-    "threshold": check_threshold_parameters,
-    "reporting": check_reporting_parameters,
-    "explain": check_explain_parameters,
-    "synthesis": select_gan_profile,
-    "search": check_search_parameters,
-    "study": partial(check_study_parameters, strategies=STRATEGIES),
-}
-
-# The shared parameter groups that every study job reads besides its strategy's balancing block.
-STUDY_JOB_GROUPS = ("training", "calibration", "threshold", "reporting")
 
 
 class ParameterValidationHook:
     """Check the parameters and the saved inputs a pipeline uses before its first node runs.
 
-    A typo in a parameter that only the last nodes read would otherwise surface after
-    minutes of training. Runs before kedro-mlflow opens its run, so no empty run is left behind.
-    Once the training set is made, it also checks that the synthesis will make enough images for
-    every synthetic-image strategy of the run, before the GAN trains.
+    Every parameter group the pipeline reads is checked once against its schema (parameters.py),
+    and for a study the groups of every strategy pipeline its jobs run: a typo in a parameter that
+    only the last nodes read would otherwise surface after minutes of training. Runs before
+    kedro-mlflow opens its run, so no empty run is left behind. Once the training set is made, it
+    also checks that the synthesis will make enough images for every synthetic-image strategy of
+    the run, before the GAN trains.
     """
 
     def __init__(self) -> None:
@@ -65,24 +37,21 @@ class ParameterValidationHook:
 
     @hook_impl(tryfirst=True)
     def before_pipeline_run(self, pipeline: Pipeline, catalog: DataCatalog) -> None:
-        self._synthetic_balancing = {}
-        for name in sorted(pipeline.inputs()):
-            if not name.startswith("params:"):
-                continue
-            namespace, _, group = name.removeprefix("params:").rpartition(".")
-            check = PARAMETER_CHECKS.get(group)
-            if check is None:
-                continue
-            parameters = catalog.load(name)
-            owner = namespace.rsplit(".", 1)[-1]
-            if group == "balancing" and owner in STRATEGY_TABLE:
-                check_strategy_block(owner, parameters)
-            else:
-                check(parameters)
-            if group == "study":
-                self._check_study_jobs(parameters, catalog)
-            if group == "balancing" and STRATEGY_TABLE[parameters["strategy"]].uses_synthetic_images:
-                self._synthetic_balancing[parameters["strategy"]] = parameters
+        parameters = {}
+        for key in sorted(groups_read_by(pipeline)):
+            parameters[key] = check_group(key, catalog)
+        if "study" in parameters:
+            # What the study's jobs will read (each strategy's pipeline), now rather than in every job.
+            for strategy in study_strategies(parameters["study"]):
+                for key in sorted(groups_read_by(registered_pipelines[strategy]) - parameters.keys()):
+                    parameters[key] = check_group(key, catalog)
+            check_study_gan_profiles(parameters["study"], parameters["synthesis"])
+        check_backends(parameters)
+        self._synthetic_balancing = {
+            key.rpartition(".")[0]: values
+            for key, values in parameters.items()
+            if key.endswith(".balancing") and STRATEGY_TABLE[key.rpartition(".")[0]].uses_synthetic_images
+        }
         if self._synthetic_balancing and "synthetic_normal_set" in pipeline.all_outputs():
             classes = catalog.load("params:raw_data.classes")
             self._synthetic_label = classes.index(catalog.load("params:synthesis")["target_class"])
@@ -94,20 +63,6 @@ class ParameterValidationHook:
             self._synthetic_balancing = {}
         check_inputs_are_saved(pipeline, catalog)
 
-    def _check_study_jobs(self, study: dict, catalog: DataCatalog) -> None:
-        """Check what the study's jobs will read (each study strategy's balancing block, the
-        training and report groups, the listed GAN profiles) now, not in every job after the
-        data preparation and the GAN; arm the synthetic-image supply check for its strategies."""
-        everything = catalog.load("parameters")
-        check_study_against_synthesis(study, everything["synthesis"])
-        for group in STUDY_JOB_GROUPS:
-            PARAMETER_CHECKS[group](everything[group])
-        for strategy in study_strategies(study):
-            balancing = everything[strategy]["balancing"]
-            check_strategy_block(strategy, balancing)
-            if STRATEGY_TABLE[strategy].uses_synthetic_images:
-                self._synthetic_balancing[strategy] = balancing
-
     @hook_impl
     def after_dataset_saved(self, dataset_name: str, data: object) -> None:
         # After the save, so a rerun with fixed parameters starts from the saved training set.
@@ -115,30 +70,25 @@ class ParameterValidationHook:
             check_synthetic_supply(self._synthetic_balancing, data["labels"], self._synthetic_label)
 
 
-def check_strategy_is_its_namespace(namespace: str, balancing: dict) -> None:
-    """Raise a ValueError if the ``balancing`` block of a strategy's namespace names another strategy."""
-    if balancing["strategy"] != namespace:
-        raise ValueError(
-            f"{namespace}.balancing.strategy is '{balancing['strategy']}' but the block belongs to the "
-            f"'{namespace}' strategy: the namespace names the strategy. Set it to '{namespace}' in "
-            f"{BALANCING_FILE}; to train another strategy, run `kedro run --pipeline <strategy>`."
-        )
+def check_group(key: str, catalog: DataCatalog) -> dict:
+    """The parameter group at ``key`` from the catalog, checked against its schema."""
+    values = catalog.load(f"params:{key}")
+    check_parameters(key, values)
+    return values
 
 
-def check_strategy_block(strategy: str, balancing: dict) -> None:
-    """Check the ``balancing`` block of ``strategy``'s namespace: that it names the strategy first
-    (another strategy's settings would fail the next check on a key this block lacks), then its
-    settings."""
-    check_strategy_is_its_namespace(strategy, balancing)
-    check_balancing_parameters(balancing)
+def groups_read_by(pipeline: Pipeline) -> set[str]:
+    """The keys of the parameter groups ``pipeline`` reads (``params:raw_data.classes`` -> ``raw_data``,
+    ``params:combined.balancing`` -> ``combined.balancing``)."""
+    return {key for name in pipeline.inputs() if name.startswith("params:") and (key := group_key(name))}
 
 
-def check_study_against_synthesis(study: dict, synthesis: dict) -> None:
-    """Raise a ValueError if a GAN profile the study lists is unknown or cannot train, before the
-    study's first GAN or classifier does."""
-    check_study_gan_profiles(study, list(synthesis["profiles"]))
-    for profile in study.get("gan_profiles") or []:
-        select_gan_profile({**synthesis, "profile": profile})
+def check_backends(parameters: dict[str, dict]) -> None:
+    """Raise an ImportError or ConnectionError if a group whose backend is Ray cannot reach Ray."""
+    if parameters.get("search", {}).get("backend") == "ray":
+        check_ray_backend("search.backend", parameters["search"]["ray"]["connect_timeout_s"])
+    if parameters.get("study", {}).get("backend") == "ray":
+        check_ray_backend("study.backend", parameters["study"]["ray_connect_timeout_s"])
 
 
 def check_synthetic_supply(synthetic_balancing: dict[str, dict], labels: np.ndarray, synthetic_label: int) -> None:
@@ -147,12 +97,12 @@ def check_synthetic_supply(synthetic_balancing: dict[str, dict], labels: np.ndar
     class_counts = np.bincount(labels, minlength=synthetic_label + 1)
     made = synthetic_images_made(class_counts, synthetic_label)
     for strategy, balancing in synthetic_balancing.items():
-        needed = synthetic_images_needed(balancing, class_counts, synthetic_label)
+        needed = synthetic_images_needed(strategy, balancing, class_counts, synthetic_label)
         if needed > made:
             raise ValueError(
                 f"Strategy '{strategy}' needs {needed} synthetic images but the synthesis makes {made} "
                 f"(largest class - class {synthetic_label}, class counts {class_counts.tolist()}). Lower "
-                f"{strategy}.balancing.synthetic_share or target_scale in {BALANCING_FILE}; stopped before the GAN trains."
+                f"{strategy}.balancing.synthetic_share or target_scale; stopped before the GAN trains."
             )
 
 

@@ -2,6 +2,7 @@
 
 from kedro.pipeline import Pipeline
 
+from .parameters import shared_parameters
 from .pipelines import (
     balancing,
     explain,
@@ -20,20 +21,9 @@ from .strategies import STRATEGIES, SYNTHETIC_IMAGE_STRATEGIES
 
 __all__ = ["STRATEGIES", "SYNTHETIC_IMAGE_STRATEGIES", "create_strategy_pipeline", "register_pipelines"]
 
-# Datasets and parameters that every strategy shares instead of getting its own namespaced copy.
+# Datasets that every strategy shares instead of getting its own namespaced copy. Parameters are
+# shared too, all but the groups each strategy has its own block of (parameters.PER_STRATEGY_GROUPS).
 SHARED_INPUTS = {"image_split", "train_set", "validation_set", "test_set", "synthetic_normal_set", "searched_architecture"}
-SHARED_PARAMETERS = {
-    "params:training",
-    "params:calibration",
-    "params:threshold",
-    "params:inference",
-    "params:explain",
-    "params:ingestion",
-    "params:preprocessing",
-    "params:stress",
-    "params:reporting",
-    "params:raw_data.classes",
-}
 
 
 def create_strategy_pipeline(strategy: str) -> Pipeline:
@@ -44,14 +34,14 @@ def create_strategy_pipeline(strategy: str) -> Pipeline:
         + training.create_pipeline()
         + reporting.create_pipeline()
         + stress.create_pipeline()
-        + model_card.create_pipeline()
+        + model_card.create_pipeline(strategy)
         + explain.create_pipeline()
     )
     return Pipeline(
         template,
         namespace=strategy,
         inputs=SHARED_INPUTS & template.inputs(),
-        parameters=SHARED_PARAMETERS,
+        parameters=shared_parameters(template.inputs()),
     )
 
 

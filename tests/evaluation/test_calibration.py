@@ -5,12 +5,12 @@ from pediatric_pneumonia.evaluation.calibration import (
     apply_calibration,
     brier_score,
     calibration_from_validation,
-    check_calibration_parameters,
     expected_calibration_error,
     fit_temperature,
     negative_log_likelihood,
     reliability_curve,
 )
+from pediatric_pneumonia.parameters import check_parameters
 
 CALIBRATION = {"method": "temperature", "bins": 10}
 
@@ -93,4 +93,4 @@ def test_ece_of_a_probability_of_one_falls_in_the_last_bin():
 )
 def test_unusable_calibration_parameters_are_refused(calibration, message):
     with pytest.raises(ValueError, match=message):
-        check_calibration_parameters(calibration)
+        check_parameters("calibration", calibration)

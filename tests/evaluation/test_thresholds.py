@@ -3,11 +3,11 @@ import pytest
 
 from pediatric_pneumonia.evaluation.metrics import operating_point
 from pediatric_pneumonia.evaluation.thresholds import (
-    check_threshold_parameters,
     choose_threshold,
     sensitivity_target_threshold,
     youden_threshold,
 )
+from pediatric_pneumonia.parameters import check_parameters
 
 # 5 negatives, 5 positives; positives score 0.9, 0.8, 0.7, 0.6, 0.3.
 LABELS = np.array([0, 0, 0, 0, 0, 1, 1, 1, 1, 1])
@@ -68,7 +68,7 @@ def test_one_class_validation_raises_for_every_method(threshold):
 @pytest.mark.parametrize(
     "threshold, message",
     [
-        ({"method": "f1"}, "Unknown threshold method 'f1'"),
+        ({"method": "f1"}, r"Unknown threshold.method 'f1': use one of \('youden', 'fixed', 'sensitivity_target'\)"),
         ({"method": "sensitivity_target", "sensitivity_target": 0.0}, r"sensitivity_target must be in \(0, 1\]"),
         ({"method": "youden", "sensitivity_target": 1.5}, r"sensitivity_target must be in \(0, 1\]"),
         ({"method": "sensitivity_target"}, "needs threshold.sensitivity_target"),
@@ -77,8 +77,8 @@ def test_one_class_validation_raises_for_every_method(threshold):
 )
 def test_unusable_threshold_parameters_are_refused(threshold, message):
     with pytest.raises(ValueError, match=message):
-        check_threshold_parameters(threshold)
+        check_parameters("threshold", threshold)
 
 
 def test_a_sensitivity_target_of_one_is_allowed():
-    check_threshold_parameters({"method": "sensitivity_target", "sensitivity_target": 1.0, "value": 0.5})
+    check_parameters("threshold", {"method": "sensitivity_target", "sensitivity_target": 1.0, "value": 0.5})

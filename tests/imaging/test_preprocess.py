@@ -4,12 +4,12 @@ import pytest
 
 from pediatric_pneumonia.imaging.preprocess import (
     ImageDecodeError,
-    check_preprocessing_parameters,
     fit_to_square,
     load_grayscale_image,
     normalise_intensity,
     reduced_decode_flag,
 )
+from pediatric_pneumonia.parameters import check_parameters
 
 INTENSITY = {"method": "none", "clahe_clip_limit": 2.0, "clahe_tile_grid": 4, "percentiles": [1, 99]}
 PREPROCESSING = {"image_size": 148, "workers": 1, "geometry": "stretch", "border_crop": 0.0, "intensity": INTENSITY}
@@ -99,4 +99,4 @@ def test_border_crop_cuts_each_side():
 )
 def test_unusable_preprocessing_is_refused_with_the_key(change, message):
     with pytest.raises(ValueError, match=message):
-        check_preprocessing_parameters({**PREPROCESSING, **change})
+        check_parameters("preprocessing", {**PREPROCESSING, **change})

@@ -23,20 +23,20 @@ def test_resolution_the_generator_cannot_make_is_refused(tmp_path):
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"loss": "wasserstein"}, r"unknown loss 'wasserstein'.*\['bce', 'hinge'\]"),
-        ({"optimizer": "sgd"}, r"unknown optimizer 'sgd'.*\['rmsprop', 'adam'\]"),
-        ({"beta_1": None}, r"optimizer adam needs beta_1 and beta_2"),
-        ({"optimizer": "rmsprop"}, r"\['beta_1', 'beta_2'\] are Adam's settings"),
-        ({"generator": {**improved_profile()["generator"], "ema": 1.0}}, r"generator.ema must be null or a momentum"),
-        ({"discriminator": {**improved_profile()["discriminator"], "spectral_norm": "yes"}}, r"spectral_norm must be"),
+        ({"loss": "wasserstein"}, r"synthesis.profiles.tiny.loss 'wasserstein': use one of \('bce', 'hinge'\)"),
+        ({"optimizer": "sgd"}, r"synthesis.profiles.tiny.optimizer 'sgd': use one of \('rmsprop', 'adam'\)"),
+        ({"beta_1": None}, r"synthesis.profiles.tiny: optimizer adam needs beta_1 and beta_2"),
+        ({"optimizer": "rmsprop"}, r"synthesis.profiles.tiny: \['beta_1', 'beta_2'\] are Adam's settings"),
+        ({"generator": {**improved_profile()["generator"], "ema": 1.0}}, r"tiny.generator.ema must be a momentum .* or null"),
+        ({"discriminator": {**improved_profile()["discriminator"], "spectral_norm": "yes"}}, r"spectral_norm must be true or false"),
         (
             {"discriminator": {**improved_profile()["discriminator"], "diff_augment": ["color", "flip"]}},
-            r"unknown discriminator.diff_augment \['color', 'flip'\].*\['color', 'translation', 'cutout'\]",
+            r"tiny.discriminator.diff_augment.1 'flip': use one of \('color', 'translation', 'cutout'\)",
         ),
     ],
 )
 def test_unusable_method_settings_are_named(tmp_path, change, message):
-    with pytest.raises(ValueError, match=r"GAN profile 'tiny' \(synthesis.profiles.tiny in conf/base/.*" + message):
+    with pytest.raises(ValueError, match=message + r"(.|\n)*Set in conf/base/parameters_synthesis.yml"):
         select_gan_profile(improved_parameters(tmp_path, **change))
 
 
@@ -44,7 +44,7 @@ def test_a_profile_without_the_method_settings_is_told_which_to_set(tmp_path):
     profile = tiny_profile()
     del profile["loss"], profile["discriminator"]["diff_augment"]
     parameters = {**synthesis_parameters(tmp_path), "profiles": {"tiny": profile}}
-    with pytest.raises(ValueError, match=r"lacks \['loss', 'discriminator.diff_augment'\].*loss: bce \| hinge"):
+    with pytest.raises(ValueError, match=r"tiny.loss is missing: set it to one of \('bce', 'hinge'\)\.\n.*diff_augment is missing"):
         select_gan_profile(parameters)
 
 

@@ -4,9 +4,11 @@ from pathlib import Path
 
 import pytest
 
+from pediatric_pneumonia import ray_cluster
 from pediatric_pneumonia.classifier import choose_architecture
-from pediatric_pneumonia.search import SearchedArchitectureDataset, check_search_parameters, expand_space
-from pediatric_pneumonia.search import space as search_space
+from pediatric_pneumonia.parameters import check_parameters
+from pediatric_pneumonia.ray_cluster import check_ray_backend
+from pediatric_pneumonia.search import SearchedArchitectureDataset, expand_space
 from pediatric_pneumonia.search.space import check_fits_image, sample_trials
 from tests.conftest import PAPER_ARCHITECTURE
 
@@ -42,20 +44,20 @@ def test_max_trials_draws_across_the_grid(paper_search):
 )
 def test_bad_search_parameters_say_what_to_fix(paper_search, change, message):
     with pytest.raises(ValueError, match=message):
-        check_search_parameters({**paper_search, **change})
+        check_parameters("search", {**paper_search, **change})
 
 
 def test_ray_backend_without_ray_names_the_extra(paper_search, monkeypatch):
-    monkeypatch.setattr(search_space, "ray_installed", lambda: False)
-    with pytest.raises(ImportError, match=r'pip install "pediatric-pneumonia\[search\]"'):
-        check_search_parameters({**paper_search, "backend": "ray"})
+    monkeypatch.setattr(ray_cluster, "ray_installed", lambda: False)
+    with pytest.raises(ImportError, match=r'search.backend is .* pip install "pediatric-pneumonia\[search\]"'):
+        check_ray_backend("search.backend", paper_search["ray"]["connect_timeout_s"])
 
 
 def test_an_unreachable_ray_address_fails_fast_naming_it(paper_search, monkeypatch):
     monkeypatch.setenv("RAY_ADDRESS", "127.0.0.1:1")
     started = time.monotonic()
     with pytest.raises(ConnectionError, match="RAY_ADDRESS is '127.0.0.1:1'"):
-        check_search_parameters({**paper_search, "backend": "ray"})
+        check_ray_backend("search.backend", paper_search["ray"]["connect_timeout_s"])
     assert time.monotonic() - started < paper_search["ray"]["connect_timeout_s"] + 1
 
 

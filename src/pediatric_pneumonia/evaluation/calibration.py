@@ -25,16 +25,6 @@ PROBABILITY_FLOOR = 1e-7
 LOG_TEMPERATURE_BOUND = float(np.log(100.0))
 
 
-def check_calibration_parameters(calibration: dict) -> None:
-    """Raise a ValueError naming the fix if the calibration parameters are unusable."""
-    where = "conf/base/parameters_training.yml"
-    if calibration["method"] not in CALIBRATION_METHODS:
-        raise ValueError(
-            f"Unknown calibration.method '{calibration['method']}'. Use one of {CALIBRATION_METHODS} in {where}."
-        )
-    bins = calibration["bins"]
-    if not isinstance(bins, int) or isinstance(bins, bool) or bins < 1:
-        raise ValueError(f"calibration.bins must be a positive integer (e.g. 15), got {bins!r}, in {where}.")
 
 
 def logits_of(probabilities: np.ndarray) -> np.ndarray:
@@ -125,7 +115,6 @@ def calibration_from_validation(labels: np.ndarray, probabilities: np.ndarray, c
     Raises:
         ValueError: if the parameters are unusable or validation holds one class only.
     """
-    check_calibration_parameters(calibration)
     require_both_classes(labels, "fit the probability calibration")
     method, bins = calibration["method"], calibration["bins"]
     temperature = fit_temperature(labels, probabilities) if method == "temperature" else 1.0

@@ -13,23 +13,6 @@ from .metrics import operating_point, require_both_classes
 THRESHOLD_METHODS = ("youden", "fixed", "sensitivity_target")
 
 
-def check_threshold_parameters(threshold: dict) -> None:
-    """Raise a ValueError naming the fix if the threshold method or its settings are unusable."""
-    where = "conf/base/parameters_training.yml"
-    method = threshold["method"]
-    if method not in THRESHOLD_METHODS:
-        raise ValueError(
-            f"Unknown threshold method '{method}'. Use one of {THRESHOLD_METHODS} in {where} (threshold.method)."
-        )
-    if method == "fixed" and not 0 <= threshold["value"] <= 1:
-        raise ValueError(f"threshold.value must be a probability in [0, 1], got {threshold['value']} ({where}).")
-    if method == "sensitivity_target" and "sensitivity_target" not in threshold:
-        raise ValueError(
-            f"threshold.method 'sensitivity_target' needs threshold.sensitivity_target (e.g. 0.95) in {where}."
-        )
-    target = threshold.get("sensitivity_target")
-    if target is not None and not 0 < target <= 1:
-        raise ValueError(f"threshold.sensitivity_target must be in (0, 1], got {target} ({where}).")
 
 
 def youden_threshold(labels: np.ndarray, probabilities: np.ndarray) -> tuple[float, float, float]:
@@ -61,7 +44,6 @@ def choose_threshold(labels: np.ndarray, probabilities: np.ndarray, threshold: d
     Raises:
         ValueError: if the parameters are unusable or the labels hold one class only.
     """
-    check_threshold_parameters(threshold)
     require_both_classes(labels, "choose a decision threshold")
     method = threshold["method"]
     extra = {}

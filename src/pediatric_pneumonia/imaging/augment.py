@@ -5,32 +5,6 @@ import numpy as np
 
 from . import shifts
 
-ONLINE_AUGMENTATION_KEYS = (
-    "enabled",
-    "rotation_range",
-    "width_shift_range",
-    "height_shift_range",
-    "shear_range",
-    "zoom_range",
-    "brightness",
-    "contrast",
-    "gamma",
-    "blur_sigma",
-    "noise_std",
-)
-
-
-def check_online_augmentation(augmentation: dict) -> None:
-    """Raise a ValueError naming the fix if the online augmentation parameters are unusable."""
-    missing = [key for key in ONLINE_AUGMENTATION_KEYS if key not in augmentation]
-    if missing:
-        raise ValueError(f"training.augmentation lacks {missing}; see conf/base/parameters_training.yml.")
-    for key in ONLINE_AUGMENTATION_KEYS[1:]:
-        if augmentation[key] < 0:
-            raise ValueError(f"training.augmentation.{key} must be >= 0, got {augmentation[key]}.")
-    if augmentation["contrast"] >= 1 or augmentation["zoom_range"] >= 1:
-        raise ValueError("training.augmentation.contrast and zoom_range must be below 1 (a factor 1 +- range).")
-
 
 def random_affine_matrix(rng: np.random.Generator, image_size: int, augmentation: dict) -> np.ndarray:
     """Draw one 2x3 affine transform about the image centre, as Keras' ImageDataGenerator does.

@@ -15,35 +15,6 @@ INTENSITY_METHODS = ("none", "histogram_equalisation", "clahe", "percentile_wind
 GEOMETRY_METHODS = ("stretch", "pad")
 
 
-def check_preprocessing_parameters(preprocessing: dict) -> None:
-    """Raise a ValueError naming the fix if the preprocessing parameters are unusable."""
-    where = "conf/base/parameters_preprocessing.yml"
-    if preprocessing["geometry"] not in GEOMETRY_METHODS:
-        raise ValueError(
-            f"Unknown preprocessing.geometry '{preprocessing['geometry']}'. Use one of "
-            f"{GEOMETRY_METHODS} in {where}."
-        )
-    if not 0 <= preprocessing["border_crop"] < 0.5:
-        raise ValueError(
-            f"preprocessing.border_crop must be a fraction in [0, 0.5), got {preprocessing['border_crop']}."
-        )
-    intensity = preprocessing["intensity"]
-    if intensity["method"] not in INTENSITY_METHODS:
-        raise ValueError(
-            f"Unknown preprocessing.intensity.method '{intensity['method']}'. Use one of "
-            f"{INTENSITY_METHODS} in {where}."
-        )
-    low, high = intensity["percentiles"]
-    if not 0 <= low < high <= 100:
-        raise ValueError(
-            f"preprocessing.intensity.percentiles must be [low, high] with 0 <= low < high <= 100, "
-            f"got {intensity['percentiles']}."
-        )
-    if intensity["clahe_clip_limit"] <= 0 or intensity["clahe_tile_grid"] < 1:
-        raise ValueError(
-            "preprocessing.intensity.clahe_clip_limit must be > 0 and clahe_tile_grid >= 1, got "
-            f"{intensity['clahe_clip_limit']} and {intensity['clahe_tile_grid']}."
-        )
 
 
 def fit_to_square(image: np.ndarray, image_size: int, geometry: str, border_crop: float) -> np.ndarray:

@@ -18,8 +18,6 @@ import numpy as np
 
 from ..imaging.diff_augment import DiffAugment
 
-OPTIMIZERS = ("rmsprop", "adam")
-
 
 def generator_hinge_loss(y_true, y_pred):
     """The hinge GAN's generator loss, -D(G(z)) per image; the labels are not used."""

@@ -3,13 +3,12 @@ Ray Tune backends that run the trials."""
 
 from .backends import search_ray, search_sequential
 from .dataset import SearchedArchitectureDataset
-from .space import check_search_parameters, expand_space, pair_heads, resolve_backend
+from .space import expand_space, pair_heads, resolve_backend
 from .trial import TrialTracking, run_trial, tracking_from_active_run, trial_settings
 
 __all__ = [
     "SearchedArchitectureDataset",
     "TrialTracking",
-    "check_search_parameters",
     "expand_space",
     "pair_heads",
     "resolve_backend",

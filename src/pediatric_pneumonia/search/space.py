@@ -1,18 +1,10 @@
-"""The search space: the paper's grid as a list of CNN architectures, and the check of the
-``search`` parameters that runs before anything trains."""
+"""The search space: the paper's grid as a list of CNN architectures (its parameters' schema is
+``parameters.Search``)."""
 
-import importlib.util
 import itertools
-import os
 import random
-import socket
-from urllib.parse import urlsplit
 
-BACKENDS = ("auto", "sequential", "ray")
-# The validation signals a trial reports each epoch (Keras' names) and the direction that is better.
-METRIC_MODES = {"val_auc": "max", "val_loss": "min"}
-SPACE_KEYS = ("conv_filters", "dense_units", "dropout_rates", "batch_norm")
-INSTALL_RAY = 'pip install "pediatric-pneumonia[search]"'
+from ..ray_cluster import ray_installed
 
 
 def pair_heads(dense_units: list[list[int]], dropout_rates: list[list[float]]) -> list[tuple[list, list]]:
@@ -53,72 +45,6 @@ def resolve_backend(search: dict) -> str:
     if search["backend"] == "auto":
         return "ray" if ray_installed() else "sequential"
     return search["backend"]
-
-
-def ray_installed() -> bool:
-    return importlib.util.find_spec("ray") is not None and importlib.util.find_spec("ray.tune") is not None
-
-
-def check_search_parameters(search: dict) -> None:
-    """Raise a ValueError (or ImportError, ConnectionError) naming the fix if ``search`` cannot run."""
-    space = search["space"]
-    missing = [key for key in SPACE_KEYS if key not in space]
-    if missing:
-        raise ValueError(f"search.space lacks {missing}: give {list(SPACE_KEYS)}, each a list of options.")
-    empty = [key for key in SPACE_KEYS if not space[key]]
-    if empty:
-        raise ValueError(f"search.space.{empty[0]} is empty: the search space has no configuration. List at least one option.")
-    if any(not filters for filters in space["conv_filters"]):
-        raise ValueError("search.space.conv_filters has an empty option: every CNN needs at least one conv block.")
-    lengths = {len(rates) for rates in space["dropout_rates"]}
-    unpaired = [units for units in space["dense_units"] if units and len(units) not in lengths]
-    if unpaired:
-        raise ValueError(
-            f"search.space.dense_units {unpaired} can never pair with a dropout list: dropout_rates "
-            f"{space['dropout_rates']} has no list of the same length (one rate per dense layer). "
-            "Add dropout lists of that length or remove those dense options."
-        )
-    if search["metric"] not in METRIC_MODES:
-        raise ValueError(f"Unknown search.metric '{search['metric']}'. Use one of {list(METRIC_MODES)}.")
-    if search["mode"] != METRIC_MODES[search["metric"]]:
-        raise ValueError(
-            f"search.mode '{search['mode']}' does not fit search.metric '{search['metric']}': "
-            f"set mode: {METRIC_MODES[search['metric']]}."
-        )
-    for name in ("epochs", "images_per_epoch"):
-        if not isinstance(search[name], int) or search[name] < 1:
-            raise ValueError(f"search.{name} must be a positive integer, got {search[name]!r}.")
-    if search["max_trials"] is not None and (not isinstance(search["max_trials"], int) or search["max_trials"] < 1):
-        raise ValueError(f"search.max_trials must be a positive integer or null (the full grid), got {search['max_trials']!r}.")
-    if search["backend"] not in BACKENDS:
-        raise ValueError(f"Unknown search.backend '{search['backend']}'. Use one of {list(BACKENDS)}.")
-    if search["backend"] == "ray":
-        if not ray_installed():
-            raise ImportError(f"search.backend is 'ray' but Ray Tune is not installed: {INSTALL_RAY}, or set backend: sequential.")
-        address = os.environ.get("RAY_ADDRESS")
-        if address:
-            check_ray_address_answers(address, search["ray"]["connect_timeout_s"])
-
-
-def check_ray_address_answers(address: str, timeout_s: float) -> None:
-    """Raise a ConnectionError naming ``address`` (``RAY_ADDRESS``) if nothing listens there.
-
-    A TCP connection within ``timeout_s`` seconds: ``ray.init`` itself retries a dead address for
-    a minute before failing. ``auto`` and ``local`` are Ray's own names, not addresses.
-    """
-    if address in ("auto", "local"):
-        return
-    location = urlsplit(address if "://" in address else f"ray://{address}")
-    if location.hostname is None or location.port is None:
-        raise ValueError(f"RAY_ADDRESS '{address}' is not host:port (a Ray head, e.g. 10.0.0.5:6379 or ray://10.0.0.5:10001).")
-    try:
-        with socket.create_connection((location.hostname, location.port), timeout=timeout_s):
-            pass
-    except OSError as error:
-        raise ConnectionError(
-            f"RAY_ADDRESS is '{address}' but no Ray cluster answers there within {timeout_s:g} s ({error}). "
-            "Start the cluster (`ray start --head`), fix the address, or unset RAY_ADDRESS to run on this machine."
-        ) from error
 
 
 def sample_trials(architectures: list[dict], max_trials: int | None, seed: int) -> list[dict]:

@@ -8,9 +8,9 @@ import pytest
 
 from pediatric_pneumonia.data_layout import RawDataLayoutError, locate_layout_root
 from pediatric_pneumonia.imaging.decode import read_image_header
+from pediatric_pneumonia.parameters import check_parameters
 from pediatric_pneumonia.pipelines.ingestion.nodes import (
     build_image_manifest,
-    check_ingestion_parameters,
     find_split_leakage,
     inspect_image_file,
     patient_id_from_filename,
@@ -48,7 +48,7 @@ def test_strict_patient_key_groups_both_subtypes_of_one_person_number():
 
 def test_unknown_patient_key_is_refused_with_the_choices():
     with pytest.raises(ValueError, match="person_and_subtype"):
-        check_ingestion_parameters({"workers": 2, "patient_key": "subject"})
+        check_parameters("ingestion", {"workers": 2, "patient_key": "subject"})
 
 
 def test_manifest_has_one_row_per_file_with_geometry_and_hash(raw_dataset):

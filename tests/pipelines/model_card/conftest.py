@@ -88,7 +88,6 @@ def card_inputs() -> dict:
         },
         "training_history": {"loss": [0.7, 0.5, 0.4], "val_loss": [0.6, 0.45, 0.5], "accuracy": [0.6, 0.7, 0.8]},
         "image_split": image_split,
-        "params:balancing": {"strategy": "combined", "seed": 42},
         "params:training": {
             "seed": 42,
             "epochs": 10,

@@ -13,13 +13,13 @@ def card_of(inputs: dict, **changes) -> str:
         values["stress_metrics"],
         values["training_history"],
         values["image_split"],
-        values["params:balancing"],
         values["params:training"],
         values["params:preprocessing"],
         values["params:reporting"],
         values["params:ingestion"],
         values["params:raw_data.classes"],
         values["searched_architecture"],
+        strategy="combined",
     )
 
 

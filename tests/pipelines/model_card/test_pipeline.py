@@ -5,7 +5,7 @@ from pediatric_pneumonia.pipelines.model_card import create_pipeline
 
 
 def test_model_card_pipeline_writes_the_card_from_the_catalog(card_inputs):
-    pipeline = create_pipeline()
+    pipeline = create_pipeline("combined")
     assert set(card_inputs) == pipeline.inputs()
     catalog = DataCatalog({name: MemoryDataset(value) for name, value in card_inputs.items()})
     card = SequentialRunner().run(pipeline, catalog)["model_card"].load()

@@ -4,8 +4,8 @@ import pytest
 from matplotlib.figure import Figure
 
 from pediatric_pneumonia.evaluation.calibration import apply_calibration, brier_score
+from pediatric_pneumonia.parameters import check_parameters
 from pediatric_pneumonia.pipelines.reporting.nodes import (
-    check_reporting_parameters,
     compute_test_metrics,
     find_test_duplicates,
     plot_confusion_matrices,
@@ -234,7 +234,7 @@ def test_every_numeric_figure_goes_to_mlflow_and_nothing_else():
 )
 def test_unusable_reporting_parameters_are_refused(reporting, message):
     with pytest.raises(ValueError, match=message):
-        check_reporting_parameters({**REPORTING, **reporting})
+        check_parameters("reporting", {**REPORTING, **reporting})
 
 
 def test_plots_are_figures():

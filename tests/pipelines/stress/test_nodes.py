@@ -3,8 +3,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from pediatric_pneumonia.parameters import check_parameters
 from pediatric_pneumonia.pipelines.stress.nodes import (
-    check_stress_parameters,
     plot_stress,
     stratified_subset,
     stress_test,
@@ -85,4 +85,4 @@ def test_stratified_subset_keeps_class_shares():
 )
 def test_unknown_shifts_and_ungraded_severities_are_refused(severities, message):
     with pytest.raises(ValueError, match=message):
-        check_stress_parameters({**STRESS, "severities": severities})
+        check_parameters("stress", {**STRESS, "severities": severities})

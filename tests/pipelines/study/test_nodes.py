@@ -3,16 +3,16 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
+from pediatric_pneumonia.parameters import check_parameters, check_study_gan_profiles
 from pediatric_pneumonia.pipelines.study.nodes import (
     COMPARISON_COLUMNS,
     STUDY_METRICS,
     STUDY_PREDICTION_COLUMNS,
-    check_study_gan_profiles,
-    check_study_parameters,
     compare_strategies,
     plot_comparison,
     write_comparison_markdown,
 )
+from pediatric_pneumonia.ray_cluster import check_ray_backend
 
 STRATEGIES = ("baseline", "augmentation", "gan", "combined")
 STUDY = {
@@ -161,51 +161,53 @@ def test_a_table_that_cannot_be_compared_is_refused_with_what_is_wrong(change, m
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"seeds": 0}, "study.seeds must be a whole number of seeds per strategy, 1 or more; got 0"),
+        ({"seeds": 0}, "study.seeds must be a positive integer, got 0"),
         ({"seeds": -2}, "study.seeds"),
-        ({"reference_strategy": "basline"}, "study.reference_strategy 'basline' is not a strategy"),
-        ({"strategies": ["gan", "smote"]}, "unknown strategies \\['smote'\\]"),
+        ({"reference_strategy": "basline"}, "Unknown study.reference_strategy 'basline': use one of"),
+        ({"strategies": ["gan", "smote"]}, "Unknown study.strategies.1 'smote'"),
         ({"strategies": ["gan", "combined"]}, "leaves out the reference 'baseline'"),
-        ({"confidence_level": 95}, "study.confidence_level must lie strictly between 0 and 1"),
+        ({"confidence_level": 95}, r"study.confidence_level must be in \(0, 1\), got 95"),
         ({"confidence_level": 0}, "study.confidence_level"),
         ({"significance_level": 1.0}, "study.significance_level"),
         ({"bootstrap_resamples": 0}, "study.bootstrap_resamples"),
-        ({"backend": "dask"}, "study.backend must be one of"),
+        ({"backend": "dask"}, r"Unknown study.backend 'dask': use one of \('sequential', 'ray'\)"),
         ({"cpus_per_job": 0}, "study.cpus_per_job must be a positive number"),
-        ({"workspace": ""}, "study.workspace must name the folder"),
+        ({"workspace": ""}, "study.workspace must be the folder of the jobs' workspaces"),
         ({"retrain_gan_per_seed": "yes"}, "study.retrain_gan_per_seed must be true or false"),
         ({"ray_connect_timeout_s": 0}, "study.ray_connect_timeout_s must be a positive number"),
     ],
 )
 def test_study_parameters_that_cannot_work_are_refused_with_a_fix(change, message):
     with pytest.raises(ValueError, match=message):
-        check_study_parameters(STUDY | change, STRATEGIES)
+        check_parameters("study", STUDY | change)
 
 
 def test_the_default_study_parameters_pass():
-    check_study_parameters(STUDY | {"strategies": ["baseline", "gan"]}, STRATEGIES)
-    check_study_parameters(STUDY, STRATEGIES)
+    check_parameters("study", STUDY | {"strategies": ["baseline", "gan"]})
+    check_parameters("study", STUDY)
 
 
 @pytest.mark.parametrize(
     ("gan_profiles", "message"),
     [
-        ([], "study.gan_profiles must be null .* or a list of distinct GAN profiles"),
+        ([], "study.gan_profiles is empty: it must be a list of distinct GAN profiles"),
         (["cpu", "cpu"], "distinct GAN profiles"),
-        ("cpu", "distinct GAN profiles"),
+        ("cpu", "study.gan_profiles must be a list of distinct GAN profiles .* or null, got 'cpu'"),
         (["cpu", "gpu_huge"], "unknown GAN profiles \\['gpu_huge'\\]. Use some of \\['cpu', 'cpu_stable', 'paper'\\]"),
     ],
 )
 def test_gan_profiles_that_cannot_work_are_refused_with_a_fix(gan_profiles, message):
     with pytest.raises(ValueError, match=message):
-        check_study_gan_profiles(STUDY | {"gan_profiles": gan_profiles}, ["cpu", "cpu_stable", "paper"])
+        study = STUDY | {"gan_profiles": gan_profiles}
+        check_parameters("study", study)
+        check_study_gan_profiles(study, {"profiles": dict.fromkeys(["cpu", "cpu_stable", "paper"])})
 
 
 def test_a_synthetic_image_reference_cannot_be_split_by_gan_profile():
     with pytest.raises(ValueError, match="study.reference_strategy 'gan' uses synthetic images"):
-        check_study_gan_profiles(STUDY | {"gan_profiles": ["cpu"], "reference_strategy": "gan"}, ["cpu"])
-    check_study_gan_profiles(STUDY | {"gan_profiles": ["cpu"]}, ["cpu"])
-    check_study_gan_profiles(STUDY | {"gan_profiles": None, "reference_strategy": "gan"}, ["cpu"])
+        check_parameters("study", STUDY | {"gan_profiles": ["cpu"], "reference_strategy": "gan"})
+    check_parameters("study", STUDY | {"gan_profiles": ["cpu"]})
+    check_parameters("study", STUDY | {"gan_profiles": None, "reference_strategy": "gan"})
 
 
 def test_models_of_one_strategy_with_several_gan_profiles_are_compared_side_by_side():
@@ -225,5 +227,5 @@ def test_a_ray_address_that_does_not_answer_stops_the_study_before_anything_trai
     monkeypatch.setenv("RAY_ADDRESS", "127.0.0.1:9")  # the discard port: nothing listens there
 
     with pytest.raises(ConnectionError, match="RAY_ADDRESS is '127.0.0.1:9' but no Ray cluster answers"):
-        check_study_parameters(STUDY | {"backend": "ray", "ray_connect_timeout_s": 1}, STRATEGIES)
+        check_ray_backend("study.backend", 1)
 

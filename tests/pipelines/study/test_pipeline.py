@@ -8,11 +8,12 @@ from kedro_datasets.matplotlib import MatplotlibDataset
 from kedro_datasets.pandas import CSVDataset
 from kedro_datasets.text import TextDataset
 
+from pediatric_pneumonia.parameters import check_parameters
 from pediatric_pneumonia.pipelines.study import create_pipeline
-from pediatric_pneumonia.pipelines.study.nodes import COMPARISON_COLUMNS, check_study_parameters
+from pediatric_pneumonia.pipelines.study.nodes import COMPARISON_COLUMNS
 
 from ...conftest import REPO_ROOT
-from .test_nodes import STRATEGIES, STUDY, synthetic_study_predictions
+from .test_nodes import STUDY, synthetic_study_predictions
 
 
 def test_the_report_runs_from_study_predictions_to_csv_markdown_and_plot(tmp_path: Path):
@@ -42,7 +43,7 @@ def test_the_report_runs_from_study_predictions_to_csv_markdown_and_plot(tmp_pat
 def test_the_shipped_parameters_pass_their_check_and_the_catalog_writes_versioned_reports():
     study = yaml.safe_load((REPO_ROOT / "conf" / "base" / "parameters_study.yml").read_text())["study"]
     assert set(study) == set(STUDY)
-    check_study_parameters(study, STRATEGIES)
+    check_parameters("study", study)
     catalog = yaml.safe_load((REPO_ROOT / "conf" / "base" / "catalog_08_study.yml").read_text())
     assert set(catalog) == create_pipeline().all_outputs()
     assert all(entry["versioned"] for entry in catalog.values())

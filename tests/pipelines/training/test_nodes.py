@@ -5,8 +5,8 @@ import pytest
 
 from pediatric_pneumonia.classifier_training import TrainingBatches
 from pediatric_pneumonia.evaluation.calibration import apply_calibration
+from pediatric_pneumonia.parameters import check_parameters
 from pediatric_pneumonia.pipelines.training.nodes import (
-    check_training_parameters,
     fit_calibration,
     score_validation_set,
     select_decision_threshold,
@@ -103,7 +103,7 @@ def test_per_image_weights_change_the_training_loss():
 )
 def test_unusable_training_parameters_are_refused_with_the_key(change, message):
     with pytest.raises(ValueError, match=message):
-        check_training_parameters({**TRAINING, **change})
+        check_parameters("training", {**TRAINING, **change})
 
 
 def brightness_set(negative_levels: list[int], positive_levels: list[int]) -> dict:
@@ -171,11 +171,6 @@ def test_one_class_validation_stops_calibration_and_threshold():
         fit_calibration(scored(only_pneumonia), {"method": "temperature", "bins": 5})
     with pytest.raises(ValueError, match="both classes"):
         threshold_of(UNCHANGED, {"method": "fixed", "value": 0.5}, only_pneumonia)
-
-
-def test_unknown_threshold_method_is_refused_before_predicting():
-    with pytest.raises(ValueError, match="Unknown threshold method 'f1'"):
-        select_decision_threshold(pd.DataFrame(), UNCHANGED, {"method": "f1"})
 
 
 def test_calibration_node_softens_an_overconfident_model():

@@ -11,32 +11,7 @@ from ...strategies import strategy_named
 
 logger = logging.getLogger(__name__)
 
-BALANCING_FILE = "conf/base/parameters_balancing.yml"
-# The methods that draw images at random and so need a seed.
-SEEDED_METHODS = ("augmentation", "oversample", "synthetic", "synthetic_and_augmentation")
 
-
-def check_balancing_parameters(balancing: dict) -> None:
-    """Raise a ValueError naming the fix if a strategy's balancing parameters are unusable."""
-    strategy = strategy_named(balancing.get("strategy"))
-    if strategy.balancing in SEEDED_METHODS and not isinstance(balancing.get("seed"), int):
-        raise ValueError(f"{strategy.name}.balancing.seed must be an integer, got {balancing.get('seed')!r}.")
-    if strategy.balancing != "synthetic_and_augmentation":
-        return
-    share, scale = balancing["synthetic_share"], balancing["target_scale"]
-    if not 0 <= share <= 1:
-        raise ValueError(f"{strategy.name}.balancing.synthetic_share must be in [0, 1], got {share}.")
-    if scale < 1:
-        raise ValueError(f"{strategy.name}.balancing.target_scale must be at least 1, got {scale}.")
-    # The synthesis makes (largest - smallest) images; this strategy needs share x (scale x largest -
-    # smallest) of them, which is at least share x scale times the gap whatever the class counts.
-    if share * scale > 1:
-        raise ValueError(
-            f"Strategy '{strategy.name}' would need more synthetic images than the synthesis makes: "
-            f"synthetic_share x target_scale = {share} x {scale} = {share * scale:.3f} times the class gap "
-            "(largest - smallest class) or more, and the synthesis makes exactly the gap. Lower "
-            f"{strategy.name}.balancing.synthetic_share to at most {1 / scale:.3f} (or target_scale) in {BALANCING_FILE}."
-        )
 
 
 def class_weights(labels: np.ndarray) -> np.ndarray:
@@ -96,8 +71,8 @@ def concatenate_image_sets(image_sets: list[dict]) -> dict:
     return {name: np.concatenate([image_set[name] for image_set in image_sets]) for name in ("images", "labels", "paths")}
 
 
-def balance_training_set(train_set: dict, balancing: dict) -> dict:
-    """Balance the training set with real images only, as ``balancing.strategy`` says.
+def balance_training_set(train_set: dict, balancing: dict, strategy: str) -> dict:
+    """Balance the training set with real images only, as the strategy table says ``strategy`` does.
 
     - ``none``: the training set unchanged; with a class-weighted loss (``class_weight``) it also
       carries per-image ``weights`` (inverse class frequency, mean 1) that training applies.
@@ -108,17 +83,16 @@ def balance_training_set(train_set: dict, balancing: dict) -> dict:
 
     Only the training set ever reaches this node: validation and test are never balanced.
     """
-    check_balancing_parameters(balancing)
-    strategy = strategy_named(balancing["strategy"])
-    if strategy.uses_synthetic_images:
+    chosen = strategy_named(strategy)
+    if chosen.uses_synthetic_images:
         raise ValueError(
-            f"Strategy '{strategy.name}' balances with synthetic images: build its pipeline with "
+            f"Strategy '{chosen.name}' balances with synthetic images: build its pipeline with "
             "balancing.create_pipeline(strategy) so it reads them."
         )
     class_counts = np.bincount(train_set["labels"])
-    if strategy.balancing == "none":
+    if chosen.balancing == "none":
         logger.info("Training set left unbalanced: %s images per class.", class_counts.tolist())
-        if strategy.weights_loss_by_class:
+        if chosen.weights_loss_by_class:
             weights = class_weights(train_set["labels"])
             logger.info("Loss weights per class: %s.", [float(weights[train_set["labels"] == label][0]) for label in np.unique(train_set["labels"])])
             return {**train_set, "weights": weights}
@@ -126,41 +100,40 @@ def balance_training_set(train_set: dict, balancing: dict) -> dict:
 
     rng = np.random.default_rng(balancing["seed"])
     target = int(class_counts.max())
-    if strategy.balancing == "oversample":
+    if chosen.balancing == "oversample":
         extra = [repeated_class_images(train_set, label, target - int(count), rng) for label, count in enumerate(class_counts)]
     else:
         extra = [
             augmented_class_images(train_set, label, target - int(count), balancing["augmentation"], rng)
             for label, count in enumerate(class_counts)
         ]
-    logger.info("%s images per class: %s.", strategy.balancing.capitalize(), [len(image_set["labels"]) for image_set in extra])
+    logger.info("%s images per class: %s.", chosen.balancing.capitalize(), [len(image_set["labels"]) for image_set in extra])
     return concatenate_image_sets([train_set, *extra])
 
 
-def balance_with_synthetic_images(train_set: dict, synthetic_set: dict, balancing: dict) -> dict:
-    """Balance the training set with GAN images of the class they were made for.
+def balance_with_synthetic_images(train_set: dict, synthetic_set: dict, balancing: dict, strategy: str) -> dict:
+    """Balance the training set with GAN images of the class they were made for, as ``strategy`` does.
 
     - ``synthetic`` (``gan``): that class is topped up with synthetic images to the size of the largest class.
     - ``synthetic_and_augmentation`` (``combined``, the paper's best recipe): every class grows to
       ``target_scale`` times the largest class; the synthetic class gets ``synthetic_share`` of its
       gap from GAN images and the rest from augmentation, the other classes from augmentation only.
     """
-    check_balancing_parameters(balancing)
-    strategy = strategy_named(balancing["strategy"])
+    chosen = strategy_named(strategy)
     class_counts = np.bincount(train_set["labels"])
     synthetic_label = int(synthetic_set["labels"][0]) if len(synthetic_set["labels"]) else None
     rng = np.random.default_rng(balancing["seed"])
-    target, _ = balancing_targets(strategy, balancing, class_counts)
+    target, _ = balancing_targets(chosen, balancing, class_counts)
 
     parts = [train_set]
     for label, count in enumerate(class_counts):
         gap = max(target - int(count), 0)
-        from_gan = synthetic_images_needed(balancing, class_counts, label) if label == synthetic_label else 0
+        from_gan = synthetic_images_needed(chosen.name, balancing, class_counts, label) if label == synthetic_label else 0
         if from_gan > len(synthetic_set["labels"]):
             raise ValueError(
-                f"Strategy '{strategy.name}' needs {from_gan} synthetic images of class "
+                f"Strategy '{chosen.name}' needs {from_gan} synthetic images of class "
                 f"{label} but the synthesis made {len(synthetic_set['labels'])}. Lower "
-                f"synthetic_share or target_scale in {BALANCING_FILE}."
+                f"{chosen.name}.balancing.synthetic_share or target_scale."
             )
         parts.append({name: synthetic_set[name][:from_gan] for name in ("images", "labels", "paths")})
         if gap > from_gan:

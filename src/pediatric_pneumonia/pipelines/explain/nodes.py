@@ -17,27 +17,8 @@ from ...inference import Predictor
 logger = logging.getLogger(__name__)
 
 OUTCOMES = ("true_positive", "true_negative", "false_positive", "false_negative")
-COUNT_PARAMETERS = ("per_outcome", "max_errors", "seed", "randomisation_seed")
 
 
-def check_explain_parameters(explain: dict) -> None:
-    """Raise a ValueError naming the fix if the explain parameters are unusable."""
-    where = "conf/base/parameters_explain.yml"
-    for name in COUNT_PARAMETERS:
-        value = explain[name]
-        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-            raise ValueError(f"explain.{name} must be a whole number >= 0, got {value!r} ({where}).")
-    if not 0 < explain["border_fraction"] < 0.5:
-        raise ValueError(
-            f"explain.border_fraction must be a fraction of the side in (0, 0.5), got {explain['border_fraction']} ({where})."
-        )
-    if not 0 <= explain["alpha"] <= 1:
-        raise ValueError(f"explain.alpha (heat-map opacity) must be in [0, 1], got {explain['alpha']} ({where}).")
-    if not isinstance(explain["contact_sheet_columns"], int) or explain["contact_sheet_columns"] < 1:
-        raise ValueError(f"explain.contact_sheet_columns must be a whole number >= 1, got {explain['contact_sheet_columns']!r}.")
-    layer = explain["layer"]
-    if layer is not None and (not isinstance(layer, str) or not layer):
-        raise ValueError(f"explain.layer must be null (the last Conv2D) or a layer name such as 'conv_3', got {layer!r}.")
 
 
 def select_explanation_sample(test_predictions: pd.DataFrame, decision_threshold: dict, explain: dict) -> pd.DataFrame:
@@ -47,7 +28,6 @@ def select_explanation_sample(test_predictions: pd.DataFrame, decision_threshold
     Up to ``per_outcome`` true positives and true negatives (seeded draw), and every false
     positive and false negative up to ``max_errors`` each (the most confident errors first).
     """
-    check_explain_parameters(explain)
     predictions = test_predictions.reset_index(drop=True).assign(position=lambda frame: frame.index)
     predicted = predictions["probability"] >= decision_threshold["threshold"]
     positive = predictions["target"] == 1

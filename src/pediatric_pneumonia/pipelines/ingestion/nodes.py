@@ -10,7 +10,7 @@ from tqdm.auto import tqdm
 
 from ...data_layout import RawDataLayoutError, expected_layout, locate_layout_root
 from ...imaging.decode import DEFAULT_MAX_PIXELS, find_file_problem, read_image_header
-from ...naming import PATIENT_KEYS, patient_id_from_filename
+from ...naming import patient_id_from_filename
 
 logger = logging.getLogger(__name__)
 
@@ -30,15 +30,6 @@ MANIFEST_COLUMNS = [
     "status",
     "reason",
 ]
-
-
-def check_ingestion_parameters(ingestion: dict) -> None:
-    """Raise a ValueError naming the fix if the ingestion parameters are unusable."""
-    if ingestion["patient_key"] not in PATIENT_KEYS:
-        raise ValueError(
-            f"Unknown ingestion.patient_key '{ingestion['patient_key']}'. Use one of {PATIENT_KEYS} "
-            "in conf/base/parameters_ingestion.yml."
-        )
 
 
 def inspect_image_file(path: Path) -> dict:

@@ -74,7 +74,7 @@ def _data_section(image_split: pd.DataFrame, classes: list[str], patient_key: st
 
 
 def _training_section(
-    balancing: dict, training: dict, preprocessing: dict, training_history: dict[str, list[float]]
+    strategy: str, training: dict, preprocessing: dict, training_history: dict[str, list[float]]
 ) -> list[str]:
     architecture = training["architecture"]
     stopping = training["early_stopping"]
@@ -87,7 +87,7 @@ def _training_section(
     return [
         "## Training protocol",
         "",
-        f"- Balancing strategy: `{balancing['strategy']}` (only the training subset is balanced).",
+        f"- Balancing strategy: `{strategy}` (only the training subset is balanced).",
         f"- Architecture: convolution blocks of {_listing(architecture['conv_filters'])} filters (kernel "
         f"{architecture['kernel_size']}, max-pooling {architecture['pool_size']}, batch normalisation "
         f"{'on' if architecture['batch_norm'] else 'off'}), hidden dense layers {_listing(architecture['dense_units'])}, "
@@ -229,19 +229,18 @@ def write_model_card(
     stress_metrics: dict | None,
     training_history: dict[str, list[float]],
     image_split: pd.DataFrame,
-    balancing: dict,
     training: dict,
     preprocessing: dict,
     reporting: dict,
     ingestion: dict,
     classes: list[str],
     searched_architecture: dict | None,
+    strategy: str,
 ) -> str:
     """The model card in Markdown: intended use, data, training protocol (with the architecture
     training used: the search's when ``training.architecture_from`` is ``search``), validation and
     test figures, the stress summary and known limitations. ``stress_metrics`` may be None or empty."""
     training = choose_architecture(training, searched_architecture)
-    strategy = balancing["strategy"]
     lines = [
         f"# Model card: pediatric pneumonia classifier, `{strategy}` strategy",
         "",
@@ -254,7 +253,7 @@ def write_model_card(
         "be used to diagnose, treat or triage patients, nor replace a clinician's reading.",
         "",
         *_data_section(image_split, classes, ingestion["patient_key"]),
-        *_training_section(balancing, training, preprocessing, training_history),
+        *_training_section(strategy, training, preprocessing, training_history),
         *_validation_section(calibration, decision_threshold),
         *_test_section(test_metrics, reporting),
         *_stress_section(stress_metrics),

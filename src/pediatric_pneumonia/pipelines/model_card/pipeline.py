@@ -1,15 +1,18 @@
 """Model card: a Markdown summary of one trained model, written after its report and stress report."""
 
+from functools import partial
+
 from kedro.pipeline import Node, Pipeline
 
 from .nodes import write_model_card
 
 
-def create_pipeline(**kwargs) -> Pipeline:
+def create_pipeline(strategy: str = "baseline", **kwargs) -> Pipeline:
+    """The model card of ``strategy``'s model (the namespace names the strategy)."""
     return Pipeline(
         [
             Node(
-                func=write_model_card,
+                func=partial(write_model_card, strategy=strategy),
                 inputs=[
                     "test_metrics",
                     "calibration",
@@ -17,7 +20,6 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "stress_metrics",
                     "training_history",
                     "image_split",
-                    "params:balancing",
                     "params:training",
                     "params:preprocessing",
                     "params:reporting",

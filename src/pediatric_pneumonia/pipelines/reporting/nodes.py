@@ -9,7 +9,6 @@ from sklearn.metrics import average_precision_score, roc_auc_score, roc_curve
 from ...evaluation.calibration import reliability_curve
 from ...evaluation.duplicates import find_duplicates, pixel_hashes
 from ...evaluation.metrics import threshold_metrics
-from ...evaluation.patients import PATIENT_AGGREGATIONS
 from ...evaluation.report import (
     calibration_figures,
     duplicate_figures,
@@ -23,23 +22,6 @@ from ...inference import Predictor
 PAPER_THRESHOLD = 0.5
 
 
-def check_reporting_parameters(reporting: dict) -> None:
-    """Raise a ValueError naming the fix if the reporting parameters are unusable."""
-    where = "conf/base/parameters_reporting.yml"
-    if reporting["patient_aggregation"] not in PATIENT_AGGREGATIONS:
-        raise ValueError(
-            f"Unknown reporting.patient_aggregation '{reporting['patient_aggregation']}'. Use one of "
-            f"{PATIENT_AGGREGATIONS} in {where}."
-        )
-    resamples = reporting["bootstrap_resamples"]
-    if not isinstance(resamples, int) or isinstance(resamples, bool) or resamples < 1:
-        raise ValueError(
-            f"reporting.bootstrap_resamples must be a positive integer (e.g. 1000), got {resamples!r} ({where})."
-        )
-    if not 0 < reporting["confidence_level"] < 1:
-        raise ValueError(
-            f"reporting.confidence_level must be in (0, 1), e.g. 0.95, got {reporting['confidence_level']} ({where})."
-        )
 
 
 def _rows_of(image_split: pd.DataFrame, paths: np.ndarray, columns: list[str]) -> pd.DataFrame:
@@ -100,7 +82,6 @@ def compute_test_metrics(
     the metrics without duplicated test images (``_without_duplicates``) and sensitivity per
     pneumonia subtype.
     """
-    check_reporting_parameters(reporting)
     targets = test_predictions["target"].to_numpy()
     probabilities = test_predictions["probability"].to_numpy()
     chosen = decision_threshold["threshold"]

@@ -8,7 +8,6 @@ import math
 import pandas as pd
 
 from ...search import (
-    check_search_parameters,
     expand_space,
     resolve_backend,
     search_ray,
@@ -30,7 +29,6 @@ def search_architectures(
     architecture, best validation ``search.metric``, the epoch of it, the epochs run and the status
     (``completed``, ``stopped_early`` by ASHA, ``error``).
     """
-    check_search_parameters(search)
     architectures = sample_trials(expand_space(search, training["architecture"]), search["max_trials"], search["seed"])
     check_fits_image(architectures, train_set["images"].shape[1])
     backend = resolve_backend(search)

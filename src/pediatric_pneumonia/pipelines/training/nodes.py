@@ -6,52 +6,17 @@ import keras
 import numpy as np
 import pandas as pd
 
-from ...classifier import (
-    ARCHITECTURE_SOURCES,
-    build_classifier,
-    check_architecture,
-    choose_architecture,
-    predict_probabilities,
-)
+from ...classifier import build_classifier, choose_architecture, predict_probabilities
 from ...classifier_training import TrainingBatches, cosine_learning_rate
-from ...evaluation.calibration import apply_calibration, calibration_from_validation, check_calibration_parameters
+from ...evaluation.calibration import apply_calibration, calibration_from_validation
 from ...evaluation.metrics import roc_auc
-from ...evaluation.thresholds import check_threshold_parameters, choose_threshold
-from ...imaging.augment import check_online_augmentation
+from ...evaluation.thresholds import choose_threshold
 from ...imaging.preprocess import as_model_input
 from ...inference import Predictor
 from ...inference.package import PACKAGE_FORMAT_VERSION
 
 logger = logging.getLogger(__name__)
 
-LEARNING_RATE_SCHEDULES = ("constant", "cosine")
-EARLY_STOPPING_SIGNALS = ("val_loss", "val_auc")
-
-
-def check_training_parameters(training: dict) -> None:
-    """Raise a ValueError naming the fix if the training parameters are unusable."""
-    check_architecture(training["architecture"])
-    if training.get("architecture_from", "parameters") not in ARCHITECTURE_SOURCES:
-        raise ValueError(
-            f"Unknown training.architecture_from '{training['architecture_from']}'. Use one of {ARCHITECTURE_SOURCES}."
-        )
-    for name in ("epochs", "batch_size"):
-        if not isinstance(training[name], int) or training[name] < 1:
-            raise ValueError(f"training.{name} must be a positive integer, got {training[name]!r}.")
-    per_epoch = training["images_per_epoch"]
-    if per_epoch is not None and (not isinstance(per_epoch, int) or per_epoch < 1):
-        raise ValueError(f"training.images_per_epoch must be a positive integer or null, got {per_epoch!r}.")
-    if training["learning_rate_schedule"] not in LEARNING_RATE_SCHEDULES:
-        raise ValueError(
-            f"Unknown training.learning_rate_schedule '{training['learning_rate_schedule']}'. Use one of "
-            f"{LEARNING_RATE_SCHEDULES}."
-        )
-    stopping = training["early_stopping"]
-    if stopping["monitor"] not in EARLY_STOPPING_SIGNALS:
-        raise ValueError(
-            f"Unknown training.early_stopping.monitor '{stopping['monitor']}'. Use one of {EARLY_STOPPING_SIGNALS}."
-        )
-    check_online_augmentation(training["augmentation"])
 
 
 def train_classifier(
@@ -69,7 +34,6 @@ def train_classifier(
     Returns the model and its per-epoch history (``loss``, ``val_loss``, ``accuracy``, ``lr``, ...).
     """
     training = choose_architecture(training, searched_architecture)
-    check_training_parameters(training)
     keras.utils.set_random_seed(training["seed"])
     intensity = preprocessing["intensity"]
     images = balanced_train_set["images"]
@@ -132,7 +96,6 @@ def fit_calibration(validation_predictions: pd.DataFrame, calibration_params: di
     Returns the calibration ``apply_calibration`` reads (method, temperature) with the validation
     NLL / ECE / Brier score before and after it and both reliability curves.
     """
-    check_calibration_parameters(calibration_params)
     return calibration_from_validation(
         validation_predictions["target"].to_numpy(), validation_predictions["raw_probability"].to_numpy(), calibration_params
     )
@@ -147,7 +110,6 @@ def select_decision_threshold(validation_predictions: pd.DataFrame, calibration:
     calibrated probability is at or above the threshold. Returns the method, the threshold, the
     validation sensitivity and specificity at it and the validation ROC-AUC.
     """
-    check_threshold_parameters(threshold)
     targets = validation_predictions["target"].to_numpy()
     probabilities = apply_calibration(validation_predictions["raw_probability"].to_numpy(), calibration)
     chosen = choose_threshold(targets, probabilities, threshold)

@@ -1,0 +1,684 @@
+"""One schema per parameter group, and the messages a wrong value gets, derived from it.
+
+``ParameterValidationHook`` (hooks.py) checks every group a pipeline reads once, before its first
+node; nodes trust their parameters. ``check_parameters("training", training)`` is the entry point
+for library code that users call outside Kedro (e.g. ``build_classifier``).
+
+A message names the full key (``training.early_stopping.monitor``), what was given, the allowed
+values or range (read from the schema) and the file that sets the group.
+
+This module imports no model code (no Keras): the hooks and the CLI import it on every run.
+"""
+
+import math
+import types
+import typing
+from collections.abc import Iterable
+from typing import Annotated, Any, Literal
+
+from annotated_types import Ge, Gt, Le, Lt, MaxLen, MinLen
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic.fields import FieldInfo
+
+from .evaluation.calibration import CALIBRATION_METHODS
+from .evaluation.patients import PATIENT_AGGREGATIONS
+from .evaluation.thresholds import THRESHOLD_METHODS
+from .imaging.preprocess import GEOMETRY_METHODS, INTENSITY_METHODS
+from .imaging.shifts import IDENTITY, SHIFTS
+from .naming import PATIENT_KEYS
+from .strategies import STRATEGIES, STRATEGY_TABLE
+
+# Allowed values whose code imports Keras (the classifier, its training, the DCGAN) live here.
+ARCHITECTURE_SOURCES = ("parameters", "search")  # training.architecture_from
+LEARNING_RATE_SCHEDULES = ("constant", "cosine")
+EARLY_STOPPING_SIGNALS = ("val_loss", "val_auc")
+GAN_LOSS_NAMES = ("bce", "hinge")
+GAN_OPTIMIZERS = ("rmsprop", "adam")
+DIFF_AUGMENT_POLICIES = ("color", "translation", "cutout")
+STUDY_BACKENDS = ("sequential", "ray")
+SEARCH_BACKENDS = ("auto", "sequential", "ray")  # auto: Ray Tune when installed
+# The validation signals a search trial reports each epoch (Keras' names) and the direction that is better.
+METRIC_MODES = {"val_auc": "max", "val_loss": "min"}
+
+# Groups every strategy has its own copy of, under its namespace (``combined.balancing``);
+# every other group a strategy reads is shared by all strategies.
+PER_STRATEGY_GROUPS = ("balancing",)
+
+OVERRIDE_NOTE = "a `kedro run --params` value or a conf/<env> file (conf/local, conf/demo) may override it"
+
+
+class ParameterError(ValueError):
+    """A parameter group that does not fit its schema; the message says which key and how to fix it."""
+
+
+class Group(BaseModel):
+    """A parameter group: exact types (no silent conversion, the nodes get the values as written)
+    and no unknown keys (a misspelt key would otherwise be ignored)."""
+
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+
+PositiveInt = Annotated[int, Field(gt=0)]
+Count = Annotated[int, Field(ge=0)]
+PositiveNumber = Annotated[float, Field(gt=0)]
+Probability = Annotated[float, Field(ge=0, le=1)]
+OpenFraction = Annotated[float, Field(gt=0, lt=1)]
+Momentum = Annotated[float, Field(ge=0, lt=1)]
+NonNegative = Annotated[float, Field(ge=0)]
+Name = Annotated[str, Field(min_length=1)]
+
+
+# Where a rule's message names a key, it writes HERE for the model being validated; the message is
+# completed with that model's full key (``combined.balancing``, ``training.architecture``).
+HERE = "<here>"
+
+
+def _key(name: str = "") -> str:
+    """The key of ``name`` in the model being validated, completed when the message is written."""
+    return f"{HERE}.{name}" if name else HERE
+
+
+# --- data -----------------------------------------------------------------------------------
+
+
+class RawData(Group):
+    root: Name
+    splits: Annotated[list[Name], Field(min_length=1)]
+    classes: Annotated[list[Name], Field(min_length=2)] = Field(
+        description="a list of two or more class names, the positive class last"
+    )
+
+
+class Ingestion(Group):
+    workers: PositiveInt
+    patient_key: Literal[PATIENT_KEYS]
+
+
+class Split(Group):
+    validation_fraction: OpenFraction
+    seed: int
+
+
+class Intensity(Group):
+    method: Literal[INTENSITY_METHODS]
+    clahe_clip_limit: PositiveNumber
+    clahe_tile_grid: Annotated[int, Field(ge=1)]
+    percentiles: Annotated[list[float], Field(min_length=2, max_length=2)]
+
+    @field_validator("percentiles")
+    @classmethod
+    def _ordered(cls, percentiles: list[float]) -> list[float]:
+        low, high = percentiles
+        if not 0 <= low < high <= 100:
+            raise ValueError(
+                f"{_key()} must be [low, high] with 0 <= low < high <= 100, got {percentiles}."
+            )
+        return percentiles
+
+
+class Preprocessing(Group):
+    image_size: PositiveInt
+    workers: PositiveInt
+    geometry: Literal[GEOMETRY_METHODS]
+    border_crop: Annotated[float, Field(ge=0, lt=0.5)] = Field(description="a fraction of each side")
+    intensity: Intensity
+
+
+# --- balancing (one schema per method of the strategy table) ---------------------------------
+
+
+class PaperAugmentation(Group):
+    """The offline affine augmentation of the balancing methods (Keras' ImageDataGenerator's)."""
+
+    rotation_range: NonNegative
+    width_shift_range: NonNegative
+    height_shift_range: NonNegative
+    shear_range: NonNegative
+    zoom_range: Annotated[float, Field(ge=0, lt=1)]
+
+
+class NoBalancing(Group):
+    pass
+
+
+class SeededBalancing(Group):
+    seed: int
+
+
+class AugmentationBalancing(SeededBalancing):
+    augmentation: PaperAugmentation
+
+
+class CombinedBalancing(AugmentationBalancing):
+    target_scale: Annotated[float, Field(ge=1)]
+    synthetic_share: Probability
+
+    @model_validator(mode="after")
+    def _within_the_synthesis(self, info: ValidationInfo) -> "CombinedBalancing":
+        # The synthesis makes (largest - smallest) images; this method needs share x (scale x largest -
+        # smallest) of them, which is at least share x scale times the gap whatever the class counts.
+        share, scale = self.synthetic_share, self.target_scale
+        if share * scale > 1:
+            strategy = (info.context or {})["key"].rsplit(".", 1)[0]
+            raise ValueError(
+                f"Strategy '{strategy}' would need more synthetic images than the synthesis makes: "
+                f"synthetic_share x target_scale = {share} x {scale} = {share * scale:.3f} times the class gap "
+                "(largest - smallest class) or more, and the synthesis makes exactly the gap. Lower "
+                f"{_key('synthetic_share')} to at most {1 / scale:.3f} (or target_scale)."
+            )
+        return self
+
+
+BALANCING_SCHEMAS: dict[str, type[Group]] = {
+    "none": NoBalancing,
+    "augmentation": AugmentationBalancing,
+    "oversample": SeededBalancing,
+    "synthetic": SeededBalancing,
+    "synthetic_and_augmentation": CombinedBalancing,
+}
+
+
+# --- training, calibration, threshold, inference ---------------------------------------------
+
+
+class Architecture(Group):
+    conv_filters: Annotated[list[PositiveInt], Field(min_length=1)] = Field(
+        description="a list of filter counts, one conv block each"
+    )
+    kernel_size: PositiveInt
+    pool_size: PositiveInt
+    batch_norm: bool
+    batch_norm_momentum: Momentum
+    dense_units: list[PositiveInt]
+    dropout_rates: list[Momentum]
+    learning_rate: PositiveNumber
+
+    @model_validator(mode="after")
+    def _one_rate_per_dense_layer(self) -> "Architecture":
+        if len(self.dense_units) != len(self.dropout_rates):
+            raise ValueError(
+                f"{_key('dense_units')} {self.dense_units} and dropout_rates {self.dropout_rates} "
+                "must have the same length (one dropout rate per dense layer)."
+            )
+        return self
+
+
+class EarlyStopping(Group):
+    monitor: Literal[EARLY_STOPPING_SIGNALS]
+    patience: Count
+
+
+class OnlineAugmentation(Group):
+    """The online augmentation of every training batch (imaging/augment.py)."""
+
+    enabled: bool
+    rotation_range: NonNegative
+    width_shift_range: NonNegative
+    height_shift_range: NonNegative
+    shear_range: NonNegative
+    zoom_range: Annotated[float, Field(ge=0, lt=1)]
+    brightness: NonNegative
+    contrast: Annotated[float, Field(ge=0, lt=1)]
+    gamma: NonNegative
+    blur_sigma: NonNegative
+    noise_std: NonNegative
+
+
+class Training(Group):
+    seed: int
+    epochs: PositiveInt
+    batch_size: PositiveInt
+    images_per_epoch: PositiveInt | None
+    learning_rate_schedule: Literal[LEARNING_RATE_SCHEDULES]
+    early_stopping: EarlyStopping
+    architecture_from: Literal[ARCHITECTURE_SOURCES] = "parameters"
+    architecture: Architecture
+    augmentation: OnlineAugmentation
+
+
+class Calibration(Group):
+    method: Literal[CALIBRATION_METHODS]
+    bins: PositiveInt
+
+
+class Threshold(Group):
+    method: Literal[THRESHOLD_METHODS]
+    value: Probability | None = Field(None, description="a probability")
+    sensitivity_target: Annotated[float, Field(gt=0, le=1)] | None = None
+
+    @model_validator(mode="after")
+    def _method_has_its_setting(self) -> "Threshold":
+        needed = {"fixed": "value", "sensitivity_target": "sensitivity_target"}.get(self.method)
+        if needed and getattr(self, needed) is None:
+            raise ValueError(
+                f"{_key('method')} '{self.method}' needs {_key(needed)} "
+                f"(e.g. {0.5 if needed == 'value' else 0.95})."
+            )
+        return self
+
+
+class Inference(Group):
+    batch_size: PositiveInt
+
+
+# --- reports ----------------------------------------------------------------------------------
+
+
+class Reporting(Group):
+    bootstrap_resamples: PositiveInt
+    bootstrap_seed: int
+    confidence_level: OpenFraction
+    patient_aggregation: Literal[PATIENT_AGGREGATIONS]
+
+
+class Stress(Group):
+    seed: int
+    max_images: Annotated[int, Field(ge=2)] | None
+    severities: dict[str, list[float]]
+
+    @field_validator("severities")
+    @classmethod
+    def _known_and_graded(cls, severities: dict[str, list[float]]) -> dict[str, list[float]]:
+        for shift, magnitudes in severities.items():
+            if shift not in SHIFTS:
+                raise ValueError(f"Unknown shift '{shift}' in {_key()}. Use any of {tuple(SHIFTS)}.")
+            distances = [abs(magnitude - IDENTITY[shift]) for magnitude in magnitudes]
+            if not magnitudes or distances[0] == 0 or any(b <= a for a, b in zip(distances, distances[1:])):
+                raise ValueError(
+                    f"{_key()}.{shift} {magnitudes} must list magnitudes for severity 1, 2, ... "
+                    f"moving steadily away from the identity ({IDENTITY[shift]}, severity 0)."
+                )
+        return severities
+
+
+class Explain(Group):
+    per_outcome: Count
+    max_errors: Count
+    seed: Count
+    border_fraction: Annotated[float, Field(gt=0, lt=0.5)] = Field(description="a fraction of the side")
+    layer: Name | None = Field(description="null (the last Conv2D) or a layer name such as 'conv_3'")
+    alpha: Probability = Field(description="the heat map's opacity")
+    contact_sheet_columns: Annotated[int, Field(ge=1)]
+    randomisation_seed: Count
+
+
+# --- synthesis --------------------------------------------------------------------------------
+
+
+class GanGenerator(Group):
+    base_filters: PositiveInt
+    filters: Annotated[list[PositiveInt], Field(min_length=1)]
+    strides: Annotated[list[PositiveInt], Field(min_length=1)]
+    kernel_size: PositiveInt
+    learning_rate: PositiveNumber
+    ema: OpenFraction | None = Field(description="a momentum such as 0.999")
+
+    @model_validator(mode="after")
+    def _one_stride_per_layer(self) -> "GanGenerator":
+        if len(self.filters) != len(self.strides):
+            raise ValueError(f"{_key()}: generator filters and strides need the same length.")
+        return self
+
+
+class GanDiscriminator(Group):
+    filters: Annotated[list[PositiveInt], Field(min_length=1)]
+    strides: Annotated[list[PositiveInt], Field(min_length=1)]
+    kernel_size: PositiveInt
+    dropout: Momentum
+    learning_rate: PositiveNumber
+    spectral_norm: bool
+    diff_augment: list[Literal[DIFF_AUGMENT_POLICIES]]
+
+
+class GanProfile(Group):
+    """One GAN profile of ``synthesis.profiles``: its size, schedule and method."""
+
+    image_size: PositiveInt
+    latent_dim: PositiveInt
+    batch_size: PositiveInt
+    iterations: PositiveInt
+    log_every: PositiveInt
+    checkpoint_every: PositiveInt
+    loss: Literal[GAN_LOSS_NAMES]
+    optimizer: Literal[GAN_OPTIMIZERS]
+    beta_1: Momentum | None = None
+    beta_2: Momentum | None = None
+    generator: GanGenerator
+    discriminator: GanDiscriminator
+
+    @model_validator(mode="after")
+    def _betas_go_with_adam(self) -> "GanProfile":
+        betas = [name for name in ("beta_1", "beta_2") if getattr(self, name) is not None]
+        if self.optimizer == "adam" and len(betas) < 2:
+            raise ValueError(f"{_key()}: optimizer adam needs beta_1 and beta_2 in [0, 1), e.g. 0.0 and 0.9.")
+        if self.optimizer != "adam" and betas:
+            raise ValueError(f"{_key()}: {betas} are Adam's settings; remove them or set optimizer: adam.")
+        return self
+
+
+class Synthesis(Group):
+    target_class: Name
+    seed: int
+    checkpoint_dir: Name
+    profile: Name
+    profiles: Annotated[dict[str, GanProfile], Field(min_length=1)]
+
+    @model_validator(mode="after")
+    def _profiles_can_train(self) -> "Synthesis":
+        if self.profile not in self.profiles:
+            raise ValueError(
+                f"Unknown GAN profile '{self.profile}'. Use one of {sorted(self.profiles)} ({_key('profile')})."
+            )
+        for name, profile in self.profiles.items():
+            upsampling = math.prod(profile.generator.strides)
+            if profile.image_size % upsampling:
+                raise ValueError(
+                    f"GAN profile '{name}' ({_key('profiles')}.{name}): image_size {profile.image_size} cannot "
+                    f"be produced by a generator whose strides {profile.generator.strides} upsample by {upsampling}. "
+                    f"Use a multiple of {upsampling}."
+                )
+        return self
+
+
+class SynthesisReport(Group):
+    seed: int
+    max_images: PositiveInt
+    batch_size: PositiveInt
+    nearest_k: PositiveInt
+    memorization_percentile: Annotated[float, Field(gt=0, lt=100)]
+    closest_pairs: PositiveInt
+    grid_images: PositiveInt
+
+
+# --- search and study -------------------------------------------------------------------------
+
+
+class SearchSpace(Group):
+    conv_filters: Annotated[list[Annotated[list[PositiveInt], Field(min_length=1)]], Field(min_length=1)] = Field(
+        description="a list of conv stacks, each a non-empty list of filter counts"
+    )
+    dense_units: Annotated[list[list[PositiveInt]], Field(min_length=1)]
+    dropout_rates: Annotated[list[list[Momentum]], Field(min_length=1)]
+    batch_norm: Annotated[list[bool], Field(min_length=1)]
+
+    @model_validator(mode="after")
+    def _every_head_pairs(self) -> "SearchSpace":
+        lengths = {len(rates) for rates in self.dropout_rates}
+        unpaired = [units for units in self.dense_units if units and len(units) not in lengths]
+        if unpaired:
+            raise ValueError(
+                f"{_key('dense_units')} {unpaired} can never pair with a dropout list: dropout_rates "
+                f"{self.dropout_rates} has no list of the same length (one rate per dense layer). "
+                "Add dropout lists of that length or remove those dense options."
+            )
+        return self
+
+
+class Asha(Group):
+    grace_period: PositiveInt
+    reduction_factor: Annotated[int, Field(ge=2)]
+
+
+class RaySettings(Group):
+    experiment: Name
+    num_cpus: PositiveInt | None
+    cpus_per_trial: PositiveNumber
+    connect_timeout_s: PositiveNumber
+    asha: Asha
+
+
+class Search(Group):
+    space: SearchSpace
+    metric: Literal[tuple(METRIC_MODES)]
+    mode: Literal[tuple(dict.fromkeys(METRIC_MODES.values()))]
+    epochs: PositiveInt
+    images_per_epoch: PositiveInt
+    max_trials: PositiveInt | None
+    seed: int
+    backend: Literal[SEARCH_BACKENDS]
+    storage_path: Name
+    ray: RaySettings
+
+    @model_validator(mode="after")
+    def _mode_fits_metric(self) -> "Search":
+        if self.mode != METRIC_MODES[self.metric]:
+            raise ValueError(
+                f"{_key('mode')} '{self.mode}' does not fit {_key('metric')} '{self.metric}': "
+                f"set mode: {METRIC_MODES[self.metric]}."
+            )
+        return self
+
+
+class Study(Group):
+    seeds: PositiveInt
+    reference_strategy: Literal[STRATEGIES]
+    strategies: list[Literal[STRATEGIES]] | None = Field(description="a list of strategies (with the reference)")
+    gan_profiles: Annotated[list[Name], Field(min_length=1)] | None = Field(
+        description="a list of distinct GAN profiles of synthesis.profiles, e.g. [cpu, cpu_stable]"
+    )
+    retrain_gan_per_seed: bool
+    bootstrap_resamples: PositiveInt
+    bootstrap_seed: int
+    confidence_level: OpenFraction
+    significance_level: OpenFraction
+    backend: Literal[STUDY_BACKENDS]
+    cpus_per_job: PositiveNumber
+    ray_connect_timeout_s: PositiveNumber
+    workspace: Name = Field(description="the folder of the jobs' workspaces (e.g. data/09_study)")
+
+    @model_validator(mode="after")
+    def _reference_is_studied(self) -> "Study":
+        if self.strategies is not None and self.reference_strategy not in self.strategies:
+            raise ValueError(
+                f"{_key('strategies')} {list(self.strategies)} leaves out the reference "
+                f"'{self.reference_strategy}': add it, or set it to null."
+            )
+        if self.gan_profiles is not None and len(set(self.gan_profiles)) != len(self.gan_profiles):
+            raise ValueError(f"{_key('gan_profiles')} {self.gan_profiles} must list distinct GAN profiles.")
+        if self.gan_profiles is not None and STRATEGY_TABLE[self.reference_strategy].uses_synthetic_images:
+            raise ValueError(
+                f"{_key('reference_strategy')} '{self.reference_strategy}' uses synthetic images, so with "
+                f"{_key('gan_profiles')} listed it is several models (one per profile). Use a reference "
+                "without synthetic images (baseline), or set gan_profiles to null."
+            )
+        return self
+
+
+def check_study_gan_profiles(study: dict, synthesis: dict) -> None:
+    """Raise a ParameterError if ``study.gan_profiles`` names a profile ``synthesis.profiles`` lacks."""
+    known = sorted(synthesis["profiles"])
+    unknown = [profile for profile in study.get("gan_profiles") or [] if profile not in known]
+    if unknown:
+        raise ParameterError(
+            f"study.gan_profiles names unknown GAN profiles {unknown}. Use some of {known} (synthesis.profiles). "
+            f"Set in {file_of('study')}; {OVERRIDE_NOTE}."
+        )
+
+
+# --- the groups -------------------------------------------------------------------------------
+
+# Each group: its schema and the file that sets it. ``balancing`` has one schema per method.
+GROUPS: dict[str, tuple[type[Group] | None, str]] = {
+    "raw_data": (RawData, "conf/base/parameters.yml"),
+    "ingestion": (Ingestion, "conf/base/parameters_ingestion.yml"),
+    "split": (Split, "conf/base/parameters_preprocessing.yml"),
+    "preprocessing": (Preprocessing, "conf/base/parameters_preprocessing.yml"),
+    "balancing": (None, "conf/base/parameters_balancing.yml"),
+    "synthesis": (Synthesis, "conf/base/parameters_synthesis.yml"),
+    "synthesis_report": (SynthesisReport, "conf/base/parameters_synthesis.yml"),
+    "training": (Training, "conf/base/parameters_training.yml"),
+    "calibration": (Calibration, "conf/base/parameters_training.yml"),
+    "threshold": (Threshold, "conf/base/parameters_training.yml"),
+    "inference": (Inference, "conf/base/parameters_training.yml"),
+    "reporting": (Reporting, "conf/base/parameters_reporting.yml"),
+    "stress": (Stress, "conf/base/parameters_stress.yml"),
+    "explain": (Explain, "conf/base/parameters_explain.yml"),
+    "search": (Search, "conf/base/parameters_search.yml"),
+    "study": (Study, "conf/base/parameters_study.yml"),
+}
+
+
+def group_key(parameter: str) -> str | None:
+    """The key of the whole group a parameter name reads (``params:raw_data.classes`` -> ``raw_data``,
+    ``params:combined.balancing`` -> ``combined.balancing``), or None if no schema covers it."""
+    parts = parameter.removeprefix("params:").split(".")
+    if len(parts) == 2 and parts[1] in PER_STRATEGY_GROUPS and parts[0] in STRATEGY_TABLE:
+        return ".".join(parts)
+    return parts[0] if parts[0] in GROUPS and parts[0] not in PER_STRATEGY_GROUPS else None
+
+
+def shared_parameters(parameters: Iterable[str]) -> set[str]:
+    """The names among ``parameters`` (``params:...``) that every strategy shares: all but the groups
+    each strategy has its own copy of (``PER_STRATEGY_GROUPS``)."""
+    return {
+        name
+        for name in parameters
+        if name.startswith("params:") and name.removeprefix("params:").split(".")[0] not in PER_STRATEGY_GROUPS
+    }
+
+
+def schema_of(key: str) -> type[Group]:
+    """The schema at ``key``: a group (``training``, ``combined.balancing``) or a part of one
+    (``training.architecture``)."""
+    namespace, _, last = key.rpartition(".")
+    if last in PER_STRATEGY_GROUPS and namespace in STRATEGY_TABLE:
+        return BALANCING_SCHEMAS[STRATEGY_TABLE[namespace].balancing]
+    group, *path = key.split(".")
+    schema = GROUPS[group][0]
+    for part in path:
+        schema = _model_in(schema.model_fields[part].annotation)
+    return schema
+
+
+def file_of(key: str) -> str:
+    """The file in conf/base that sets the group at ``key``."""
+    namespace, _, last = key.rpartition(".")
+    return GROUPS[last if last in PER_STRATEGY_GROUPS and namespace in STRATEGY_TABLE else key.split(".")[0]][1]
+
+
+def check_parameters(key: str, parameters: Any) -> Group:
+    """The parameters at ``key`` (a group such as ``training`` or ``combined.balancing``, or a part of
+    one such as ``training.architecture``) as their schema; a ParameterError listing every key that
+    does not fit, what it must be and the file to fix."""
+    schema = schema_of(key)
+    try:
+        return schema.model_validate(parameters, context={"key": key})
+    except ValidationError as error:
+        problems = "\n".join(_describe_error(schema, key, detail) for detail in error.errors())
+        raise ParameterError(f"{problems}\nSet in {file_of(key)}; {OVERRIDE_NOTE}.") from None
+
+
+def _describe_error(schema: type[Group], key: str, detail: dict) -> str:
+    """One line for one pydantic error: the full key, what was given and what is allowed."""
+    location = [str(part) for part in detail["loc"]]
+    full_key = ".".join([key, *location])
+    given = detail.get("input")
+    kind = detail["type"]
+    if kind == "value_error":
+        return str(detail["ctx"]["error"]).replace(HERE, full_key)
+    if kind == "extra_forbidden":
+        parent_key, _, name = full_key.rpartition(".")
+        parent = _field_at(schema, detail["loc"][:-1], container=True)
+        allowed = sorted(parent.model_fields) if isinstance(parent, type) else []
+        return f"{full_key} is not a setting of {parent_key}: its settings are {allowed}. Remove {name} or fix its spelling."
+    field = _field_at(schema, detail["loc"])
+    requirement = _requirement(field) if isinstance(field, FieldInfo) else detail["msg"].lower()
+    if kind == "missing":
+        return f"{full_key} is missing: set it to {requirement}."
+    if kind == "literal_error":
+        return f"Unknown {full_key} {given!r}: use one of {_literal_values(field)}."
+    if kind == "too_short" and not given:
+        return f"{full_key} is empty: it must be {requirement}."
+    return f"{full_key} must be {requirement}, got {given!r}."
+
+
+def _field_at(schema: type[Group], location: tuple, container: bool = False) -> FieldInfo | type | None:
+    """The field of ``schema`` at ``location`` (list indices and mapping keys step into their item);
+    with ``container``, the model that holds the keys at ``location`` instead."""
+    field = None
+    for part in location:
+        model = schema if field is None else _model_in(field.annotation)
+        if model is not None and part in model.model_fields:
+            field = model.model_fields[part]
+    if container:
+        return schema if field is None else _model_in(field.annotation)
+    return field
+
+
+def _model_in(annotation: Any) -> type | None:
+    """The model inside an annotation (``Model``, ``Model | None``, ``dict[str, Model]``, ``list[Model]``)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for argument in typing.get_args(annotation):
+        found = _model_in(argument)
+        if found is not None:
+            return found
+    return None
+
+
+def _literal_values(field: FieldInfo) -> tuple:
+    """The allowed values of a Literal field (or of the Literal items of a list field)."""
+    def values(annotation: Any) -> tuple:
+        if typing.get_origin(annotation) is Literal:
+            return typing.get_args(annotation)
+        return next((found for argument in typing.get_args(annotation) if (found := values(argument))), ())
+
+    return values(field.annotation)
+
+
+def _requirement(field: FieldInfo) -> str:
+    """What a field accepts, in words: its type, range and whether null is allowed."""
+    annotation, metadata = field.annotation, list(field.metadata)
+    arguments = typing.get_args(annotation)
+    nullable = typing.get_origin(annotation) in (typing.Union, types.UnionType) and type(None) in arguments
+    if nullable:
+        annotation = next(argument for argument in arguments if argument is not type(None))
+    if typing.get_origin(annotation) is Annotated:
+        annotation, *extra = typing.get_args(annotation)
+        metadata += [item for entry in extra for item in (entry.metadata if isinstance(entry, FieldInfo) else [entry])]
+    if field.description and field.description.startswith("null"):
+        return field.description
+    text = _describe_type(annotation, metadata, field.description)
+    return f"{text} or null" if nullable else text
+
+
+def _describe_type(annotation: Any, metadata: list, noun: str | None) -> str:
+    bound = {type(item): getattr(item, type(item).__name__.lower()) for item in metadata if isinstance(item, Ge | Gt | Le | Lt)}
+    length = {
+        kind: getattr(item, name)
+        for item in metadata
+        for kind, name in ((MinLen, "min_length"), (MaxLen, "max_length"))
+        if isinstance(item, kind)
+    }
+    if typing.get_origin(annotation) is Literal:
+        return f"one of {typing.get_args(annotation)}"
+    if annotation is bool:
+        return "true or false"
+    if annotation is int:
+        if bound.get(Gt) == 0:
+            return "a positive integer"
+        if Ge in bound:
+            return f"a whole number >= {bound[Ge]}"
+        return "an integer"
+    if annotation is float:
+        low = f"[{bound[Ge]}" if Ge in bound else f"({bound[Gt]}" if Gt in bound else None
+        high = f"{bound[Le]}]" if Le in bound else f"{bound[Lt]})" if Lt in bound else None
+        prefix = f"{noun} " if noun else ""
+        if low and high:
+            return f"{prefix}in {low}, {high}"
+        if bound.get(Gt) == 0:
+            return noun or "a positive number"
+        if low:
+            return f"{prefix or 'a number '}{'>=' if Ge in bound else '>'} {low[1:]}"
+        return noun or "a number"
+    if noun:
+        return noun
+    if annotation is str:
+        return "a non-empty string" if length.get(MinLen) else "a string"
+    if typing.get_origin(annotation) is list:
+        if length.get(MinLen) == length.get(MaxLen) is not None:
+            return f"a list of {length[MinLen]} numbers"
+        return "a non-empty list" if length.get(MinLen) else "a list"
+    if typing.get_origin(annotation) is dict or (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+        return "a mapping" + (f" of {sorted(annotation.model_fields)}" if isinstance(annotation, type) else "")
+    return str(annotation)
