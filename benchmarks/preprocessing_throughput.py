@@ -25,9 +25,9 @@ import keras
 import numpy as np
 from kedro.config import OmegaConfigLoader
 
-from pediatric_pneumonia.classifier import build_classifier
-from pediatric_pneumonia.classifier_training import TrainingBatches
 from pediatric_pneumonia.imaging.preprocess import as_model_input
+from pediatric_pneumonia.models.classifier import build_classifier
+from pediatric_pneumonia.models.classifier_training import TrainingBatches
 from pediatric_pneumonia.pipelines.ingestion.nodes import build_image_manifest
 from pediatric_pneumonia.pipelines.preprocessing.nodes import assign_subsets, build_image_sets
 from pediatric_pneumonia.settings import CONFIG_LOADER_ARGS

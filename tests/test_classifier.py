@@ -2,8 +2,8 @@ import keras
 import numpy as np
 import pytest
 
-from pediatric_pneumonia.classifier import build_classifier, predict_probabilities
 from pediatric_pneumonia.imaging.preprocess import as_model_input
+from pediatric_pneumonia.models.classifier import build_classifier, predict_probabilities
 from tests.conftest import PAPER_ARCHITECTURE
 
 INTENSITY = {"method": "none", "clahe_clip_limit": 2.0, "clahe_tile_grid": 2, "percentiles": [1, 99]}

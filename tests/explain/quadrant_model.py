@@ -10,7 +10,7 @@ from functools import cache
 import keras
 import numpy as np
 
-from pediatric_pneumonia.classifier import build_classifier
+from pediatric_pneumonia.models.classifier import build_classifier
 
 from ..conftest import PAPER_ARCHITECTURE
 

@@ -6,7 +6,6 @@ import keras
 import numpy as np
 import pytest
 
-from pediatric_pneumonia.classifier import build_classifier
 from pediatric_pneumonia.explain import (
     border_mass_share,
     grad_cam,
@@ -15,6 +14,7 @@ from pediatric_pneumonia.explain import (
     randomised_copy,
     rank_correlation,
 )
+from pediatric_pneumonia.models.classifier import build_classifier
 
 from ..conftest import PAPER_ARCHITECTURE
 from .quadrant_model import SIZE, quadrant_masses, square_images, trained_quadrant_model

@@ -3,9 +3,9 @@
 import keras
 import pytest
 
-from pediatric_pneumonia.classifier import build_classifier
 from pediatric_pneumonia.inference import Predictor
 from pediatric_pneumonia.inference.predictor import PACKAGE_FORMAT_VERSION
+from pediatric_pneumonia.models.classifier import build_classifier
 from tests.conftest import PAPER_ARCHITECTURE
 
 IMAGE_SIZE = 32

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from pediatric_pneumonia import ray_cluster
-from pediatric_pneumonia.classifier import choose_architecture
+from pediatric_pneumonia.models.classifier import choose_architecture
 from pediatric_pneumonia.parameters import check_parameters
 from pediatric_pneumonia.ray_cluster import check_ray_backend
 from pediatric_pneumonia.search import SearchedArchitectureDataset, expand_space

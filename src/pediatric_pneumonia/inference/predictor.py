@@ -17,11 +17,11 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from ..classifier import predict_probabilities
 from ..evaluation.calibration import apply_calibration
 from ..explain import grad_cam
 from ..imaging.decode import DEFAULT_MAX_PIXELS, ImageDecodeError, to_grayscale_uint8
 from ..imaging.preprocess import as_model_input, fit_to_square, stored_image
+from ..models.classifier import predict_probabilities
 from .loading import resolved_package
 from .package import (
     CONFIG_FILE,

@@ -9,9 +9,9 @@ import keras
 import mlflow
 import numpy as np
 
-from ..classifier import build_classifier
-from ..classifier_training import TrainingBatches, cosine_learning_rate
 from ..imaging.preprocess import as_model_input
+from ..models.classifier import build_classifier
+from ..models.classifier_training import TrainingBatches, cosine_learning_rate
 from ..tracking import absolute_tracking_uri
 
 # Called after every epoch with the epoch (from 1) and its validation signals; the Ray backend

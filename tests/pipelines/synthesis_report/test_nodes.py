@@ -1,6 +1,6 @@
 import numpy as np
 
-from pediatric_pneumonia.classifier import build_classifier
+from pediatric_pneumonia.models.classifier import build_classifier
 from pediatric_pneumonia.pipelines.synthesis_report.nodes import (
     assess_synthetic_images,
     plot_closest_pairs,

@@ -3,8 +3,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pediatric_pneumonia.classifier_training import TrainingBatches
 from pediatric_pneumonia.evaluation.calibration import apply_calibration
+from pediatric_pneumonia.models.classifier_training import TrainingBatches
 from pediatric_pneumonia.parameters import check_parameters
 from pediatric_pneumonia.pipelines.training.nodes import (
     fit_calibration,

@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from ...classifier import choose_architecture
+from ...models.classifier import choose_architecture
 from ...naming import SUBTYPES
 
 # Headline test metrics in the order the card lists them.

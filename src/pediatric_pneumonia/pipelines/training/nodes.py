@@ -6,14 +6,14 @@ import keras
 import numpy as np
 import pandas as pd
 
-from ...classifier import build_classifier, choose_architecture, predict_probabilities
-from ...classifier_training import TrainingBatches, cosine_learning_rate
 from ...evaluation.calibration import apply_calibration, calibration_from_validation
 from ...evaluation.metrics import roc_auc
 from ...evaluation.thresholds import choose_threshold
 from ...imaging.preprocess import as_model_input
 from ...inference import Predictor
 from ...inference.package import PACKAGE_FORMAT_VERSION
+from ...models.classifier import build_classifier, choose_architecture, predict_probabilities
+from ...models.classifier_training import TrainingBatches, cosine_learning_rate
 
 logger = logging.getLogger(__name__)
 

@@ -1,11 +1,11 @@
-"""The CNN: its builder from parameters and its predictions on stored images. Shared by training,
-reporting, the stress report and the synthesis report."""
+"""The CNN: its builder from parameters and its predictions on stored images. Used by training,
+the search, the synthesis report and ``Predictor`` (through which everything else scores)."""
 
 import keras
 import numpy as np
 
-from .imaging.preprocess import as_model_input
-from .parameters import ARCHITECTURE_SOURCES, check_parameters
+from ..imaging.preprocess import as_model_input
+from ..parameters import ARCHITECTURE_SOURCES, check_parameters
 
 
 def build_classifier(input_shape: tuple[int, ...], architecture: dict) -> keras.Model:

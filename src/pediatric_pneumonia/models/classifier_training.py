@@ -7,8 +7,8 @@ import math
 import keras
 import numpy as np
 
-from .imaging.augment import augment_batch
-from .imaging.preprocess import as_model_input
+from ..imaging.augment import augment_batch
+from ..imaging.preprocess import as_model_input
 
 
 def cosine_learning_rate(epoch: int, epochs: int, initial: float) -> float:
