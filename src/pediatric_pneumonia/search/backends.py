@@ -12,7 +12,7 @@ from pathlib import Path
 
 import mlflow
 
-from .space import check_ray_address_answers
+from ..ray_cluster import check_ray_address_answers
 from .trial import TrialTracking, run_trial
 
 logger = logging.getLogger(__name__)

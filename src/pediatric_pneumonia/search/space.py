@@ -1,18 +1,16 @@
 """The search space: the paper's grid as a list of CNN architectures, and the check of the
 ``search`` parameters that runs before anything trains."""
 
-import importlib.util
 import itertools
 import os
 import random
-import socket
-from urllib.parse import urlsplit
+
+from ..ray_cluster import INSTALL_RAY, check_ray_address_answers, ray_installed
 
 BACKENDS = ("auto", "sequential", "ray")
 # The validation signals a trial reports each epoch (Keras' names) and the direction that is better.
 METRIC_MODES = {"val_auc": "max", "val_loss": "min"}
 SPACE_KEYS = ("conv_filters", "dense_units", "dropout_rates", "batch_norm")
-INSTALL_RAY = 'pip install "pediatric-pneumonia[search]"'
 
 
 def pair_heads(dense_units: list[list[int]], dropout_rates: list[list[float]]) -> list[tuple[list, list]]:
@@ -55,10 +53,6 @@ def resolve_backend(search: dict) -> str:
     return search["backend"]
 
 
-def ray_installed() -> bool:
-    return importlib.util.find_spec("ray") is not None and importlib.util.find_spec("ray.tune") is not None
-
-
 def check_search_parameters(search: dict) -> None:
     """Raise a ValueError (or ImportError, ConnectionError) naming the fix if ``search`` cannot run."""
     space = search["space"]
@@ -98,27 +92,6 @@ def check_search_parameters(search: dict) -> None:
         address = os.environ.get("RAY_ADDRESS")
         if address:
             check_ray_address_answers(address, search["ray"]["connect_timeout_s"])
-
-
-def check_ray_address_answers(address: str, timeout_s: float) -> None:
-    """Raise a ConnectionError naming ``address`` (``RAY_ADDRESS``) if nothing listens there.
-
-    A TCP connection within ``timeout_s`` seconds: ``ray.init`` itself retries a dead address for
-    a minute before failing. ``auto`` and ``local`` are Ray's own names, not addresses.
-    """
-    if address in ("auto", "local"):
-        return
-    location = urlsplit(address if "://" in address else f"ray://{address}")
-    if location.hostname is None or location.port is None:
-        raise ValueError(f"RAY_ADDRESS '{address}' is not host:port (a Ray head, e.g. 10.0.0.5:6379 or ray://10.0.0.5:10001).")
-    try:
-        with socket.create_connection((location.hostname, location.port), timeout=timeout_s):
-            pass
-    except OSError as error:
-        raise ConnectionError(
-            f"RAY_ADDRESS is '{address}' but no Ray cluster answers there within {timeout_s:g} s ({error}). "
-            "Start the cluster (`ray start --head`), fix the address, or unset RAY_ADDRESS to run on this machine."
-        ) from error
 
 
 def sample_trials(architectures: list[dict], max_trials: int | None, seed: int) -> list[dict]:
