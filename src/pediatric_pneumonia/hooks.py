@@ -20,12 +20,11 @@ from .pipelines.explain.nodes import check_explain_parameters
 from .pipelines.ingestion.nodes import check_ingestion_parameters
 from .pipelines.reporting.nodes import check_reporting_parameters
 from .pipelines.stress.nodes import check_stress_parameters
-from .pipelines.study.nodes import check_study_gan_profiles, check_study_parameters
-from .pipelines.study.runs import study_strategies
 from .pipelines.synthesis.nodes import select_gan_profile
 from .pipelines.training.nodes import check_training_parameters
 from .search import check_search_parameters
 from .strategies import STRATEGIES, STRATEGY_TABLE
+from .study.parameters import check_study_gan_profiles, check_study_parameters, study_strategies
 
 logger = logging.getLogger(__name__)
 

@@ -3,16 +3,9 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
-from pediatric_pneumonia.pipelines.study.nodes import (
-    COMPARISON_COLUMNS,
-    STUDY_METRICS,
-    STUDY_PREDICTION_COLUMNS,
-    check_study_gan_profiles,
-    check_study_parameters,
-    compare_strategies,
-    plot_comparison,
-    write_comparison_markdown,
-)
+from pediatric_pneumonia.pipelines.study.nodes import plot_comparison, write_comparison_markdown
+from pediatric_pneumonia.study.comparison import COMPARISON_COLUMNS, STUDY_METRICS, STUDY_PREDICTION_COLUMNS, compare_strategies
+from pediatric_pneumonia.study.parameters import check_study_gan_profiles, check_study_parameters
 
 STRATEGIES = ("baseline", "augmentation", "gan", "combined")
 STUDY = {

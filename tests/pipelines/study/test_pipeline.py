@@ -9,7 +9,8 @@ from kedro_datasets.pandas import CSVDataset
 from kedro_datasets.text import TextDataset
 
 from pediatric_pneumonia.pipelines.study import create_pipeline
-from pediatric_pneumonia.pipelines.study.nodes import COMPARISON_COLUMNS, check_study_parameters
+from pediatric_pneumonia.study.comparison import COMPARISON_COLUMNS
+from pediatric_pneumonia.study.parameters import check_study_parameters
 
 from ...conftest import REPO_ROOT
 from .test_nodes import STRATEGIES, STUDY, synthetic_study_predictions

@@ -1,217 +1,62 @@
-"""The strategy x seed study: every strategy's test predictions over seeds, compared with the reference."""
+"""The study's nodes: every strategy x seed model trained by a job of its own (``study/jobs.py``),
+then the comparison report of their test predictions (``study_predictions``)."""
 
-import os
-from collections.abc import Sequence
+from pathlib import Path
 
+import mlflow
 import numpy as np
 import pandas as pd
+from kedro.utils import find_kedro_project
 from matplotlib.figure import Figure
+from mlflow.tracking import MlflowClient
 
-from ...evaluation.bootstrap import group_bootstrap_intervals
-from ...evaluation.comparison import holm_adjust, mcnemar_exact, paired_bootstrap_auc_difference
-from ...evaluation.metrics import core_metrics
-from ...search.space import INSTALL_RAY, check_ray_address_answers, ray_installed
-from ...strategies import STRATEGY_TABLE
-
-# `study_predictions`: one row per (strategy, seed, test image). `target` is 0/1 (1 = PNEUMONIA),
-# `probability` the calibrated probability and `threshold` the validation-chosen threshold of that
-# strategy+seed model (one value per model). Every model scores the same test images.
-STUDY_PREDICTION_COLUMNS = ("strategy", "seed", "path", "patient_id", "target", "probability", "threshold")
-STUDY_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc", "sensitivity", "specificity")
-STUDY_BACKENDS = ("sequential", "ray")
-# A synthetic-image strategy trained with a listed GAN profile is compared as "<strategy>@<profile>".
-GAN_PROFILE_SEPARATOR = "@"
-COMPARISON_COLUMNS = (
-    ("strategy", "reference", "n_seeds", "n_images", "n_patients")
-    + tuple(f"{metric}_{part}" for metric in STUDY_METRICS for part in ("mean", "std", "ci_low", "ci_high"))
-    + tuple(f"roc_auc_difference{part}" for part in ("", "_ci_low", "_ci_high", "_p", "_p_holm", "_significant"))
-    + ("mcnemar_b", "mcnemar_c", "mcnemar_p", "mcnemar_p_holm", "mcnemar_significant")
-)
+from ...study.comparison import STUDY_METRICS
+from ...study.jobs import StudyJobError, gan_jobs, job_name, job_predictions, launch_jobs, study_jobs, trains_own_gan
+from ...study.parameters import GAN_PROFILE_SEPARATOR
 
 
-def check_study_parameters(study: dict, strategies: Sequence[str]) -> None:
-    """Raise a ValueError naming the ``study`` parameter that cannot work and how to fix it.
+def run_study_models(
+    image_split: pd.DataFrame, synthetic_normal_images: dict, parameters: dict, study: dict
+) -> pd.DataFrame:
+    """Train and report every strategy of ``study.strategies`` over ``study.seeds`` seeds (the
+    synthetic-image ones with each of ``study.gan_profiles``), each job an MLflow child run of this
+    run; returns their test predictions, one row per job and test image (``STUDY_PREDICTION_COLUMNS``).
 
-    Args:
-        study: the ``study`` parameter group.
-        strategies: every strategy the project can train.
+    The jobs read the data this run prepared and the synthetic images of its GAN
+    (``synthesis.profile``); a GAN of another listed profile is trained once, by a job of its own,
+    before the models that use it. Raises StudyJobError before any job if models would balance with
+    that GAN's images but it made none (``synthetic_normal_images``), after the jobs if one failed
+    or a model did not score exactly the test images of ``image_split`` (the paired tests need them).
     """
-    seeds = study.get("seeds")
-    if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
-        raise ValueError(f"study.seeds must be a whole number of seeds per strategy, 1 or more; got {seeds!r}.")
-    reference = study.get("reference_strategy")
-    if reference not in strategies:
-        raise ValueError(
-            f"study.reference_strategy '{reference}' is not a strategy. Use one of {list(strategies)} (usually baseline)."
+    parent = mlflow.active_run()
+    if parent is None:
+        raise StudyJobError("The study needs MLflow tracking (conf/base/mlflow.yml): its jobs are MLflow child runs.")
+    project_path = (find_kedro_project(Path.cwd()) or Path.cwd()).resolve()
+    root = project_path / study["workspace"] / parent.info.run_id
+    default_profile = parameters["synthesis"]["profile"]
+    jobs = study_jobs(study, parameters["training"]["seed"], default_profile)
+    gans = gan_jobs(jobs, study, default_profile)
+    shared_gan_models = [job_name(job) for job in jobs if job["gan_profile"] == default_profile and not trains_own_gan(job, study)]
+    if shared_gan_models and not synthetic_normal_images:
+        raise StudyJobError(
+            f"The GAN of synthesis.profile '{default_profile}' made no synthetic images (the training set has as many "
+            f"NORMAL images as its largest class), so {shared_gan_models[0]} and the other models that use them would be "
+            "baseline models under another name. Leave the synthetic-image strategies out of study.strategies."
         )
-    chosen = study.get("strategies")
-    if chosen is not None:
-        unknown = [strategy for strategy in chosen if strategy not in strategies]
-        if unknown:
-            raise ValueError(f"study.strategies names unknown strategies {unknown}. Use some of {list(strategies)}, or null for all.")
-        if reference not in chosen:
-            raise ValueError(f"study.strategies {list(chosen)} leaves out the reference '{reference}': add it, or set it to null.")
-    for name in ("confidence_level", "significance_level"):
-        value = study.get(name)
-        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 1:
-            raise ValueError(f"study.{name} must lie strictly between 0 and 1 (e.g. 0.95, 0.05); got {study.get(name)!r}.")
-    resamples = study.get("bootstrap_resamples")
-    if isinstance(resamples, bool) or not isinstance(resamples, int) or resamples < 1:
-        raise ValueError(f"study.bootstrap_resamples must be a positive whole number (1000 is usual); got {resamples!r}.")
-    if study.get("backend") not in STUDY_BACKENDS:
-        raise ValueError(f"study.backend must be one of {STUDY_BACKENDS}; got {study.get('backend')!r}.")
-    cpus = study.get("cpus_per_job")
-    if isinstance(cpus, bool) or not isinstance(cpus, int | float) or cpus <= 0:
-        raise ValueError(f"study.cpus_per_job must be a positive number of cores (1 is usual); got {cpus!r}.")
-    if not isinstance(study.get("retrain_gan_per_seed"), bool):
-        raise ValueError(f"study.retrain_gan_per_seed must be true or false; got {study.get('retrain_gan_per_seed')!r}.")
-    timeout = study.get("ray_connect_timeout_s")
-    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
-        raise ValueError(f"study.ray_connect_timeout_s must be a positive number of seconds (5 is usual); got {timeout!r}.")
-    if not study.get("workspace"):
-        raise ValueError("study.workspace must name the folder of the jobs' workspaces (e.g. data/09_study).")
-    if study["backend"] == "ray":
-        if not ray_installed():
-            raise ImportError(f"study.backend is 'ray' but Ray is not installed: {INSTALL_RAY}, or set backend: sequential.")
-        address = os.environ.get("RAY_ADDRESS")
-        if address:
-            check_ray_address_answers(address, study["ray_connect_timeout_s"])
-
-
-def check_study_gan_profiles(study: dict, profiles: Sequence[str]) -> None:
-    """Raise a ValueError if ``study.gan_profiles`` is not null or a list of distinct names of
-    ``profiles`` (the GAN profiles of ``synthesis.profiles``)."""
-    listed = study.get("gan_profiles")
-    if listed is None:
-        return
-    known = sorted(profiles)
-    if not isinstance(listed, list) or not listed or len(set(map(str, listed))) != len(listed):
-        raise ValueError(
-            f"study.gan_profiles must be null (synthesis.profile alone) or a list of distinct GAN profiles, e.g. "
-            f"[cpu, cpu_stable]; got {listed!r}. The profiles are {known}."
-        )
-    unknown = [profile for profile in listed if profile not in profiles]
-    if unknown:
-        raise ValueError(f"study.gan_profiles names unknown GAN profiles {unknown}. Use some of {known} (synthesis.profiles).")
-    if STRATEGY_TABLE[study["reference_strategy"]].uses_synthetic_images:
-        raise ValueError(
-            f"study.reference_strategy '{study['reference_strategy']}' uses synthetic images, so with study.gan_profiles "
-            f"listed it is several models ({study['reference_strategy']}{GAN_PROFILE_SEPARATOR}<profile>). Use a reference "
-            "without synthetic images (baseline), or set study.gan_profiles to null."
-        )
-
-
-def model_label(strategy: str, gan_profile: str) -> str:
-    """How the study names a synthetic-image strategy trained with one GAN profile (``gan@cpu_stable``)."""
-    return f"{strategy}{GAN_PROFILE_SEPARATOR}{gan_profile}"
-
-
-def model_strategy(model: str) -> str:
-    """The strategy of a study model name (``gan@cpu_stable`` -> ``gan``)."""
-    return model.split(GAN_PROFILE_SEPARATOR, 1)[0]
-
-
-def _models_by_image(study_predictions: pd.DataFrame, study: dict) -> tuple[pd.DataFrame, dict]:
-    """The test images (path -> patient_id, target) and, per strategy, its probabilities (images x
-    seeds) and thresholds (per seed); raises where the table cannot be compared honestly."""
-    missing = [column for column in STUDY_PREDICTION_COLUMNS if column not in study_predictions.columns]
-    if missing:
-        raise ValueError(f"study_predictions lacks the columns {missing}; it needs {list(STUDY_PREDICTION_COLUMNS)}.")
-    predictions = study_predictions
-    if study.get("strategies") is not None:
-        predictions = predictions[predictions["strategy"].map(model_strategy).isin(study["strategies"])]
-    strategies = list(dict.fromkeys(predictions["strategy"]))
-    if study["reference_strategy"] not in strategies:
-        raise ValueError(
-            f"study_predictions holds no predictions of the reference '{study['reference_strategy']}' (it holds "
-            f"{strategies}). Run the study with the reference strategy, or change study.reference_strategy."
-        )
-    images = predictions.drop_duplicates("path").set_index("path")[["patient_id", "target"]].sort_index()
-    if len(predictions.drop_duplicates(["path", "patient_id", "target"])) != len(images):
-        raise ValueError("study_predictions gives one test image two patients or two targets; each path needs one of each.")
-    models = {}
-    for strategy in [study["reference_strategy"]] + [name for name in strategies if name != study["reference_strategy"]]:
-        rows = predictions[predictions["strategy"] == strategy]
-        counts = rows.groupby("seed")["path"].agg(["size", "nunique"])
-        incomplete = counts[(counts["size"] != len(images)) | (counts["nunique"] != len(images))]
-        if len(incomplete):
-            raise ValueError(
-                f"Every model must score each of the {len(images)} test images once (paired tests need it), but "
-                f"{strategy} seed(s) {incomplete.index.tolist()} score {incomplete['size'].tolist()} rows. Rerun those models."
+    launch = {"parent_run_id": parent.info.run_id, "parameters": parameters, "study": study, "project_path": project_path}
+    launch_jobs(gans, **launch, root=root, gan_folders={})
+    results = launch_jobs(jobs, **launch, root=root, gan_folders={job["gan_profile"]: root / job_name(job) for job in gans})
+    predictions = pd.concat([job_predictions(MlflowClient(), result) for result in results], ignore_index=True)
+    test_images = set(image_split.loc[image_split["subset"] == "test", "path"])
+    scored = predictions.groupby("strategy")["path"].agg(set)
+    for model, paths in scored.items():
+        if paths != test_images:
+            raise StudyJobError(
+                f"The {model} models scored {len(paths)} test images, not the {len(test_images)} of image_split "
+                f"({len(paths - test_images)} unknown, {len(test_images - paths)} missing): the prepared data changed "
+                "while the study ran. Rerun the study."
             )
-        if (rows.groupby("seed")["threshold"].nunique() > 1).any():
-            raise ValueError(f"{strategy}: one model has several thresholds; each strategy+seed model has one.")
-        probabilities = rows.pivot(index="path", columns="seed", values="probability").loc[images.index]
-        models[strategy] = (probabilities, rows.groupby("seed")["threshold"].first().loc[probabilities.columns])
-    return images, models
-
-
-def _seed_mean_metrics(targets: np.ndarray, probabilities: np.ndarray, thresholds: np.ndarray) -> dict[str, float]:
-    """Each metric averaged over the seed columns, where every seed defines it.
-
-    Precision and F1 as ``headline_metrics`` defines them, without its PR-AUC: that one is not
-    reported and would make each of the thousands of bootstrap evaluations eight times slower.
-    """
-    per_seed = []
-    for column, threshold in enumerate(thresholds):
-        metrics = core_metrics(targets, probabilities[:, column], float(threshold))
-        called, positives = probabilities[:, column] >= threshold, targets == 1
-        metrics["recall"] = metrics.get("sensitivity", np.nan)
-        if called.any():
-            metrics["precision"] = float(positives[called].mean())
-            metrics["f1"] = float(2 * (called & positives).sum() / (called.sum() + positives.sum()))
-        per_seed.append([metrics.get(metric, np.nan) for metric in STUDY_METRICS])
-    means = np.mean(per_seed, axis=0)
-    return {metric: float(value) for metric, value in zip(STUDY_METRICS, means) if np.isfinite(value)}
-
-
-def compare_strategies(study_predictions: pd.DataFrame, study: dict) -> pd.DataFrame:
-    """Per strategy: test metrics over seeds with patient intervals and, against the reference,
-    paired tests with Holm's correction (columns ``COMPARISON_COLUMNS``, the reference first).
-
-    Metrics are at each model's own threshold; ``_mean``/``_std`` are over seeds (std with ddof 1).
-    The interval is that of the seed mean: each resample of whole patients (within class) recomputes
-    every seed's metric and averages them. McNemar compares each image's majority-vote correctness
-    over seeds (a tie counts as wrong); the ROC-AUC difference is that of the seed-mean ROC-AUC.
-    """
-    images, models = _models_by_image(study_predictions, study)
-    targets, patients = images["target"].to_numpy().astype(int), images["patient_id"].to_numpy()
-    reference = study["reference_strategy"]
-    bootstrap = (study["bootstrap_resamples"], study["bootstrap_seed"], study["confidence_level"])
-
-    def majority_correct(probabilities: pd.DataFrame, thresholds: pd.Series) -> np.ndarray:
-        correct = (probabilities.to_numpy() >= thresholds.to_numpy()) == targets[:, np.newaxis]
-        return correct.mean(axis=1) > 0.5
-
-    table_rows = []
-    for strategy, (probabilities, thresholds) in models.items():
-        matrix, cutoffs = probabilities.to_numpy(), thresholds.to_numpy()
-        row = {"strategy": strategy, "reference": reference, "n_seeds": matrix.shape[1]}
-        row |= {"n_images": len(images), "n_patients": images["patient_id"].nunique()}
-        per_seed = pd.DataFrame([_seed_mean_metrics(targets, matrix[:, [seed]], cutoffs[[seed]]) for seed in range(len(cutoffs))])
-
-        def seed_mean_on(rows: np.ndarray, matrix: np.ndarray = matrix, cutoffs: np.ndarray = cutoffs) -> dict[str, float]:
-            return _seed_mean_metrics(targets[rows], matrix[rows], cutoffs)
-
-        intervals = group_bootstrap_intervals(patients, seed_mean_on, *bootstrap[:2], confidence=bootstrap[2], strata=targets)
-        for metric in STUDY_METRICS:
-            values = per_seed[metric] if metric in per_seed else pd.Series(dtype=float)
-            low, high = intervals.get(metric, (np.nan, np.nan))
-            row |= {f"{metric}_mean": values.mean(), f"{metric}_std": values.std(ddof=1), f"{metric}_ci_low": low, f"{metric}_ci_high": high}
-        if strategy != reference:
-            auc = paired_bootstrap_auc_difference(targets, models[reference][0].to_numpy(), matrix, patients, *bootstrap)
-            mcnemar = mcnemar_exact(majority_correct(*models[reference]), majority_correct(probabilities, thresholds))
-            row |= {"roc_auc_difference": auc["difference"], "roc_auc_difference_ci_low": auc["ci_low"]}
-            row |= {"roc_auc_difference_ci_high": auc["ci_high"], "roc_auc_difference_p": auc["p_value"]}
-            row |= {"mcnemar_b": mcnemar["b"], "mcnemar_c": mcnemar["c"], "mcnemar_p": mcnemar["p_value"]}
-        table_rows.append(row)
-    comparison = pd.DataFrame(table_rows).reindex(columns=COMPARISON_COLUMNS)
-    others = comparison["strategy"] != reference
-    for test in ("roc_auc_difference", "mcnemar"):
-        adjusted = holm_adjust(dict(zip(comparison.loc[others, "strategy"], comparison.loc[others, f"{test}_p"])))
-        comparison[f"{test}_p_holm"] = comparison["strategy"].map(adjusted)
-        comparison[f"{test}_significant"] = (comparison[f"{test}_p_holm"] < study["significance_level"]).where(others)
-    return comparison
+    return predictions
 
 
 def _signed(value: float) -> str:
