@@ -168,6 +168,8 @@ def launch_jobs(
         tags |= {f"study.{key}": str(job[key]) for key in ("seed", "gan_profile") if job.get(key) is not None}
         child = client.create_run(parent.info.experiment_id, run_name=job_name(job), tags=tags)
         spec = job_spec(job, parameters, job_nodes(job["strategy"], own_gan), own_gan)
+        if own_gan:  # the GAN's checkpoints go to a folder named by a parameter, not the catalog: the job's own
+            spec["overrides"]["synthesis.checkpoint_dir"] = str(folder / parameters["synthesis"]["checkpoint_dir"])
         gan_folder = gan_folders.get(job["gan_profile"])
         spec |= {
             "project_path": str(project_path), "env": env, "tracking_uri": absolute_tracking_uri(mlflow.get_tracking_uri(), project_path),

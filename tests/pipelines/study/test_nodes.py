@@ -4,7 +4,12 @@ import pytest
 from matplotlib.figure import Figure
 
 from pediatric_pneumonia.pipelines.study.nodes import plot_comparison, write_comparison_markdown
-from pediatric_pneumonia.study.comparison import COMPARISON_COLUMNS, STUDY_METRICS, STUDY_PREDICTION_COLUMNS, compare_strategies
+from pediatric_pneumonia.study.comparison import (
+    COMPARISON_COLUMNS,
+    STUDY_METRICS,
+    STUDY_PREDICTION_COLUMNS,
+    compare_strategies,
+)
 from pediatric_pneumonia.study.parameters import check_study_gan_profiles, check_study_parameters
 
 STRATEGIES = ("baseline", "augmentation", "gan", "combined")
