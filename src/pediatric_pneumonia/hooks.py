@@ -13,9 +13,9 @@ from kedro_datasets.partitions import PartitionedDataset
 
 from .class_balance import synthetic_images_made, synthetic_images_needed
 from .parameters import check_parameters, check_study_gan_profiles, group_key
-from .pipelines.study.runs import study_strategies
 from .ray_cluster import check_ray_backend
 from .strategies import STRATEGY_TABLE
+from .study.parameters import study_strategies
 
 logger = logging.getLogger(__name__)
 

@@ -4,15 +4,14 @@ import pytest
 from matplotlib.figure import Figure
 
 from pediatric_pneumonia.parameters import check_parameters, check_study_gan_profiles
-from pediatric_pneumonia.pipelines.study.nodes import (
+from pediatric_pneumonia.pipelines.study.nodes import plot_comparison, write_comparison_markdown
+from pediatric_pneumonia.ray_cluster import check_ray_backend
+from pediatric_pneumonia.study.comparison import (
     COMPARISON_COLUMNS,
     STUDY_METRICS,
     STUDY_PREDICTION_COLUMNS,
     compare_strategies,
-    plot_comparison,
-    write_comparison_markdown,
 )
-from pediatric_pneumonia.ray_cluster import check_ray_backend
 
 STRATEGIES = ("baseline", "augmentation", "gan", "combined")
 STUDY = {

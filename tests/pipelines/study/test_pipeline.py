@@ -10,7 +10,7 @@ from kedro_datasets.text import TextDataset
 
 from pediatric_pneumonia.parameters import check_parameters
 from pediatric_pneumonia.pipelines.study import create_pipeline
-from pediatric_pneumonia.pipelines.study.nodes import COMPARISON_COLUMNS
+from pediatric_pneumonia.study.comparison import COMPARISON_COLUMNS
 
 from ...conftest import REPO_ROOT
 from .test_nodes import STUDY, synthetic_study_predictions

@@ -1,5 +1,5 @@
 """The study's fan-out for real: `kedro run --pipeline study` on tiny data, its jobs as Ray tasks,
-each a `kedro run` of its strategy logged as an MLflow child run; and the job plumbing itself."""
+each a Kedro session of the same project logged as an MLflow child run; and the job plumbing itself."""
 
 import json
 import os
@@ -13,7 +13,7 @@ import pytest
 from kedro.framework.startup import bootstrap_project
 from mlflow.tracking import MlflowClient
 
-from pediatric_pneumonia.pipelines.study.runs import gan_jobs, job_command, job_name, job_nodes, run_jobs, study_jobs
+from pediatric_pneumonia.study.jobs import gan_jobs, job_name, job_nodes, job_spec, run_jobs, study_jobs, with_overrides
 from tests.conftest import REPO_ROOT, TEST_PARAMETERS, create_project, latest_version, make_raw_dataset
 
 KEDRO = str(Path(sys.executable).parent / "kedro")
@@ -106,6 +106,29 @@ def test_each_gan_profile_balances_with_its_own_synthetic_images(finished_study)
     assert not np.array_equal(synthetic["cpu"], synthetic["cpu_stable"])
 
 
+def test_a_job_writes_its_files_in_its_job_folder_of_the_real_project(finished_study):
+    job_folders = next((finished_study / "data/09_study").iterdir())
+    baseline = job_folders / "baseline-seed42"
+    spec = json.loads((baseline / "job.json").read_text())
+
+    assert spec["project_path"] == str(finished_study.resolve()) and spec["env"] == "test"
+    assert spec["parameters"]["training"]["seed"] == 42 and spec["parameters"]["study"]["seeds"] == 2
+    assert latest_version(baseline / "data/06_models/baseline/classifier.keras").stat().st_size > 0
+    assert (baseline / "data/07_model_output/baseline/test_predictions.csv").is_dir()
+    # The study's own run made the shared data and the cpu GAN; no job wrote into the project's folders.
+    assert not (finished_study / "data/06_models/baseline").exists()
+    assert not (finished_study / "data/05_model_input").exists()
+    gan_job = job_folders / "gan@cpu_stable"
+    assert (gan_job / "data/04_feature/synthetic_normal_set.npz").is_file()
+    assert not (job_folders / "gan@cpu_stable-seed42/data/04_feature").exists()  # read from the GAN job's folder
+
+
+def test_a_study_job_is_no_fake_project(finished_study):
+    made = list((finished_study / "data/09_study").rglob("*"))
+
+    assert made and not [path for path in made if path.name in ("pyproject.toml", "src", "conf") or path.is_symlink()]
+
+
 def test_the_seed_changes_the_model(finished_study):
     predictions = pd.read_csv(latest_version(finished_study / "data/07_model_output/study/study_predictions.csv"))
     baseline = predictions[predictions["strategy"] == "baseline"].pivot(index="path", columns="seed", values="probability")
@@ -114,13 +137,22 @@ def test_the_seed_changes_the_model(finished_study):
 
 
 def test_a_job_runs_its_strategy_with_its_seed():
-    command = job_command({"strategy": "oversample", "seed": 44}, {"oversample": {"balancing": {"seed": 1}}}, ["a", "b"], False)
+    spec = job_spec({"strategy": "oversample", "seed": 44}, {"oversample": {"balancing": {"seed": 1}}}, ["a", "b"], False)
 
-    assert command[command.index("--pipeline") + 1] == "oversample"
-    assert command[command.index("--nodes") + 1] == "a,b"
-    assert command[command.index("--params") + 1] == "training.seed=44,oversample.balancing.seed=44"
-    own_gan = job_command({"strategy": "gan", "seed": 43}, {"gan": {"balancing": {}}}, ["a"], own_gan=True)
-    assert own_gan[own_gan.index("--params") + 1] == "training.seed=43,synthesis.seed=43"
+    assert spec["pipeline"] == "oversample"
+    assert spec["nodes"] == ["a", "b"]
+    assert spec["overrides"] == {"training.seed": 44, "oversample.balancing.seed": 44}
+    own_gan = job_spec({"strategy": "gan", "seed": 43}, {"gan": {"balancing": {}}}, ["a"], own_gan=True)
+    assert own_gan["overrides"] == {"training.seed": 43, "synthesis.seed": 43}
+
+
+def test_a_jobs_overrides_change_only_their_keys_of_a_copy_of_the_parameters():
+    parameters = {"training": {"seed": 42, "epochs": 3}, "oversample": {"balancing": {"seed": 1}}}
+
+    updated = with_overrides(parameters, {"training.seed": 44, "oversample.balancing.seed": 44})
+
+    assert updated == {"training": {"seed": 44, "epochs": 3}, "oversample": {"balancing": {"seed": 44}}}
+    assert parameters["training"]["seed"] == 42
 
 
 def test_a_job_runs_what_its_test_report_needs_without_the_shared_stages():
@@ -158,12 +190,12 @@ def test_listed_gan_profiles_multiply_the_synthetic_image_strategies_only():
 
 
 def test_a_job_trains_with_its_gan_profile_and_a_gan_job_has_no_seed():
-    model = job_command({"strategy": "gan", "seed": 43, "gan_profile": "cpu_stable"}, {"gan": {"balancing": {}}}, ["a"], False)
-    gan = job_command({"strategy": "synthesis", "gan_profile": "cpu_stable", "model": "gan@cpu_stable"}, {}, ["b"], own_gan=True)
+    model = job_spec({"strategy": "gan", "seed": 43, "gan_profile": "cpu_stable"}, {"gan": {"balancing": {}}}, ["a"], False)
+    gan = job_spec({"strategy": "synthesis", "gan_profile": "cpu_stable", "model": "gan@cpu_stable"}, {}, ["b"], own_gan=True)
 
-    assert model[model.index("--params") + 1] == "training.seed=43,synthesis.profile=cpu_stable"
-    assert gan[gan.index("--pipeline") + 1] == "synthesis"
-    assert gan[gan.index("--params") + 1] == "synthesis.profile=cpu_stable"
+    assert model["overrides"] == {"training.seed": 43, "synthesis.profile": "cpu_stable"}
+    assert gan["pipeline"] == "synthesis"
+    assert gan["overrides"] == {"synthesis.profile": "cpu_stable"}
 
 
 def test_a_gan_job_runs_the_synthesis_without_the_data_preparation():

@@ -1,10 +1,10 @@
-"""Study: every strategy x seed model trained by a ``kedro run`` of its own (an MLflow child run),
+"""Study: every strategy x seed model trained by a Kedro session of its own (an MLflow child run),
 then the comparison report of their test predictions (``study_predictions``)."""
 
 from kedro.pipeline import Node, Pipeline
 
-from .nodes import compare_strategies, plot_comparison, write_comparison_markdown
-from .runs import run_study_models
+from ...study.comparison import compare_strategies
+from .nodes import plot_comparison, run_study_models, write_comparison_markdown
 
 
 def create_pipeline(**kwargs) -> Pipeline:
