@@ -53,7 +53,7 @@ def register_pipelines() -> dict[str, Pipeline]:
     so it runs in ``__default__`` or after a ``baseline`` run. ``explain`` redoes the Grad-CAM
     explanations of already trained models (``--namespaces baseline`` for one strategy).
     ``search`` runs the hyperparameter grid on the prepared data; ``study`` trains every strategy
-    over seeds, each model a ``kedro run`` of its strategy's pipeline, and compares them. Neither
+    over seeds, each model a Kedro session of its strategy's pipeline, and compares them. Neither
     is in ``__default__``: both cost many trainings.
     """
     data_preparation = ingestion.create_pipeline() + preprocessing.create_pipeline()

@@ -11,6 +11,10 @@ from .calibration import calibration_scores
 from .metrics import core_metrics, headline_metrics
 from .patients import aggregate_by_patient
 
+# The report's second cut-off (its keys end in "_at_0.5"): the paper's, a sigmoid output of one
+# half (temperature scaling keeps it), beside the validation-chosen one.
+PAPER_THRESHOLD = 0.5
+
 
 def interval_figures(
     predictions: pd.DataFrame, threshold: float, resamples: int, seed: int, confidence: float

@@ -4,14 +4,16 @@ import pytest
 from matplotlib.figure import Figure
 
 from pediatric_pneumonia.evaluation.calibration import apply_calibration, brier_score
-from pediatric_pneumonia.parameters import check_parameters
-from pediatric_pneumonia.pipelines.reporting.nodes import (
-    compute_test_metrics,
-    find_test_duplicates,
+from pediatric_pneumonia.evaluation.plots import (
     plot_confusion_matrices,
     plot_reliability,
     plot_roc_curve,
     plot_training_curves,
+)
+from pediatric_pneumonia.parameters import check_parameters
+from pediatric_pneumonia.pipelines.reporting.nodes import (
+    compute_test_metrics,
+    find_test_duplicates,
     predict_test_set,
 )
 from pediatric_pneumonia.tracking import to_mlflow_metrics

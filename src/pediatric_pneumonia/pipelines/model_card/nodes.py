@@ -2,14 +2,13 @@
 
 import pandas as pd
 
+from ...evaluation.report import PAPER_THRESHOLD
 from ...models.classifier import choose_architecture
 from ...naming import SUBTYPES
 
 # Headline test metrics in the order the card lists them.
 TEST_METRICS = ("accuracy", "sensitivity", "specificity", "precision", "f1", "roc_auc", "pr_auc")
 SUBSETS = ("train", "validation", "test")
-# The report's second cut-off (its keys end in "_at_0.5"): the paper's, beside the validation one.
-PAPER_THRESHOLD = 0.5
 # Metrics that do not depend on the threshold: the 0.5 column repeats them.
 THRESHOLD_FREE_METRICS = ("roc_auc", "pr_auc")
 NOT_AVAILABLE = "n/a"

@@ -1,15 +1,15 @@
 """The test report: calibrated predictions, metrics at the validation threshold and at 0.5 with
-patient-bootstrap intervals, per patient, without duplicates and per subtype, and plots."""
+patient-bootstrap intervals, per patient, without duplicates and per subtype (its plots are in
+``evaluation/plots.py``)."""
 
 import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure
-from sklearn.metrics import average_precision_score, roc_auc_score, roc_curve
+from sklearn.metrics import average_precision_score, roc_auc_score
 
-from ...evaluation.calibration import reliability_curve
 from ...evaluation.duplicates import find_duplicates, pixel_hashes
 from ...evaluation.metrics import threshold_metrics
 from ...evaluation.report import (
+    PAPER_THRESHOLD,
     calibration_figures,
     duplicate_figures,
     interval_figures,
@@ -17,11 +17,6 @@ from ...evaluation.report import (
     subtype_figures,
 )
 from ...inference import Predictor
-
-# The cut-off the paper reports at: a sigmoid output of one half (temperature scaling keeps it).
-PAPER_THRESHOLD = 0.5
-
-
 
 
 def _rows_of(image_split: pd.DataFrame, paths: np.ndarray, columns: list[str]) -> pd.DataFrame:
@@ -111,91 +106,3 @@ def compute_test_metrics(
         **duplicate_figures(test_predictions, test_duplicates, chosen),
         **subtype_figures(test_predictions, chosen),
     }
-
-
-def plot_confusion_matrices(test_metrics: dict, classes: list[str]) -> Figure:
-    """Side-by-side confusion matrices at the validation threshold and at 0.5."""
-    figure = Figure(figsize=(10, 4.5), layout="constrained")
-    panels = (
-        (f"validation threshold {test_metrics['threshold']:.3f}", test_metrics["confusion_matrix"]),
-        (f"threshold {PAPER_THRESHOLD}", test_metrics[f"confusion_matrix_at_{PAPER_THRESHOLD}"]),
-    )
-    for axes, (title, matrix) in zip(figure.subplots(1, 2), panels):
-        matrix = np.asarray(matrix)
-        axes.imshow(matrix, cmap="Blues")
-        for (row, column), count in np.ndenumerate(matrix):
-            color = "white" if count > matrix.max() / 2 else "black"
-            axes.text(column, row, str(count), ha="center", va="center", color=color, fontsize=14)
-        axes.set_xticks(range(len(classes)), classes)
-        axes.set_yticks(range(len(classes)), classes)
-        axes.set_xlabel("predicted")
-        axes.set_ylabel("true")
-        axes.set_title(f"Test set, {title}")
-    return figure
-
-
-def plot_roc_curve(test_predictions: pd.DataFrame, test_metrics: dict) -> Figure:
-    """Test ROC curve with the two operating points marked."""
-    targets = test_predictions["target"].to_numpy()
-    probabilities = test_predictions["probability"].to_numpy()
-    false_positive_rate, true_positive_rate, _ = roc_curve(targets, probabilities)
-    figure = Figure(figsize=(5.5, 5), layout="constrained")
-    axes = figure.subplots()
-    axes.plot(false_positive_rate, true_positive_rate, label=f"ROC (AUC {test_metrics['roc_auc']:.3f})")
-    axes.plot([0, 1], [0, 1], linestyle="--", color="grey", label="chance")
-    for suffix, marker, name in (
-        ("", "o", f"validation threshold {test_metrics['threshold']:.3f}"),
-        (f"_at_{PAPER_THRESHOLD}", "s", f"threshold {PAPER_THRESHOLD}"),
-    ):
-        axes.plot(
-            1 - test_metrics[f"specificity{suffix}"],
-            test_metrics[f"sensitivity{suffix}"],
-            marker=marker,
-            linestyle="none",
-            markersize=9,
-            label=name,
-        )
-    axes.set_xlabel("1 - specificity (false positive rate)")
-    axes.set_ylabel("sensitivity (true positive rate)")
-    axes.set_title("Test ROC curve")
-    axes.legend(loc="lower right")
-    return figure
-
-
-def plot_reliability(calibration: dict, test_predictions: pd.DataFrame) -> Figure:
-    """Reliability diagrams (observed share of pneumonia against mean predicted probability per
-    bin), before and after calibration, on validation and on test."""
-    targets, bins = test_predictions["target"].to_numpy(), calibration["bins"]
-    panels = {
-        "validation": (calibration["validation_reliability_before"], calibration["validation_reliability_after"]),
-        "test": tuple(
-            reliability_curve(targets, test_predictions[column].to_numpy(), bins)
-            for column in ("raw_probability", "probability")
-        ),
-    }
-    figure = Figure(figsize=(10, 4.5), layout="constrained")
-    for axes, (set_name, curves) in zip(figure.subplots(1, 2, sharey=True), panels.items()):
-        axes.plot([0, 1], [0, 1], linestyle="--", color="grey", label="perfect calibration")
-        for stage, curve in zip(("before", "after"), curves):
-            axes.plot(curve["mean_probability"], curve["observed_rate"], marker="o", label=f"{stage} calibration")
-        axes.set_xlim(0, 1)
-        axes.set_ylim(0, 1)
-        axes.set_xlabel("mean predicted probability of pneumonia")
-        axes.set_ylabel("observed share of pneumonia")
-        axes.set_title(f"{set_name.capitalize()} ({calibration['method']}, T = {calibration['temperature']:.2f})")
-        axes.legend(loc="upper left")
-    return figure
-
-
-def plot_training_curves(training_history: dict[str, list[float]]) -> Figure:
-    """Loss and accuracy per epoch, training beside validation."""
-    figure = Figure(figsize=(10, 4), layout="constrained")
-    for axes, metric in zip(figure.subplots(1, 2), ("loss", "accuracy")):
-        epochs = range(1, len(training_history[metric]) + 1)
-        axes.plot(epochs, training_history[metric], marker="o", label="train")
-        axes.plot(epochs, training_history[f"val_{metric}"], marker="o", label="validation")
-        axes.set_xlabel("epoch")
-        axes.set_ylabel(metric)
-        axes.set_title(f"Training {metric}")
-        axes.legend()
-    return figure

@@ -3,14 +3,11 @@ calibration and threshold are fixed."""
 
 from kedro.pipeline import Node, Pipeline
 
+from ...evaluation.plots import plot_confusion_matrices, plot_reliability, plot_roc_curve, plot_training_curves
 from ...tracking import to_mlflow_metrics
 from .nodes import (
     compute_test_metrics,
     find_test_duplicates,
-    plot_confusion_matrices,
-    plot_reliability,
-    plot_roc_curve,
-    plot_training_curves,
     predict_test_set,
 )
 
