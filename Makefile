@@ -1,20 +1,29 @@
 # Two commands on a fresh clone: `make demo` (train and report on synthetic demo data) and
-# `make test` (the test suite). Each creates the virtual environment when it is missing.
+# `make test` (the test suite). Each creates the virtual environment when it is missing, with the
+# versions pinned in $(LOCK). Another Python: `make test PYTHON=python3.13 VENV=.venv-3.13`.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+LOCK := requirements/lock.txt
 export KEDRO_DISABLE_TELEMETRY := true
 
-.PHONY: install demo lint test viz mlflow-ui
+.PHONY: install lock demo lint test viz mlflow-ui
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml $(LOCK)
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11 or newer is needed (set PYTHON=python3.11)")'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[test]"
+	$(BIN)/python -m pip install --quiet -c $(LOCK) -e ".[test]"
 	touch $@
 
 install: $(VENV)/.installed
+
+# Re-resolve $(LOCK) from pyproject.toml to the newest releases, for Linux on Python 3.11 to 3.13
+# (the environments in [tool.uv]); commit the result, then `make install` picks it up.
+lock:
+	$(PYTHON) -m venv .venv-lock
+	.venv-lock/bin/python -m pip install --quiet "uv>=0.9"
+	.venv-lock/bin/uv pip compile pyproject.toml --extra test --universal --python-version 3.11 --upgrade --quiet --custom-compile-command "make lock" -o $(LOCK)
 
 demo: install
 	$(BIN)/pediatric-pneumonia demo-data
