@@ -1,6 +1,7 @@
 import pytest
 
-from pediatric_pneumonia.pipelines.model_card.nodes import LIMITATIONS, write_model_card
+from pediatric_pneumonia.evaluation.model_card import LIMITATIONS
+from pediatric_pneumonia.pipelines.model_card.nodes import write_model_card
 
 
 def card_of(inputs: dict, **changes) -> str:

@@ -1,224 +1,17 @@
-"""The model card: one Markdown page per trained model, every figure read from the run's outputs."""
+"""The model card: one Markdown page per trained model, every figure read from the run's outputs
+(its sections are built in ``evaluation/model_card.py``)."""
 
 import pandas as pd
 
-from ...evaluation.report import PAPER_THRESHOLD
-from ...models.classifier import choose_architecture
-from ...naming import SUBTYPES
-
-# Headline test metrics in the order the card lists them.
-TEST_METRICS = ("accuracy", "sensitivity", "specificity", "precision", "f1", "roc_auc", "pr_auc")
-SUBSETS = ("train", "validation", "test")
-# Metrics that do not depend on the threshold: the 0.5 column repeats them.
-THRESHOLD_FREE_METRICS = ("roc_auc", "pr_auc")
-NOT_AVAILABLE = "n/a"
-
-LIMITATIONS = (
-    "Single-site data: every image comes from the Kermany et al. chest X-ray set of one hospital "
-    "(Guangzhou Women and Children's Medical Center, Guangzhou, China).",
-    "Pediatric patients aged 1 to 5 years only: the model says nothing about older children or adults.",
-    "Acquisition shift: another scanner, clinic, exposure or year changes the images (see the stress "
-    "summary); performance elsewhere is unknown until measured there.",
-    "Labels come from reading the images (expert graders), not from laboratory tests or clinical "
-    "follow-up, so they carry the graders' errors.",
-    "Not validated prospectively: every figure here is retrospective, on images already collected.",
-    "Grad-CAM heat maps show where the model looked, not why: they are not proof that it used "
-    "clinically meaningful findings.",
+from ...evaluation.model_card import (
+    LIMITATIONS,
+    data_section,
+    stress_section,
+    test_section,
+    training_section,
+    validation_section,
 )
-
-
-def _number(value: float | int | None) -> str:
-    """One format for every figure: counts with thousands separators, other values to 3 decimals."""
-    if value is None:
-        return NOT_AVAILABLE
-    if isinstance(value, int) and not isinstance(value, bool):
-        return f"{value:,}"
-    return f"{float(value):.3f}"
-
-
-def _listing(values: list) -> str:
-    """``32, 64`` for a list of layer sizes, ``none`` for an empty one."""
-    return ", ".join(str(value) for value in values) or "none"
-
-
-def _table(header: list[str], rows: list[list[str]]) -> list[str]:
-    """A Markdown table."""
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    return lines + ["| " + " | ".join(row) + " |" for row in rows]
-
-
-def _data_section(image_split: pd.DataFrame, classes: list[str], patient_key: str) -> list[str]:
-    counts = image_split.groupby(["subset", "label"]).agg(images=("path", "size"), patients=("patient_id", "nunique"))
-    rows = []
-    for subset in SUBSETS:
-        cells = [
-            _number(int(counts.loc[(subset, name), kind])) if (subset, name) in counts.index else "0"
-            for name in classes
-            for kind in ("images", "patients")
-        ]
-        rows.append([subset, *cells])
-    shared_patients = int((image_split.groupby("patient_id")["subset"].nunique() > 1).sum())
-    header = ["subset", *(f"{name} {kind}" for name in classes for kind in ("images", "patients"))]
-    return [
-        "## Data and patients",
-        "",
-        *_table(header, rows),
-        "",
-        f"Subsets are patient-disjoint: every image of a patient is in one subset only (patients found in "
-        f"more than one subset: {shared_patients}). The public test split is the test subset, untouched; "
-        "validation is carved out of the public train split, whole patients at a time. The patient is read "
-        f"from the file name with the patient key `{patient_key}`.",
-        "",
-    ]
-
-
-def _training_section(
-    strategy: str, training: dict, preprocessing: dict, training_history: dict[str, list[float]]
-) -> list[str]:
-    architecture = training["architecture"]
-    stopping = training["early_stopping"]
-    monitored = training_history.get(stopping["monitor"], [])
-    best = None
-    if monitored:
-        choose = min if stopping["monitor"] == "val_loss" else max
-        best = monitored.index(choose(monitored)) + 1
-    side = preprocessing["image_size"]
-    return [
-        "## Training protocol",
-        "",
-        f"- Balancing strategy: `{strategy}` (only the training subset is balanced).",
-        f"- Architecture: convolution blocks of {_listing(architecture['conv_filters'])} filters (kernel "
-        f"{architecture['kernel_size']}, max-pooling {architecture['pool_size']}, batch normalisation "
-        f"{'on' if architecture['batch_norm'] else 'off'}), hidden dense layers {_listing(architecture['dense_units'])}, "
-        f"one sigmoid output; input {side}x{side} grayscale, intensity normalisation "
-        f"`{preprocessing['intensity']['method']}`.",
-        f"- Optimiser: Adam, learning rate {architecture['learning_rate']} ({training['learning_rate_schedule']} "
-        f"schedule), batch size {training['batch_size']}, online augmentation "
-        f"{'on' if training['augmentation']['enabled'] else 'off'}, seed {training['seed']}.",
-        f"- Epochs run: {len(training_history.get('loss', []))} of at most {training['epochs']}; early stopping "
-        f"on `{stopping['monitor']}` (patience {stopping['patience']}) kept the weights of epoch "
-        f"{best if best is not None else NOT_AVAILABLE}.",
-        "- Model selection, probability calibration and the decision threshold used the validation subset "
-        "only. The test subset was read once, by the report, after all of them were fixed.",
-        "",
-    ]
-
-
-def _validation_section(calibration: dict, decision_threshold: dict) -> list[str]:
-    rows = [
-        [
-            name,
-            _number(calibration.get(f"validation_{key}_before")),
-            _number(calibration.get(f"validation_{key}_after")),
-        ]
-        for name, key in (
-            ("expected calibration error (ECE)", "ece"),
-            ("negative log-likelihood", "nll"),
-            ("Brier score", "brier"),
-        )
-    ]
-    return [
-        "## Validation: calibration and operating point",
-        "",
-        f"- Decision threshold: {_number(decision_threshold['threshold'])} (method `{decision_threshold['method']}`, "
-        "chosen on calibrated validation probabilities).",
-        f"- Validation sensitivity {_number(decision_threshold['validation_sensitivity'])}, specificity "
-        f"{_number(decision_threshold['validation_specificity'])} at that threshold.",
-        f"- Validation ROC-AUC {_number(decision_threshold.get('validation_roc_auc'))} (what the model registry's "
-        "`@best` alias ranks versions by).",
-        f"- Calibration: `{calibration['method']}`, temperature {_number(calibration['temperature'])}.",
-        "",
-        *_table(["validation score", "before calibration", "after calibration"], rows),
-        "",
-    ]
-
-
-def _test_section(test_metrics: dict, reporting: dict) -> list[str]:
-    level = f"{reporting['confidence_level']:.0%}"
-
-    def interval(name: str) -> str:
-        low, high = test_metrics.get(f"{name}_ci_low"), test_metrics.get(f"{name}_ci_high")
-        return NOT_AVAILABLE if low is None or high is None else f"{_number(low)} to {_number(high)}"
-
-    rows = [
-        [
-            name,
-            _number(test_metrics.get(name)),
-            interval(name),
-            _number(test_metrics.get(name if name in THRESHOLD_FREE_METRICS else f"{name}_at_{PAPER_THRESHOLD}")),
-            _number(test_metrics.get(f"patient_{name}")),
-            _number(test_metrics.get(f"{name}_without_duplicates")),
-        ]
-        for name in TEST_METRICS
-    ]
-    counts = ", ".join(f"{name} {_number(count)}" for name, count in test_metrics["class_counts"].items())
-    subtypes = "; ".join(
-        f"{subtype}: {_number(test_metrics.get(f'sensitivity_{subtype}'))} "
-        f"({_number(test_metrics.get(f'n_images_{subtype}', 0))} images)"
-        for subtype in SUBTYPES
-    )
-    return [
-        "## Test metrics",
-        "",
-        f"{_number(test_metrics['n_images'])} test images ({counts}) from {_number(test_metrics['n_patients'])} "
-        f"patients, at the validation threshold {_number(test_metrics['threshold'])}. The {level} intervals come "
-        f"from {_number(reporting['bootstrap_resamples'])} bootstrap resamples of patients (stratified by class).",
-        "",
-        *_table(
-            [
-                "metric",
-                "value",
-                f"{level} interval",
-                f"at threshold {PAPER_THRESHOLD}",
-                f"per patient ({reporting['patient_aggregation']})",
-                "without duplicates",
-            ],
-            rows,
-        ),
-        "",
-        f"{NOT_AVAILABLE}: not in the report (undefined on these images). ROC-AUC and PR-AUC do not depend on "
-        "the threshold.",
-        "",
-        f"- Test images repeating a training image: {_number(test_metrics.get('n_test_duplicates_of_train'))}; "
-        f"repeating an earlier test image: {_number(test_metrics.get('n_test_duplicates_within_test'))}.",
-        f"- Sensitivity per pneumonia subtype: {subtypes}.",
-        f"- Test calibration (ECE) before / after: {_number(test_metrics.get('test_ece_before'))} / "
-        f"{_number(test_metrics.get('test_ece_after'))}.",
-        "",
-    ]
-
-
-def _stress_section(stress_metrics: dict | None) -> list[str]:
-    header = ["## Stress summary (acquisition shifts)", ""]
-    clean_keys = [key for key in (stress_metrics or {}) if key.endswith("_clean")]
-    if not clean_keys:
-        return [
-            *header,
-            "No stress report was given for this model: its behaviour under shifted images is unmeasured.",
-            "",
-        ]
-    rows = []
-    for key in clean_keys:
-        stem = key.removesuffix("_clean")
-        set_name, metric = stem.split(".", 1)
-        rows.append(
-            [
-                set_name,
-                metric,
-                _number(stress_metrics[key]),
-                _number(stress_metrics.get(f"{stem}_mean")),
-                _number(stress_metrics.get(f"{stem}_worst")),
-                str(stress_metrics.get(f"{stem}_worst_shift", NOT_AVAILABLE)),
-            ]
-        )
-    return [
-        *header,
-        "Metrics on unshifted images (clean), their mean over every shifted condition and the worst one, "
-        "at the validation threshold.",
-        "",
-        *_table(["set", "metric", "clean", "mean shifted", "worst", "worst shift"], rows),
-        "",
-    ]
+from ...models.classifier import choose_architecture
 
 
 def write_model_card(
@@ -251,11 +44,11 @@ def write_model_card(
         "> **Not a diagnostic device.** This model is not cleared or approved for clinical use. It must not "
         "be used to diagnose, treat or triage patients, nor replace a clinician's reading.",
         "",
-        *_data_section(image_split, classes, ingestion["patient_key"]),
-        *_training_section(strategy, training, preprocessing, training_history),
-        *_validation_section(calibration, decision_threshold),
-        *_test_section(test_metrics, reporting),
-        *_stress_section(stress_metrics),
+        *data_section(image_split, classes, ingestion["patient_key"]),
+        *training_section(strategy, training, preprocessing, training_history),
+        *validation_section(calibration, decision_threshold),
+        *test_section(test_metrics, reporting),
+        *stress_section(stress_metrics),
         "## Known limitations",
         "",
         *(f"- {limitation}" for limitation in LIMITATIONS),
