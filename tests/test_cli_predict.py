@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 import types
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -13,7 +14,6 @@ import pytest
 from click.testing import CliRunner
 
 from pediatric_pneumonia.cli import cli
-from tests.conftest import REPO_ROOT
 from tests.inference.conftest import make_predictor
 
 TENSORFLOW_NOISE = ("oneDNN", "cuInit", "cuda drivers", "absl::InitializeLog", "cpu_feature_guard")
@@ -183,7 +183,7 @@ def test_the_command_line_starts_without_importing_tensorflow():
 
 def test_the_installed_command_predicts_without_tensorflow_start_up_noise(good_folder, package):
     result = subprocess.run(
-        [REPO_ROOT / ".venv" / "bin" / "pediatric-pneumonia", "predict", good_folder, "--model", package, "--format", "json"],
+        [Path(sys.executable).parent / "pediatric-pneumonia", "predict", good_folder, "--model", package, "--format", "json"],
         capture_output=True,
         text=True,
         timeout=300,
