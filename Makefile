@@ -9,9 +9,10 @@ export KEDRO_DISABLE_TELEMETRY := true
 
 .PHONY: install lock demo lint test viz mlflow-ui
 
+# A reinstall (after pyproject.toml or the lock changed) keeps the environment's own Python.
 $(VENV)/.installed: pyproject.toml $(LOCK)
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11 or newer is needed (set PYTHON=python3.11)")'
-	$(PYTHON) -m venv $(VENV)
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c $(LOCK) -e ".[test]"
 	touch $@
