@@ -44,6 +44,7 @@ SIGNATURE = ModelSignature(
 # TensorFlow import (about 10 s) for every model a run logs.
 MODEL_REQUIREMENTS = (
     "mlflow", "keras", "numpy", "pandas", "opencv-python-headless", "pydicom", "pillow", "scipy", "scikit-learn", "pyyaml",
+    "pydantic", "annotated-types",
 )
 # The pediatric_pneumonia package folder, logged as the model's code.
 PACKAGE_CODE = Path(__file__).resolve().parents[1]
