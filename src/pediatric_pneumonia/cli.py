@@ -35,12 +35,9 @@ def load_parameters(env: str) -> dict:
         raise click.ClickException(
             "Run this command from the project root (the folder that holds conf/base)."
         )
-    from kedro.config import OmegaConfigLoader
+    from .project_config import load_project_config
 
-    from .settings import CONFIG_LOADER_ARGS
-
-    loader = OmegaConfigLoader(conf_source="conf", env=env, **CONFIG_LOADER_ARGS)
-    return loader["parameters"]
+    return load_project_config(".", "parameters", env)
 
 
 def count_images(layout_root: Path, splits: list[str]) -> dict[str, int]:
