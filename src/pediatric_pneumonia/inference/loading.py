@@ -39,11 +39,16 @@ def resolved_package(
     if model is not None and str(model).startswith(MLFLOW_SCHEMES):
         with downloaded_package(str(model), project_path, env) as folder:
             yield folder, str(model)
-        return
-    if model is not None and Path(model).exists():
-        folder = package_folder(Path(model))
+    else:
+        folder = local_package_folder(model, project_path, env)
         yield folder, str(folder)
-        return
+
+
+def local_package_folder(model: str | Path | None, project_path: Path, env: str | None = None) -> Path:
+    """The package folder of a folder path or a strategy name (its newest package); with ``None``,
+    the newest package of any strategy."""
+    if model is not None and Path(model).exists():
+        return package_folder(Path(model))
     packages = strategy_package_roots(project_path, env)
     if model is None:
         newest = sorted(
@@ -55,14 +60,10 @@ def resolved_package(
                 f"No trained model in '{project_path / 'data' / '06_models'}'. Train one with "
                 "`kedro run --pipeline baseline`, or pass --model with a package folder or an MLflow URI."
             )
-        folder = newest[-1].parent
-        logger.info("Using the newest trained model: %s", folder)
-        yield folder, str(folder)
-        return
+        logger.info("Using the newest trained model: %s", newest[-1].parent)
+        return newest[-1].parent
     if str(model) in packages:
-        folder = package_folder(packages[str(model)])
-        yield folder, str(folder)
-        return
+        return package_folder(packages[str(model)])
     raise ModelLoadError(
         f"'{model}' is neither an existing folder, an MLflow URI ({', '.join(MLFLOW_SCHEMES)}) nor a trained "
         f"strategy of this project ({', '.join(sorted(packages)) or 'none found'})."

@@ -52,17 +52,21 @@ def select_explanation_sample(test_predictions: pd.DataFrame, decision_threshold
     return sample[["position", "path", "target", "probability", "outcome"]]
 
 
+def _sampled_images(test_set: dict, explanation_sample: pd.DataFrame) -> np.ndarray:
+    """The sampled test images as stored: (N, H, W) uint8."""
+    return test_set["images"][explanation_sample["position"].to_numpy(dtype=int)]
+
+
 def _sampled_input(test_set: dict, explanation_sample: pd.DataFrame, preprocessing: dict) -> np.ndarray:
     """The sampled test images as the model is fed them: (N, H, W, 1) float32, normalised."""
-    images = test_set["images"][explanation_sample["position"].to_numpy(dtype=int)]
-    return as_model_input(images, preprocessing["intensity"])
+    return as_model_input(_sampled_images(test_set, explanation_sample), preprocessing["intensity"])
 
 
 def compute_heatmaps(
     predictor: Predictor, test_set: dict, explanation_sample: pd.DataFrame, explain: dict
 ) -> tuple[np.ndarray, np.ndarray]:
     """Grad-CAM maps of the sample from the predictor package's model and from a randomised copy of it."""
-    images = test_set["images"][explanation_sample["position"].to_numpy(dtype=int)]
+    images = _sampled_images(test_set, explanation_sample)
     trained = predictor.heatmaps(images, explain["layer"])
     randomised_model = randomised_copy(predictor.classifier, explain["randomisation_seed"])
     randomised = grad_cam(randomised_model, predictor.model_input(images), explain["layer"])
