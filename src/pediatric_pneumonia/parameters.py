@@ -302,6 +302,13 @@ class Explain(Group):
     randomisation_seed: Count
 
 
+class Shortcuts(Group):
+    strata: Annotated[int, Field(ge=2)] = Field(description="the number of strata per property (2 or more; 4 = quartiles)")
+    cv_folds: Annotated[int, Field(ge=2)]
+    gradcam_images: Count
+    seed: int
+
+
 # --- synthesis --------------------------------------------------------------------------------
 
 
@@ -513,6 +520,7 @@ GROUPS: dict[str, tuple[type[Group] | None, str]] = {
     "reporting": (Reporting, "conf/base/parameters_reporting.yml"),
     "stress": (Stress, "conf/base/parameters_stress.yml"),
     "explain": (Explain, "conf/base/parameters_explain.yml"),
+    "shortcuts": (Shortcuts, "conf/base/parameters_shortcuts.yml"),
     "search": (Search, "conf/base/parameters_search.yml"),
     "study": (Study, "conf/base/parameters_study.yml"),
 }

@@ -11,6 +11,7 @@ from .pipelines import (
     preprocessing,
     reporting,
     search,
+    shortcuts,
     stress,
     study,
     synthesis,
@@ -27,13 +28,14 @@ SHARED_INPUTS = {"image_split", "train_set", "validation_set", "test_set", "synt
 
 
 def create_strategy_pipeline(strategy: str) -> Pipeline:
-    """The modelling template (balance, train and package, report, stress report, model card,
-    Grad-CAM explanations) under the namespace ``strategy``."""
+    """The modelling template (balance, train and package, report, stress report, shortcut audit,
+    model card, Grad-CAM explanations) under the namespace ``strategy``."""
     template = (
         balancing.create_pipeline(strategy)
         + training.create_pipeline()
         + reporting.create_pipeline()
         + stress.create_pipeline()
+        + shortcuts.create_pipeline()
         + model_card.create_pipeline(strategy)
         + explain.create_pipeline()
     )

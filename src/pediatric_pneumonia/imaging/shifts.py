@@ -83,6 +83,49 @@ def rotation(image: np.ndarray, degrees: float, rng: np.random.Generator) -> np.
     return affine(image, cv2.getRotationMatrix2D(((width - 1) / 2, (height - 1) / 2), degrees, 1.0))
 
 
+def crop(image: np.ndarray, fraction: float, rng: np.random.Generator) -> np.ndarray:
+    """Cut ``fraction`` of each side and resize the centre back to full size (a tighter collimation:
+    the lungs fill more of the frame, as in the public PNEUMONIA images)."""
+    if fraction <= 0:
+        return image
+    height, width = image.shape
+    rows, columns = min(round(fraction * height), (height - 1) // 2), min(round(fraction * width), (width - 1) // 2)
+    return cv2.resize(image[rows : height - rows, columns : width - columns], (width, height), interpolation=cv2.INTER_LINEAR)
+
+
+MARKER_TEXTS = ("AP", "PORTABLE", "SUPINE", "12:34", "KV59")
+
+
+def markers(image: np.ndarray, count: float, rng: np.random.Generator) -> np.ndarray:
+    """Burn in ``count`` saturated marks near the border, as another site's equipment prints them:
+    first an L/R letter in a corner, then a bright label plate along an edge, then text lines.
+    Corners, edges, letters and offsets are drawn from ``rng``."""
+    marked = image.copy()
+    height, width = image.shape
+    side = min(height, width)
+    scale = side / 160  # cv2's fonts are about 22 px high at scale 1
+    thickness = max(1, round(side / 80))
+    margin = max(1, round(0.04 * side))
+    for item in range(int(count)):
+        if item == 0:
+            letter = str(rng.choice(["L", "R"]))
+            x = margin if rng.random() < 0.5 else width - margin - round(14 * scale)
+            y = margin + round(20 * scale) if rng.random() < 0.5 else height - margin
+            cv2.putText(marked, letter, (x, y), cv2.FONT_HERSHEY_SIMPLEX, scale, 255, thickness, cv2.LINE_AA)
+        elif item == 1:
+            plate_width, plate_height = round(0.25 * width), max(2, round(0.06 * height))
+            x = int(rng.integers(margin, max(margin + 1, width - margin - plate_width)))
+            y = margin if rng.random() < 0.5 else height - margin - plate_height
+            cv2.rectangle(marked, (x, y), (x + plate_width, y + plate_height), 255, thickness=-1)
+        else:
+            text = str(rng.choice(MARKER_TEXTS))
+            x = int(rng.integers(margin, max(margin + 1, width // 2)))
+            line_offset = round(14 * scale) * (item - 2)  # each further line one line in from the edge
+            y = margin + round(14 * scale) + line_offset if rng.random() < 0.5 else height - margin - line_offset
+            cv2.putText(marked, text, (x, y), cv2.FONT_HERSHEY_SIMPLEX, 0.6 * scale, 255, thickness, cv2.LINE_AA)
+    return marked
+
+
 Shift = Callable[[np.ndarray, float, np.random.Generator], np.ndarray]
 
 SHIFTS: dict[str, Shift] = {
@@ -95,6 +138,8 @@ SHIFTS: dict[str, Shift] = {
     "resolution": resolution,
     "zoom": zoom,
     "rotation": rotation,
+    "crop": crop,
+    "markers": markers,
 }
 
 # The magnitude of each shift that leaves an image unchanged (severity 0).
@@ -108,6 +153,8 @@ IDENTITY = {
     "resolution": 1.0,
     "zoom": 1.0,
     "rotation": 0.0,
+    "crop": 0.0,
+    "markers": 0,
 }
 
 
