@@ -17,6 +17,8 @@ GRADED = {
     "resolution": [1.5, 2.5, 4.0],
     "zoom": [0.94, 0.88, 0.8],
     "rotation": [4, 8, 12],
+    "crop": [0.04, 0.08, 0.12],
+    "markers": [1, 2, 4],
 }
 
 
@@ -54,6 +56,26 @@ def test_shifts_keep_shape_and_dtype_and_are_seeded(shift):
     second = apply_shift(batch, shift, GRADED[shift][1], np.random.default_rng(5))
     assert first.shape == batch.shape and first.dtype == np.uint8
     assert np.array_equal(first, second)
+
+
+def test_crop_frames_tighter_the_centre_fills_the_frame():
+    image = np.zeros((60, 60), dtype=np.uint8)
+    image[6:54, 6:54] = 200  # a body with a 6-pixel border of air on every side
+    cropped = apply_shift(image[np.newaxis], "crop", 0.1, np.random.default_rng(0))[0]
+    assert cropped.shape == image.shape
+    assert (image == 200).mean() < 0.65 and (cropped == 200).mean() == 1.0
+
+
+def test_markers_burn_saturated_marks_near_the_border_only_and_depend_on_the_seed():
+    batch = np.full((8, 96, 96), 100, dtype=np.uint8)
+    marked = apply_shift(batch, "markers", 4, np.random.default_rng(0))
+    changed = marked != batch
+    assert changed.any(axis=(1, 2)).all()
+    assert marked.max() == 255
+    assert not changed[:, 30:66, 30:66].any()  # the centre, where the lungs are, is untouched
+    one_mark = apply_shift(batch, "markers", 1, np.random.default_rng(0)) != batch
+    assert one_mark.sum() < changed.sum()
+    assert not np.array_equal(marked, apply_shift(batch, "markers", 4, np.random.default_rng(1)))
 
 
 def test_augmentation_is_seeded_varied_and_off_when_disabled():

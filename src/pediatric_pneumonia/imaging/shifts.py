@@ -103,14 +103,14 @@ def markers(image: np.ndarray, count: float, rng: np.random.Generator) -> np.nda
     marked = image.copy()
     height, width = image.shape
     side = min(height, width)
-    scale = side / 160  # cv2's fonts are about 22 px high at scale 1
-    thickness = max(1, round(side / 80))
+    scale = side / 300  # cv2's fonts are about 22 px high at scale 1: a letter of about 7 % of the side, as real markers
+    thickness = max(1, round(side / 100))
     margin = max(1, round(0.04 * side))
     for item in range(int(count)):
         if item == 0:
             letter = str(rng.choice(["L", "R"]))
-            x = margin if rng.random() < 0.5 else width - margin - round(14 * scale)
-            y = margin + round(20 * scale) if rng.random() < 0.5 else height - margin
+            x = margin if rng.random() < 0.5 else width - margin - round(16 * scale)
+            y = margin + round(22 * scale) if rng.random() < 0.5 else height - margin
             cv2.putText(marked, letter, (x, y), cv2.FONT_HERSHEY_SIMPLEX, scale, 255, thickness, cv2.LINE_AA)
         elif item == 1:
             plate_width, plate_height = round(0.25 * width), max(2, round(0.06 * height))
@@ -120,9 +120,9 @@ def markers(image: np.ndarray, count: float, rng: np.random.Generator) -> np.nda
         else:
             text = str(rng.choice(MARKER_TEXTS))
             x = int(rng.integers(margin, max(margin + 1, width // 2)))
-            line_offset = round(14 * scale) * (item - 2)  # each further line one line in from the edge
-            y = margin + round(14 * scale) + line_offset if rng.random() < 0.5 else height - margin - line_offset
-            cv2.putText(marked, text, (x, y), cv2.FONT_HERSHEY_SIMPLEX, 0.6 * scale, 255, thickness, cv2.LINE_AA)
+            line_offset = round(22 * scale) * (item - 2)  # each further line one line in from the edge
+            y = margin + round(22 * scale) + line_offset if rng.random() < 0.5 else height - margin - line_offset
+            cv2.putText(marked, text, (x, y), cv2.FONT_HERSHEY_SIMPLEX, 0.8 * scale, 255, thickness, cv2.LINE_AA)
     return marked
 
 
