@@ -86,6 +86,9 @@ def with_change(values: dict, dotted: str, value) -> dict:
         ("synthesis", "profiles.cpu.optimizer", "adam", "synthesis.profiles.cpu: optimizer adam needs beta_1 and beta_2"),
         ("stress", "severities.blur", [0.0, 1.0], "stress.severities.blur .* moving steadily away"),
         ("combined.balancing", "synthetic_share", 1.5, r"combined.balancing.synthetic_share must be in \[0, 1\], got 1.5"),
+        ("shortcuts", "strata", 1, "shortcuts.strata must be a whole number >= 2, got 1"),
+        ("shortcuts", "gradcam_images", -1, "shortcuts.gradcam_images must be a whole number >= 0, got -1"),
+        ("stress", "severities.markers", [2, 1], "stress.severities.markers .* moving steadily away"),
         ("search", "ray.asha.reduction_factor", 1, "search.ray.asha.reduction_factor must be a whole number >= 2, got 1"),
     ],
 )

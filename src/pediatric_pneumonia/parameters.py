@@ -303,7 +303,7 @@ class Explain(Group):
 
 
 class Shortcuts(Group):
-    strata: Annotated[int, Field(ge=2)] = Field(description="the number of strata per property (2 or more; 4 = quartiles)")
+    strata: Annotated[int, Field(ge=2)]
     cv_folds: Annotated[int, Field(ge=2)]
     gradcam_images: Count
     seed: int
