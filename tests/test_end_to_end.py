@@ -28,7 +28,14 @@ from tests.conftest import (
 )
 
 KEDRO = str(Path(sys.executable).parent / "kedro")
-PLOTS = ("confusion_matrix.png", "roc_curve.png", "training_curves.png", "reliability.png", "stress.png")
+PLOTS = (
+    "confusion_matrix.png",
+    "roc_curve.png",
+    "training_curves.png",
+    "reliability.png",
+    "stress.png",
+    "shortcut_strata.png",
+)
 METRIC_KEYS = ("accuracy", "precision", "recall", "f1", "roc_auc", "pr_auc", "sensitivity", "specificity", "threshold")
 
 
