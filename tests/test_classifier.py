@@ -65,3 +65,20 @@ def test_probabilities_are_computed_on_normalised_images():
     equalised = predict_probabilities(model, dark, {**INTENSITY, "method": "histogram_equalisation"}, batch_size=4)
     assert equalised[0] > raw[0] + 0.3
 
+
+
+def test_without_regularisation_the_classifier_is_compiled_as_the_paper():
+    model = build_classifier((20, 20, 1), {**PAPER_ARCHITECTURE, "conv_filters": [4]})
+    assert type(model.optimizer) is keras.optimizers.Adam
+    assert model.loss.get_config()["label_smoothing"] == 0.0
+
+
+def test_weight_decay_selects_adamw_and_label_smoothing_the_smoothed_loss():
+    architecture = {**PAPER_ARCHITECTURE, "conv_filters": [4], "weight_decay": 0.01, "label_smoothing": 0.1}
+    model = build_classifier((20, 20, 1), architecture)
+    assert type(model.optimizer) is keras.optimizers.AdamW
+    assert model.optimizer.weight_decay == pytest.approx(0.01)
+    # Smoothed targets are 0.05 and 0.95: a prediction of 0.95 for a positive costs -log(0.95)
+    # weighted 0.95 plus -log(0.05) weighted 0.05.
+    loss = float(model.loss(np.array([[1.0]]), np.array([[0.95]])))
+    assert loss == pytest.approx(-(0.95 * np.log(0.95) + 0.05 * np.log(0.05)), rel=1e-4)

@@ -31,6 +31,7 @@ from .strategies import STRATEGIES, STRATEGY_TABLE
 # Allowed values whose code imports Keras (the classifier, its training, the DCGAN) live here.
 ARCHITECTURE_SOURCES = ("parameters", "search")  # training.architecture_from
 LEARNING_RATE_SCHEDULES = ("constant", "cosine")
+MIXUP_METHODS = ("none", "mixup", "cutmix")  # training.mixup.method
 EARLY_STOPPING_SIGNALS = ("val_loss", "val_auc")
 GAN_LOSS_NAMES = ("bce", "hinge")
 GAN_OPTIMIZERS = ("rmsprop", "adam")
@@ -192,6 +193,8 @@ class Architecture(Group):
     dense_units: list[PositiveInt]
     dropout_rates: list[Momentum]
     learning_rate: PositiveNumber
+    label_smoothing: Annotated[float, Field(ge=0, lt=1)] = 0.0
+    weight_decay: NonNegative = 0.0  # AdamW's decoupled decay when > 0, else Adam
 
     @model_validator(mode="after")
     def _one_rate_per_dense_layer(self) -> "Architecture":
@@ -224,6 +227,13 @@ class OnlineAugmentation(Group):
     noise_std: NonNegative
 
 
+class Mixup(Group):
+    """Mixing of each training batch's images and labels (models/classifier_training.py)."""
+
+    method: Literal[MIXUP_METHODS] = "none"
+    alpha: PositiveNumber = 0.2  # Beta(alpha, alpha) draws the mixing share
+
+
 class Training(Group):
     seed: int
     epochs: PositiveInt
@@ -234,6 +244,7 @@ class Training(Group):
     architecture_from: Literal[ARCHITECTURE_SOURCES] = "parameters"
     architecture: Architecture
     augmentation: OnlineAugmentation
+    mixup: Mixup = Mixup()
 
 
 class Calibration(Group):

@@ -92,9 +92,9 @@ def training_section(
         f"{'on' if architecture['batch_norm'] else 'off'}), hidden dense layers {_listing(architecture['dense_units'])}, "
         f"one sigmoid output; input {side}x{side} grayscale, intensity normalisation "
         f"`{preprocessing['intensity']['method']}`.",
-        f"- Optimiser: Adam, learning rate {architecture['learning_rate']} ({training['learning_rate_schedule']} "
-        f"schedule), batch size {training['batch_size']}, online augmentation "
-        f"{'on' if training['augmentation']['enabled'] else 'off'}, seed {training['seed']}.",
+        f"- Optimiser: {_optimiser(architecture)}, learning rate {architecture['learning_rate']} "
+        f"({training['learning_rate_schedule']} schedule), batch size {training['batch_size']}, online augmentation "
+        f"{'on' if training['augmentation']['enabled'] else 'off'}, {_regularisation(training)}seed {training['seed']}.",
         f"- Epochs run: {len(training_history.get('loss', []))} of at most {training['epochs']}; early stopping "
         f"on `{stopping['monitor']}` (patience {stopping['patience']}) kept the weights of epoch "
         f"{best if best is not None else NOT_AVAILABLE}.",
@@ -102,6 +102,23 @@ def training_section(
         "only. The test subset was read once, by the report, after all of them were fixed.",
         "",
     ]
+
+
+def _optimiser(architecture: dict) -> str:
+    weight_decay = architecture.get("weight_decay", 0.0)
+    return f"AdamW (weight decay {weight_decay})" if weight_decay > 0 else "Adam"
+
+
+def _regularisation(training: dict) -> str:
+    """The label smoothing and batch mixing in use, as the start of a listing ("" when neither)."""
+    smoothing = training["architecture"].get("label_smoothing", 0.0)
+    mixup = training.get("mixup", {"method": "none"})
+    used = []
+    if smoothing > 0:
+        used.append(f"label smoothing {smoothing}")
+    if mixup["method"] != "none":
+        used.append(f"{mixup['method']} (alpha {mixup['alpha']})")
+    return "".join(f"{item}, " for item in used)
 
 
 def validation_section(calibration: dict, decision_threshold: dict) -> list[str]:

@@ -15,9 +15,9 @@ def build_classifier(input_shape: tuple[int, ...], architecture: dict) -> keras.
     BatchNormalization (moving-average ``batch_norm_momentum``) sits between consecutive blocks
     (the paper's layout). ``dense_units`` and ``dropout_rates`` (same length) add hidden
     Dense(relu) + Dropout layers before the sigmoid output. The model takes 0-255 pixels and
-    rescales them to [0, 1] itself.
+    rescales them to [0, 1] itself. It is compiled by ``compile_classifier``.
     """
-    check_parameters("training.architecture", architecture)
+    checked = check_parameters("training.architecture", architecture)
     dense_units, dropout_rates = architecture["dense_units"], architecture["dropout_rates"]
     kernel = architecture["kernel_size"]
     inputs = keras.Input(shape=input_shape, name="xray")
@@ -39,12 +39,24 @@ def build_classifier(input_shape: tuple[int, ...], architecture: dict) -> keras.
         features = keras.layers.Dropout(rate, name=f"dropout_{index + 1}")(features)
     outputs = keras.layers.Dense(1, activation="sigmoid", name="pneumonia_probability")(features)
     model = keras.Model(inputs, outputs, name="pneumonia_cnn")
+    compile_classifier(model, checked.learning_rate, checked.label_smoothing, checked.weight_decay)
+    return model
+
+
+def compile_classifier(model: keras.Model, learning_rate: float, label_smoothing: float, weight_decay: float) -> None:
+    """Compile ``model`` for binary cross-entropy with ``label_smoothing`` (targets pulled towards
+    0.5 by that share; 0 is plain cross-entropy), optimised by AdamW with decoupled ``weight_decay``
+    when it is above 0, else by Adam."""
+    optimizer = (
+        keras.optimizers.AdamW(learning_rate=learning_rate, weight_decay=weight_decay)
+        if weight_decay > 0
+        else keras.optimizers.Adam(learning_rate=learning_rate)
+    )
     model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=architecture["learning_rate"]),
-        loss="binary_crossentropy",
+        optimizer=optimizer,
+        loss=keras.losses.BinaryCrossentropy(label_smoothing=label_smoothing),
         metrics=["accuracy", keras.metrics.AUC(name="auc")],
     )
-    return model
 
 
 def predict_probabilities(model: keras.Model, images: np.ndarray, intensity: dict, batch_size: int) -> np.ndarray:

@@ -1,6 +1,6 @@
 """What fitting the classifier needs wherever it is trained (the training pipeline, the search's
-trials): batches of a fixed number of images per epoch, freshly augmented and normalised, and the
-learning-rate schedule."""
+trials): batches of a fixed number of images per epoch, freshly augmented, normalised and
+optionally mixed (mixup, cutmix), and the learning-rate schedule."""
 
 import math
 
@@ -24,7 +24,9 @@ class TrainingBatches(keras.utils.PyDataset):
     a random stream fixed by ``seed``, the epoch and the batch index, so a run is repeatable.
     A fixed ``images_per_epoch`` gives every balancing strategy the same number of gradient steps
     whatever the size of its balanced set. A set with per-image ``weights`` (a class-weighted
-    strategy) yields ``(images, labels, weights)``, which Keras applies to the loss.
+    strategy) yields ``(images, labels, weights)``, which Keras applies to the loss. With
+    ``mixup`` (``training.mixup``, method other than ``none``) each batch is then mixed by
+    ``mix_batch`` from the same random stream; None or method ``none`` leaves it as it is.
     """
 
     def __init__(
@@ -35,6 +37,7 @@ class TrainingBatches(keras.utils.PyDataset):
         augmentation: dict,
         intensity: dict,
         seed: int,
+        mixup: dict | None = None,
     ) -> None:
         super().__init__()
         self.images = image_set["images"]
@@ -45,6 +48,7 @@ class TrainingBatches(keras.utils.PyDataset):
         self.augmentation = augmentation
         self.intensity = intensity
         self.seed = seed
+        self.mixup = mixup
         self.epoch = 0
         self.order = self._draw_order()
 
@@ -59,10 +63,59 @@ class TrainingBatches(keras.utils.PyDataset):
     def __getitem__(self, index: int) -> tuple[np.ndarray, ...]:
         members = self.order[index * self.batch_size : (index + 1) * self.batch_size]
         rng = np.random.default_rng([self.seed, self.epoch, index])
-        images = augment_batch(self.images[members], self.augmentation, rng)
-        batch = (as_model_input(images, self.intensity), self.labels[members])
-        return batch if self.weights is None else (*batch, self.weights[members])
+        images = as_model_input(augment_batch(self.images[members], self.augmentation, rng), self.intensity)
+        labels = self.labels[members]
+        weights = None if self.weights is None else self.weights[members]
+        if self.mixup is not None and self.mixup["method"] != "none":
+            images, labels, weights = mix_batch(images, labels, weights, self.mixup, rng)
+        return (images, labels) if weights is None else (images, labels, weights)
 
     def on_epoch_end(self) -> None:
         self.epoch += 1
         self.order = self._draw_order()
+
+
+def mix_batch(
+    images: np.ndarray, labels: np.ndarray, weights: np.ndarray | None, mixup: dict, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Mix every image of a ``(N, H, W, 1)`` model-input batch with a partner from the same batch
+    (a random permutation) and its label (and per-image weight) by the same share.
+
+    ``mixup``: the image keeps a share s ~ Beta(alpha, alpha) of itself, the pixel-wise
+    s x own + (1 - s) x partner. ``cutmix``: a box covering a share ~ Beta(alpha, alpha) of the
+    frame (rounded to whole pixels, anywhere inside it) is replaced by the partner's same box, and
+    s is the share of pixels left of the image itself. Labels and weights become s x own +
+    (1 - s) x partner's, so labels are soft. Weights mix like labels: for a class-weighted set this
+    weighs the mixed image's loss between its two sources' class weights.
+    """
+    partners = rng.permutation(len(labels))
+    alpha = mixup["alpha"]
+    if mixup["method"] == "mixup":
+        own = rng.beta(alpha, alpha, size=len(labels)).astype(np.float32)
+        share = own[:, np.newaxis, np.newaxis, np.newaxis]
+        mixed = share * images + (1 - share) * images[partners]
+    else:
+        mixed, own = _paste_boxes(images, partners, alpha, rng)
+
+    def blend(values: np.ndarray) -> np.ndarray:
+        return own * values + (1 - own) * values[partners]
+
+    return mixed, blend(labels), None if weights is None else blend(weights)
+
+
+def _paste_boxes(
+    images: np.ndarray, partners: np.ndarray, alpha: float, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """CutMix: each image with a box of its partner pasted in, and the share of its own pixels."""
+    mixed = images.copy()
+    height, width = images.shape[1:3]
+    own = np.empty(len(images), dtype=np.float32)
+    for index, partner in enumerate(partners):
+        side = math.sqrt(rng.beta(alpha, alpha))
+        box_height, box_width = round(side * height), round(side * width)
+        top = rng.integers(0, height - box_height + 1)
+        left = rng.integers(0, width - box_width + 1)
+        box = (slice(top, top + box_height), slice(left, left + box_width))
+        mixed[index][box] = images[partner][box]
+        own[index] = 1 - box_height * box_width / (height * width)
+    return mixed, own

@@ -31,13 +31,14 @@ class TrialTracking:
 
 def trial_settings(search: dict, training: dict, preprocessing: dict) -> dict:
     """What every trial shares: the search's epochs and images per epoch, training's batch size,
-    augmentation and schedule, the preprocessing's intensity normalisation."""
+    augmentation, mixup and schedule, the preprocessing's intensity normalisation."""
     return {
         "epochs": search["epochs"],
         "images_per_epoch": search["images_per_epoch"],
         "seed": search["seed"],
         "batch_size": training["batch_size"],
         "augmentation": training["augmentation"],
+        "mixup": training.get("mixup"),
         "learning_rate_schedule": training["learning_rate_schedule"],
         "intensity": preprocessing["intensity"],
     }
@@ -87,6 +88,7 @@ def run_trial(
         augmentation=settings["augmentation"],
         intensity=settings["intensity"],
         seed=settings["seed"],
+        mixup=settings.get("mixup"),
     )
     model = build_classifier((*train_set["images"].shape[1:], 1), architecture)
     epochs = settings["epochs"]

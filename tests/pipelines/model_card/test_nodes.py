@@ -98,3 +98,18 @@ def test_card_describes_the_architecture_training_used(card_inputs):
     assert "convolution blocks of 64, 128, 256, 256 filters" in from_search
     assert "batch normalisation off" in from_search
 
+
+
+def test_card_names_the_regularisation_training_used(card_inputs):
+    plain = card_of(card_inputs)
+    training = card_inputs["params:training"]
+    regularised = {
+        **training,
+        "architecture": {**training["architecture"], "weight_decay": 0.01, "label_smoothing": 0.1},
+        "mixup": {"method": "cutmix", "alpha": 1.0},
+    }
+    card = card_of(card_inputs, **{"params:training": regularised})
+
+    assert "- Optimiser: Adam, learning rate 0.001 (cosine schedule), batch size 132, online augmentation on, seed 42." in plain
+    assert "Optimiser: AdamW (weight decay 0.01), learning rate 0.001" in card
+    assert "online augmentation on, label smoothing 0.1, cutmix (alpha 1.0), seed 42." in card

@@ -92,6 +92,29 @@ def test_per_image_weights_change_the_training_loss():
     assert weighted["val_loss"][0] > 0
 
 
+@pytest.fixture(scope="module")
+def unregularised_weights() -> list[np.ndarray]:
+    training = {**TRAINING, "epochs": 1}
+    return train_classifier(separable_set(32), separable_set(16, seed=1), training, PREPROCESSING, None)[0].get_weights()
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"mixup": {"method": "mixup", "alpha": 0.4}},
+        {"mixup": {"method": "cutmix", "alpha": 1.0}},
+        {"architecture": {**TRAINING["architecture"], "label_smoothing": 0.1}},
+        {"architecture": {**TRAINING["architecture"], "weight_decay": 0.05}},
+    ],
+    ids=["mixup", "cutmix", "label_smoothing", "weight_decay"],
+)
+def test_each_regularisation_trains_and_changes_the_training(change, unregularised_weights):
+    training = {**TRAINING, "epochs": 1, **change}
+    model, history = train_classifier(separable_set(32), separable_set(16, seed=1), training, PREPROCESSING, None)
+    assert len(history["loss"]) == 1 and np.isfinite(history["val_loss"][0])
+    assert not all(np.array_equal(new, old) for new, old in zip(model.get_weights(), unregularised_weights))
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [

@@ -44,6 +44,7 @@ def train_classifier(
         augmentation=training["augmentation"],
         intensity=intensity,
         seed=training["seed"],
+        mixup=training.get("mixup"),
     )
     model = build_classifier((*images.shape[1:], 1), training["architecture"])
     stopping = training["early_stopping"]
