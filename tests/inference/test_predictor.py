@@ -11,11 +11,17 @@ import pytest
 from pediatric_pneumonia.evaluation.calibration import apply_calibration
 from pediatric_pneumonia.imaging.decode import ImageDecodeError
 from pediatric_pneumonia.imaging.preprocess import as_model_input, load_grayscale_image
+from pediatric_pneumonia.imaging.tta import TTA_TRANSFORMS, tta_views
 from pediatric_pneumonia.inference import ModelLoadError, Predictor, load_predictor
 from pediatric_pneumonia.inference.predictor import CONFIG_FILE, MODEL_FILE, package_folder
-from pediatric_pneumonia.imaging.tta import TTA_TRANSFORMS, tta_views
 from pediatric_pneumonia.models.ensemble import ensemble_members, is_ensemble
-from tests.inference.conftest import IMAGE_SIZE, PREPROCESSING, make_ensemble_predictor, make_predictor, predictor_around
+from tests.inference.conftest import (
+    IMAGE_SIZE,
+    PREPROCESSING,
+    make_ensemble_predictor,
+    make_predictor,
+    predictor_around,
+)
 
 
 def xray_like(seed: int, height: int = 90, width: int = 120) -> np.ndarray:
