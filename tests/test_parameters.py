@@ -104,6 +104,16 @@ def with_change(values: dict, dotted: str, value) -> dict:
         ("shortcuts", "gradcam_images", -1, "shortcuts.gradcam_images must be a whole number >= 0, got -1"),
         ("stress", "severities.markers", [2, 1], "stress.severities.markers .* moving steadily away"),
         ("search", "ray.asha.reduction_factor", 1, "search.ray.asha.reduction_factor must be a whole number >= 2, got 1"),
+        ("training", "ensemble.members", 0, "training.ensemble.members must be a positive integer, got 0"),
+        (
+            "inference",
+            "tta.transforms",
+            ["shift_up", "flip_left_right"],
+            r"Unknown inference.tta.transforms.1 'flip_left_right': use one of \('shift_up', 'shift_down'",
+        ),
+        ("inference", "tta.transforms", ["zoom_in", "zoom_in"], r"inference.tta.transforms \['zoom_in', 'zoom_in'\] must list distinct"),
+        ("inference", "tta.shift_fraction", 0.5, r"inference.tta.shift_fraction must be a fraction of the side in \(0, 0.2\], got 0.5"),
+        ("inference", "tta.zoom", 0.0, r"inference.tta.zoom must be a zoom step \(scale 1 \+- zoom\) in \(0, 0.3\], got 0.0"),
     ],
 )
 def test_a_wrong_value_names_its_key_what_is_allowed_and_the_file(parameters, key, change, value, message):

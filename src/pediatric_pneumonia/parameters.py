@@ -25,6 +25,7 @@ from .evaluation.patients import PATIENT_AGGREGATIONS
 from .evaluation.thresholds import THRESHOLD_METHODS
 from .imaging.preprocess import GEOMETRY_METHODS, INTENSITY_METHODS
 from .imaging.shifts import IDENTITY, SHIFTS
+from .imaging.tta import TTA_TRANSFORMS
 from .naming import PATIENT_KEYS
 from .strategies import STRATEGIES, STRATEGY_TABLE
 
@@ -234,6 +235,10 @@ class Mixup(Group):
     alpha: PositiveNumber = 0.2  # Beta(alpha, alpha) draws the mixing share
 
 
+class Ensemble(Group):
+    members: PositiveInt = 1
+
+
 class Training(Group):
     seed: int
     epochs: PositiveInt
@@ -245,6 +250,7 @@ class Training(Group):
     architecture: Architecture
     augmentation: OnlineAugmentation
     mixup: Mixup = Mixup()
+    ensemble: Ensemble = Ensemble()
 
 
 class Calibration(Group):
@@ -268,8 +274,24 @@ class Threshold(Group):
         return self
 
 
+class TestTimeAugmentation(Group):
+    transforms: list[Literal[tuple(TTA_TRANSFORMS)]] = Field(
+        [], description="a list of distinct transforms (none: off)"
+    )
+    shift_fraction: Annotated[float, Field(gt=0, le=0.2)] = Field(0.03, description="a fraction of the side")
+    zoom: Annotated[float, Field(gt=0, le=0.3)] = Field(0.05, description="a zoom step (scale 1 +- zoom)")
+
+    @field_validator("transforms")
+    @classmethod
+    def _distinct(cls, transforms: list[str]) -> list[str]:
+        if len(set(transforms)) != len(transforms):
+            raise ValueError(f"{_key()} {transforms} must list distinct transforms (a repeat would weigh it twice).")
+        return transforms
+
+
 class Inference(Group):
     batch_size: PositiveInt
+    tta: TestTimeAugmentation = TestTimeAugmentation()
 
 
 # --- reports ----------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from pediatric_pneumonia.explain import (
     rank_correlation,
 )
 from pediatric_pneumonia.models.classifier import build_classifier
+from pediatric_pneumonia.models.ensemble import build_ensemble, ensemble_members
 
 from ..conftest import PAPER_ARCHITECTURE
 from .quadrant_model import SIZE, quadrant_masses, square_images, trained_quadrant_model
@@ -157,3 +158,17 @@ def test_the_jax_backend_gives_the_same_maps_as_tensorflow(tmp_path):
     )
 
     np.testing.assert_allclose(np.load(tmp_path / "maps.npy"), grad_cam(trained_quadrant_model(), images), atol=0.02)
+
+
+def test_grad_cam_of_a_seed_ensemble_is_the_mean_of_its_members_maps():
+    members = [build_classifier((SIZE, SIZE, 1), PAPER_ARCHITECTURE) for _ in range(2)] + [trained_quadrant_model()]
+    images = pneumonia_input(4, seed=5)
+    ensemble = build_ensemble(members)
+
+    member_maps = [grad_cam(member, images) for member in members]
+
+    np.testing.assert_allclose(grad_cam(ensemble, images), np.mean(member_maps, axis=0), atol=1e-6)
+    randomised = randomised_copy(ensemble, seed=0)
+    assert [member.name for member in ensemble_members(randomised)] == ["member_0", "member_1", "member_2"]
+    for original, copy in zip(ensemble_members(ensemble), ensemble_members(randomised)):
+        assert not np.allclose(copy.get_layer("conv_1").kernel.numpy(), original.get_layer("conv_1").kernel.numpy())

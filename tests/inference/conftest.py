@@ -6,6 +6,7 @@ import pytest
 from pediatric_pneumonia.inference import Predictor
 from pediatric_pneumonia.inference.predictor import PACKAGE_FORMAT_VERSION
 from pediatric_pneumonia.models.classifier import build_classifier
+from pediatric_pneumonia.models.ensemble import build_ensemble
 from tests.conftest import PAPER_ARCHITECTURE
 
 IMAGE_SIZE = 32
@@ -35,12 +36,27 @@ def make_predictor(threshold: float = 0.5, temperature: float = 1.5) -> Predicto
     )
 
 
+def seeded_classifiers(count: int, size: int = IMAGE_SIZE) -> list[keras.Model]:
+    """``count`` freshly initialised project CNNs, seeded 0, 1, ... (as ensemble members train)."""
+    classifiers = []
+    for seed in range(count):
+        keras.utils.set_random_seed(seed)
+        classifiers.append(build_classifier((size, size, 1), PAPER_ARCHITECTURE))
+    return classifiers
+
+
+def make_ensemble_predictor(members: int = 3) -> Predictor:
+    """A predictor around a seed ensemble of ``members`` seeded CNNs."""
+    return predictor_around(build_ensemble(seeded_classifiers(members)), PREPROCESSING["intensity"])
+
+
 def predictor_around(
     classifier: keras.Model,
     intensity: dict,
     calibration: dict | None = None,
     threshold: float = 0.5,
     batch_size: int = 64,
+    tta: dict | None = None,
 ) -> Predictor:
     """A predictor package around any small Keras model (square one-channel input), as the training
     pipeline packages one: the nodes that score take it instead of the raw model."""
@@ -53,7 +69,7 @@ def predictor_around(
             "preprocessing": {**PREPROCESSING, "image_size": size, "intensity": intensity},
             "calibration": calibration or {"method": "none", "temperature": 1.0},
             "decision": {"method": "fixed", "threshold": threshold},
-            "inference": {"batch_size": batch_size},
+            "inference": {"batch_size": batch_size, "tta": tta},
         },
     )
 

@@ -7,7 +7,7 @@ import pytest
 
 from pediatric_pneumonia.imaging.preprocess import as_model_input
 from pediatric_pneumonia.inference.export import ExportError, export_tflite, tflite_probabilities
-from tests.inference.conftest import IMAGE_SIZE
+from tests.inference.conftest import IMAGE_SIZE, make_ensemble_predictor
 
 
 @pytest.fixture(scope="module")
@@ -44,3 +44,20 @@ def test_a_conversion_that_computes_something_else_writes_nothing(tmp_path, pred
     with pytest.raises(ExportError, match="different probabilities"):
         export_tflite(predictor, tmp_path / "classifier.tflite")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_seed_ensemble_exports_as_one_model_of_its_mean_logit(tmp_path):
+    ensemble = make_ensemble_predictor(3)
+    ensemble.config["inference"]["tta"] = {"transforms": ["shift_up"], "shift_fraction": 0.05, "zoom": 0.1}
+    stored = np.random.default_rng(8).integers(0, 256, (4, IMAGE_SIZE, IMAGE_SIZE), dtype=np.uint8)
+    model_input = as_model_input(stored, ensemble.preprocessing["intensity"])
+
+    exported = export_tflite(ensemble, tmp_path / "classifier.tflite")
+
+    np.testing.assert_allclose(
+        tflite_probabilities(exported, model_input), ensemble.classifier.predict(model_input, verbose=0).reshape(-1), atol=1e-5
+    )
+    config = json.loads((tmp_path / "predictor.json").read_text())
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["classifier.tflite", "predictor.json"]
+    assert config["inference"]["tta"]["transforms"] == ["shift_up"]
+    assert "inference.tta" in config["tflite"]["test_time_augmentation"]

@@ -26,7 +26,7 @@ from packaging.utils import canonicalize_name
 
 from pediatric_pneumonia.inference import ModelLoadError, load_predictor
 from pediatric_pneumonia.inference.mlflow_model import BEST_ALIAS, log_predictor_model
-from tests.inference.conftest import make_predictor
+from tests.inference.conftest import make_ensemble_predictor, make_predictor
 
 NAME = "pediatric_pneumonia_test"
 
@@ -88,6 +88,20 @@ def test_the_pyfunc_model_takes_raw_image_bytes_or_base64(tracking):
     assert model.metadata.get_input_schema().input_names() == ["image"]
     with pytest.raises(MlflowException, match="image 0"):
         model.predict(pd.DataFrame({"image": [b"not an image"]}))
+
+
+def test_an_ensemble_with_tta_is_one_logged_model_that_scores_like_its_predictor(tracking):
+    predictor = make_ensemble_predictor(2)
+    predictor.config["inference"]["tta"] = {"transforms": ["shift_left", "zoom_in"], "shift_fraction": 0.05, "zoom": 0.1}
+    with mlflow.start_run() as run:
+        log_predictor_model(predictor, NAME, "baseline_model")
+    images = [png_bytes(0), png_bytes(1)]
+
+    scored = mlflow.pyfunc.load_model(f"runs:/{run.info.run_id}/baseline_model").predict(pd.DataFrame({"image": images}))
+
+    expected = [prediction.probability for prediction in predictor.predict_batch(images)]
+    np.testing.assert_allclose(scored["probability"], expected, atol=1e-6)
+    assert [int(version.version) for version in MlflowClient().search_model_versions(f"name='{NAME}'")] == [1]
 
 
 def test_an_unknown_model_uri_is_named(tracking):

@@ -11,9 +11,17 @@ import pytest
 from pediatric_pneumonia.evaluation.calibration import apply_calibration
 from pediatric_pneumonia.imaging.decode import ImageDecodeError
 from pediatric_pneumonia.imaging.preprocess import as_model_input, load_grayscale_image
+from pediatric_pneumonia.imaging.tta import TTA_TRANSFORMS, tta_views
 from pediatric_pneumonia.inference import ModelLoadError, Predictor, load_predictor
 from pediatric_pneumonia.inference.predictor import CONFIG_FILE, MODEL_FILE, package_folder
-from tests.inference.conftest import IMAGE_SIZE, PREPROCESSING, make_predictor
+from pediatric_pneumonia.models.ensemble import ensemble_members, is_ensemble
+from tests.inference.conftest import (
+    IMAGE_SIZE,
+    PREPROCESSING,
+    make_ensemble_predictor,
+    make_predictor,
+    predictor_around,
+)
 
 
 def xray_like(seed: int, height: int = 90, width: int = 120) -> np.ndarray:
@@ -176,3 +184,67 @@ def test_a_file_that_cannot_be_read_is_named_with_the_reason(tmp_path, predictor
     folder.mkdir()
     with pytest.raises(ImageDecodeError, match="is not a file"):
         predictor.predict(folder)
+
+
+# --- seed ensembles and test-time augmentation -------------------------------------------------
+
+ALL_VIEWS = {"transforms": list(TTA_TRANSFORMS), "shift_fraction": 0.05, "zoom": 0.1}
+
+
+def stored_images(count: int = 4) -> np.ndarray:
+    return np.stack([cv2.resize(xray_like(seed), (IMAGE_SIZE, IMAGE_SIZE)) for seed in range(count)])
+
+
+def test_an_ensemble_package_round_trips_in_safe_mode(tmp_path):
+    ensemble = make_ensemble_predictor(3)
+    ensemble.save(tmp_path / "ensemble")
+
+    loaded = Predictor.from_package(tmp_path / "ensemble")
+
+    assert is_ensemble(loaded.classifier) and len(ensemble_members(loaded.classifier)) == 3
+    np.testing.assert_allclose(loaded.probabilities(stored_images()), ensemble.probabilities(stored_images()), atol=1e-6)
+    np.testing.assert_allclose(loaded.heatmaps(stored_images()), ensemble.heatmaps(stored_images()), atol=1e-6)
+
+
+def test_tta_without_transforms_is_the_identity_exactly(predictor):
+    images = stored_images()
+    without = predictor_around(predictor.classifier, PREPROCESSING["intensity"])
+    off = predictor_around(predictor.classifier, PREPROCESSING["intensity"], tta={**ALL_VIEWS, "transforms": []})
+
+    np.testing.assert_array_equal(off.raw_probabilities(images), without.raw_probabilities(images))
+    np.testing.assert_array_equal(
+        without.raw_probabilities(images),
+        predictor.classifier.predict(as_model_input(images, PREPROCESSING["intensity"]), verbose=0).reshape(-1),
+    )
+
+
+def test_tta_changes_nothing_for_a_model_that_ignores_the_image():
+    inputs = keras.Input((IMAGE_SIZE, IMAGE_SIZE, 1))
+    output = keras.layers.Dense(1, activation="sigmoid")
+    constant = keras.Model(inputs, output(keras.layers.GlobalAveragePooling2D()(inputs)))
+    output.set_weights([np.zeros((1, 1)), np.array([0.7])])
+    images = stored_images()
+
+    with_views = predictor_around(constant, PREPROCESSING["intensity"], tta=ALL_VIEWS).raw_probabilities(images)
+
+    np.testing.assert_allclose(with_views, 1 / (1 + np.exp(-0.7)), atol=1e-6)
+
+
+def test_tta_is_the_sigmoid_of_the_mean_logit_over_the_image_and_its_views(tmp_path, predictor):
+    images = stored_images()
+    intensity = PREPROCESSING["intensity"]
+    logits = [
+        np.log(p / (1 - p))
+        for view in tta_views(images, ALL_VIEWS)
+        for p in [predictor.classifier.predict(as_model_input(view, intensity), verbose=0).reshape(-1).astype(np.float64)]
+    ]
+
+    with_views = predictor_around(predictor.classifier, intensity, tta=ALL_VIEWS)
+
+    assert len(logits) == 1 + len(TTA_TRANSFORMS)
+    np.testing.assert_allclose(with_views.raw_probabilities(images), 1 / (1 + np.exp(-np.mean(logits, axis=0))), atol=1e-6)
+    assert not np.allclose(with_views.raw_probabilities(images), predictor.raw_probabilities(images), atol=1e-7)
+    # The package carries it, so a loaded predictor scores the same; Grad-CAM stays on the image itself.
+    with_views.save(tmp_path / "tta")
+    np.testing.assert_array_equal(Predictor.from_package(tmp_path / "tta").raw_probabilities(images), with_views.raw_probabilities(images))
+    np.testing.assert_array_equal(with_views.heatmaps(images), predictor.heatmaps(images))

@@ -12,6 +12,8 @@ import numpy as np
 from keras import ops
 from scipy.stats import spearmanr
 
+from ..models.ensemble import ensemble_members
+
 
 def last_conv_layer_name(model: keras.Model) -> str:
     """The name of the model's last ``Conv2D`` layer (Grad-CAM's default layer)."""
@@ -87,15 +89,20 @@ def grad_cam(
     """Grad-CAM heat maps of the model's pneumonia output.
 
     Args:
-        model: a classifier ending in one sigmoid unit (pneumonia), e.g. ``build_classifier``'s.
+        model: a classifier ending in one sigmoid unit (pneumonia), e.g. ``build_classifier``'s, or
+            a seed ensemble (``models.ensemble``), whose map is the mean of its members' maps.
         model_input: what the model is fed, (N, H, W, 1) float32 in 0-255 (``as_model_input``).
         layer_name: the feature-map layer; None = the last Conv2D.
         batch_size: images per forward/backward pass.
 
     Returns:
-        (N, H, W) float32 maps in [0, 1] (each divided by its own maximum), upsampled bilinearly to
-        the input size. A map with no positive evidence (e.g. dead ReLUs) stays all zeros.
+        (N, H, W) float32 maps in [0, 1] (each divided by its own maximum; an ensemble's mean is
+        not rescaled, so members that disagree give a fainter map), upsampled bilinearly to the
+        input size. A map with no positive evidence (e.g. dead ReLUs) stays all zeros.
     """
+    members = ensemble_members(model)
+    if len(members) > 1:
+        return np.mean([grad_cam(member, model_input, layer_name, batch_size) for member in members], axis=0)
     backend = keras.backend.backend()
     if backend not in GRADIENTS:
         raise ValueError(f"Grad-CAM has no gradient for the Keras backend '{backend}'; use one of {tuple(GRADIENTS)}.")
@@ -145,7 +152,8 @@ def randomised_copy(model: keras.Model, seed: int) -> keras.Model:
                 config[key] = {**value, "config": {**value["config"], "seed": int(rng.integers(2**31 - 1))}}
         return layer.__class__.from_config(config)
 
-    return keras.models.clone_model(model, clone_function=reinitialised)
+    # recursive: an ensemble's members are nested models, each reinitialised layer by layer.
+    return keras.models.clone_model(model, clone_function=reinitialised, recursive=True)
 
 
 def rank_correlation(a: np.ndarray, b: np.ndarray) -> float:

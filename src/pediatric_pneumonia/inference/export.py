@@ -2,7 +2,9 @@
 
 The TFLite file holds only the network. What happens around it (decoding, the square resize,
 intensity normalisation before it; calibration and the decision threshold after it) is described
-by the ``predictor.json`` written beside it, the same file a predictor package carries.
+by the ``predictor.json`` written beside it, the same file a predictor package carries. A seed
+ensemble (``models.ensemble``) converts as one model (its builtin layers convert), whose output is
+already sigmoid(mean member logit); test-time augmentation (``inference.tta``) is the app's to apply.
 """
 
 import json
@@ -14,6 +16,7 @@ import numpy as np
 import tensorflow as tf
 from ai_edge_litert.interpreter import Interpreter
 
+from ..imaging.tta import tta_transforms
 from .predictor import CONFIG_FILE, Predictor
 
 # Largest difference allowed between the TFLite and the Keras probabilities on the probe images:
@@ -77,6 +80,11 @@ def tflite_description(predictor: Predictor, model_file: str) -> dict:
             "dtype": "float32",
             "values": f"raw sigmoid probability of {predictor.classes[-1]}, before calibration",
         },
+        "test_time_augmentation": (
+            "average the logits of the stored image and of each inference.tta transform of it, then the sigmoid"
+            if tta_transforms(predictor.tta)
+            else "none"
+        ),
     }
 
 

@@ -9,7 +9,9 @@ from pathlib import Path
 
 import keras
 
-PACKAGE_FORMAT_VERSION = 1
+# 2: predictor.json may carry inference.tta (test-time augmentation), which a format-1 reader would
+# ignore and so score differently; format-1 packages are read as having none.
+PACKAGE_FORMAT_VERSION = 2
 MODEL_FILE = "classifier.keras"
 CONFIG_FILE = "predictor.json"
 CONFIG_KEYS = ("format_version", "classes", "preprocessing", "calibration", "decision")

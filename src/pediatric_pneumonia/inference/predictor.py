@@ -6,7 +6,8 @@ with, the validation-fitted calibration and the validation-chosen decision thres
 that scores a model scores through it: the test report, the stress report, the explanations, the
 model card's figures, the MLflow model, the CLI and the web app. Images are read through the
 pipeline's own ``imaging.preprocess.stored_image``; probabilities are ``normalise -> model ->
-calibrate`` (``probabilities``) and the label cuts them at the threshold (``label_for``).
+calibrate`` (``probabilities``; with test-time augmentation, the model's logit is averaged over
+views of the image) and the label cuts them at the threshold (``label_for``).
 """
 
 import threading
@@ -113,6 +114,11 @@ class Predictor:
     def batch_size(self) -> int:
         return int(self.config.get("inference", {}).get("batch_size", DEFAULT_BATCH_SIZE))
 
+    @property
+    def tta(self) -> dict | None:
+        """The package's test-time augmentation (``inference.tta``); None (off) in packages before it."""
+        return self.config.get("inference", {}).get("tta")
+
     @classmethod
     def load(cls, model: str | Path | None = None, project_path: str | Path = ".", env: str | None = None) -> "Predictor":
         """Load from a package folder, an MLflow URI or a strategy name (see ``loading.resolved_package``)."""
@@ -156,9 +162,12 @@ class Predictor:
         return as_model_input(stored_images, self.preprocessing["intensity"])
 
     def raw_probabilities(self, stored_images: np.ndarray) -> np.ndarray:
-        """The model's uncalibrated probability of the positive class per (N, H, W) stored image."""
+        """The model's uncalibrated probability of the positive class per (N, H, W) stored image,
+        averaged over the package's test-time augmentation views when it has any (as logits)."""
         with self._lock:
-            return predict_probabilities(self.classifier, stored_images, self.preprocessing["intensity"], self.batch_size)
+            return predict_probabilities(
+                self.classifier, stored_images, self.preprocessing["intensity"], self.batch_size, self.tta
+            )
 
     def calibrate(self, raw_probabilities: np.ndarray) -> np.ndarray:
         """The package's validation-fitted calibration applied to raw probabilities."""
@@ -169,8 +178,9 @@ class Predictor:
         return self.calibrate(self.raw_probabilities(stored_images))
 
     def heatmaps(self, stored_images: np.ndarray, layer: str | None = None) -> np.ndarray:
-        """Grad-CAM maps (N, H, W) of the pneumonia output for stored images; ``layer`` defaults to
-        the model's last convolution."""
+        """Grad-CAM maps (N, H, W) of the pneumonia output for stored images (of an ensemble: the
+        mean of its members' maps), on the image itself, never a test-time augmentation view;
+        ``layer`` defaults to the model's last convolution."""
         with self._lock:
             return grad_cam(self.classifier, self.model_input(stored_images), layer)
 

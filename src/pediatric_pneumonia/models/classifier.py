@@ -3,9 +3,12 @@ the search, the synthesis report and ``Predictor`` (through which everything els
 
 import keras
 import numpy as np
+from scipy.special import expit
 
 from ..imaging.preprocess import as_model_input
+from ..imaging.tta import tta_transforms, tta_views
 from ..parameters import ARCHITECTURE_SOURCES, check_parameters
+from .ensemble import logit_model
 
 
 def build_classifier(input_shape: tuple[int, ...], architecture: dict) -> keras.Model:
@@ -59,10 +62,23 @@ def compile_classifier(model: keras.Model, learning_rate: float, label_smoothing
     )
 
 
-def predict_probabilities(model: keras.Model, images: np.ndarray, intensity: dict, batch_size: int) -> np.ndarray:
+def predict_probabilities(
+    model: keras.Model, images: np.ndarray, intensity: dict, batch_size: int, tta: dict | None = None
+) -> np.ndarray:
     """The model's probability of the positive class (the last of ``raw_data.classes``) per stored
-    uint8 image, after the configured intensity normalisation."""
-    return model.predict(as_model_input(images, intensity), batch_size=batch_size, verbose=0).reshape(-1)
+    uint8 image, after the configured intensity normalisation.
+
+    With test-time augmentation (``inference.tta`` transforms), sigmoid of the mean logit over the
+    image and each of its views (``imaging.tta``); with none, the model's output as it is.
+    """
+    if not tta_transforms(tta):
+        return model.predict(as_model_input(images, intensity), batch_size=batch_size, verbose=0).reshape(-1)
+    logits = logit_model(model)
+    mean_logit = np.mean(
+        [logits.predict(as_model_input(view, intensity), batch_size=batch_size, verbose=0).reshape(-1) for view in tta_views(images, tta)],
+        axis=0,
+    )
+    return expit(mean_logit).astype(np.float32)
 
 
 def choose_architecture(training: dict, searched_architecture: dict | None) -> dict:

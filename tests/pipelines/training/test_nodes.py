@@ -2,12 +2,16 @@ import keras
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.special import expit, logit
 
 from pediatric_pneumonia.evaluation.calibration import apply_calibration
+from pediatric_pneumonia.imaging.preprocess import as_model_input
 from pediatric_pneumonia.models.classifier_training import TrainingBatches
+from pediatric_pneumonia.models.ensemble import ensemble_members, is_ensemble
 from pediatric_pneumonia.parameters import check_parameters
 from pediatric_pneumonia.pipelines.training.nodes import (
     fit_calibration,
+    package_predictor,
     score_validation_set,
     select_decision_threshold,
     train_classifier,
@@ -208,3 +212,59 @@ def test_calibration_node_softens_an_overconfident_model():
 def test_history_in_mlflow_format_has_one_step_per_epoch():
     tracked = to_mlflow_history({"loss": [0.7, 0.5]})
     assert tracked == {"loss": [{"value": 0.7, "step": 0}, {"value": 0.5, "step": 1}]}
+
+
+# --- seed ensembles and test-time augmentation -------------------------------------------------
+
+ONE_EPOCH = {**TRAINING, "epochs": 1}
+
+
+def weights_of(model: keras.Model) -> list[np.ndarray]:
+    return [weights.copy() for weights in model.get_weights()]
+
+
+def trained(training: dict) -> tuple[keras.Model, dict]:
+    return train_classifier(separable_set(32), separable_set(16, seed=1), training, PREPROCESSING, None)
+
+
+@pytest.fixture(scope="module")
+def today() -> tuple[keras.Model, dict]:
+    """One epoch of training without the ensemble setting (as before it existed)."""
+    return trained(ONE_EPOCH)
+
+
+def test_a_one_member_ensemble_trains_todays_model(today):
+    today, today_history = today
+    single, single_history = trained({**ONE_EPOCH, "ensemble": {"members": 1}})
+
+    assert not is_ensemble(single) and single_history == today_history
+    assert all(np.array_equal(a, b) for a, b in zip(weights_of(single), weights_of(today)))
+
+
+def test_members_train_with_consecutive_seeds_into_one_model_with_every_members_history(today):
+    ensemble, history = trained({**ONE_EPOCH, "ensemble": {"members": 2}})
+    alone = [today, trained({**ONE_EPOCH, "seed": ONE_EPOCH["seed"] + 1})]
+
+    assert is_ensemble(ensemble) and len(ensemble_members(ensemble)) == 2
+    assert {name: history[name] for name in alone[0][1]} == alone[0][1]
+    assert {name: history[f"member_1.{name}"] for name in alone[1][1]} == alone[1][1]
+    images = as_model_input(separable_set(8, seed=2)["images"], PREPROCESSING["intensity"])
+    logits = [logit(model.predict(images, verbose=0).reshape(-1).astype(np.float64)) for model, _ in alone]
+    np.testing.assert_allclose(ensemble.predict(images, verbose=0).reshape(-1), expit(np.mean(logits, axis=0)), atol=1e-6)
+
+
+def test_validation_is_scored_with_the_test_time_augmentation_the_package_scores_with():
+    tta = {"transforms": ["shift_down", "zoom_out"], "shift_fraction": 0.1, "zoom": 0.2}
+    validation_set = brightness_set([40, 100], [150, 180])
+    validation_set["images"] = np.random.default_rng(0).integers(0, 256, (4, 4, 4), dtype=np.uint8)
+    inference = {"batch_size": 8, "tta": tta}
+    frame = score_validation_set(mean_gray_model(), validation_set, PREPROCESSING, inference)
+
+    predictor = package_predictor(
+        mean_gray_model(), UNCHANGED, {"method": "fixed", "threshold": 0.5, "validation_roc_auc": 1.0},
+        {**PREPROCESSING, "image_size": 4}, inference, ["NORMAL", "PNEUMONIA"],
+    )
+
+    assert predictor.tta == tta
+    np.testing.assert_allclose(frame["raw_probability"], predictor.raw_probabilities(validation_set["images"]), atol=1e-7)
+    assert not np.allclose(frame["raw_probability"], scored(validation_set)["raw_probability"], atol=1e-4)

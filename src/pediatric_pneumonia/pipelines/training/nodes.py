@@ -14,9 +14,9 @@ from ...inference import Predictor
 from ...inference.package import PACKAGE_FORMAT_VERSION
 from ...models.classifier import build_classifier, choose_architecture, predict_probabilities
 from ...models.classifier_training import TrainingBatches, cosine_learning_rate
+from ...models.ensemble import build_ensemble
 
 logger = logging.getLogger(__name__)
-
 
 
 def train_classifier(
@@ -31,10 +31,28 @@ def train_classifier(
     weights the training loss by them; validation is never weighted. The architecture is the
     search's (``searched_architecture``) when ``training.architecture_from`` is ``search``.
 
-    Returns the model and its per-epoch history (``loss``, ``val_loss``, ``accuracy``, ``lr``, ...).
+    With ``training.ensemble.members`` N > 1, N members train on the same data with seeds
+    ``training.seed + i`` (member 0 is the single model) and are returned as one seed ensemble
+    (``models.ensemble``).
+
+    Returns the model and its per-epoch history (``loss``, ``val_loss``, ``accuracy``, ``lr``, ...:
+    member 0's; member i's under ``member_<i>.loss``, ...).
     """
     training = choose_architecture(training, searched_architecture)
-    keras.utils.set_random_seed(training["seed"])
+    members, history = [], {}
+    for index in range(training.get("ensemble", {}).get("members", 1)):
+        member, member_history = fit_member(balanced_train_set, validation_set, training, preprocessing, training["seed"] + index)
+        members.append(member)
+        prefix = f"member_{index}." if index else ""
+        history |= {f"{prefix}{name}": values for name, values in member_history.items()}
+    return build_ensemble(members), history
+
+
+def fit_member(
+    balanced_train_set: dict, validation_set: dict, training: dict, preprocessing: dict, seed: int
+) -> tuple[keras.Model, dict[str, list[float]]]:
+    """One classifier trained with ``seed`` (weights, batch order and augmentation) and its history."""
+    keras.utils.set_random_seed(seed)
     intensity = preprocessing["intensity"]
     images = balanced_train_set["images"]
     batches = TrainingBatches(
@@ -43,7 +61,7 @@ def train_classifier(
         images_per_epoch=training["images_per_epoch"] or len(images),
         augmentation=training["augmentation"],
         intensity=intensity,
-        seed=training["seed"],
+        seed=seed,
         mixup=training.get("mixup"),
     )
     model = build_classifier((*images.shape[1:], 1), training["architecture"])
@@ -79,13 +97,14 @@ def train_classifier(
 
 def score_validation_set(classifier: keras.Model, validation_set: dict, preprocessing: dict, inference: dict) -> pd.DataFrame:
     """One row per validation image: path, target and the model's uncalibrated ``raw_probability``,
-    scored once (by the function ``Predictor`` scores with) for the calibration and the threshold."""
+    scored once (by the function ``Predictor`` scores with, test-time augmentation included) for the
+    calibration and the threshold."""
     return pd.DataFrame(
         {
             "path": validation_set["paths"],
             "target": validation_set["labels"].astype(int),
             "raw_probability": predict_probabilities(
-                classifier, validation_set["images"], preprocessing["intensity"], inference["batch_size"]
+                classifier, validation_set["images"], preprocessing["intensity"], inference["batch_size"], inference.get("tta")
             ),
         }
     )
@@ -135,8 +154,8 @@ def package_predictor(
     classes: list[str],
 ) -> Predictor:
     """Bundle the classifier with what using it needs: the preprocessing it was trained with, the
-    calibration and the decision threshold (both fitted on validation), the class names and the
-    batch size it scores with. Every later node scores with this object."""
+    calibration and the decision threshold (both fitted on validation), the class names, the
+    batch size and the test-time augmentation it scores with. Every later node scores with this object."""
     return Predictor(
         classifier,
         {
@@ -145,7 +164,7 @@ def package_predictor(
             "preprocessing": preprocessing,
             "calibration": {"method": calibration["method"], "temperature": calibration["temperature"]},
             "decision": decision_threshold,
-            "inference": {"batch_size": inference["batch_size"]},
+            "inference": {"batch_size": inference["batch_size"], "tta": inference.get("tta")},
             "validation": {"roc_auc": decision_threshold["validation_roc_auc"]},
         },
     )
