@@ -7,6 +7,9 @@ that scores a model scores through it: the test report, the stress report, the e
 model card's figures, the MLflow model, the CLI and the web app. Images are read through the
 pipeline's own ``imaging.preprocess.stored_image``; probabilities are ``normalise -> model ->
 calibrate`` (``probabilities``) and the label cuts them at the threshold (``label_for``).
+A package with a shift reference (format 2) also scores how unlike the validation images each
+image is (``ood_scores``, in every ``Prediction``) and tests a set of images for dataset shift
+(``check_shift``; ``evaluation.shift``).
 """
 
 import threading
@@ -18,6 +21,8 @@ import keras
 import numpy as np
 
 from ..evaluation.calibration import apply_calibration
+from ..evaluation.shift import OutOfDistributionScorer, shift_report
+from ..evaluation.synthesis_features import embed, feature_extractor
 from ..explain import grad_cam
 from ..imaging.decode import DEFAULT_MAX_PIXELS, ImageDecodeError, to_grayscale_uint8
 from ..imaging.preprocess import as_model_input, fit_to_square, stored_image
@@ -29,9 +34,11 @@ from .package import (
     MODEL_FILE,
     PACKAGE_FORMAT_VERSION,
     ModelLoadError,
+    NoShiftReferenceError,
     check_package_config,
     package_folder,
     read_package,
+    read_shift_reference,
     write_package,
 )
 
@@ -42,6 +49,7 @@ __all__ = [
     "PACKAGE_FORMAT_VERSION",
     "Explanation",
     "ModelLoadError",
+    "NoShiftReferenceError",
     "Prediction",
     "Predictor",
     "load_predictor",
@@ -52,6 +60,10 @@ __all__ = [
 DEFAULT_BATCH_SIZE = 64
 
 ImageInput = str | Path | bytes | np.ndarray
+OOD_WARNING = (
+    "This image looks unlike the images the model was validated on (out-of-distribution score {score:.1f}, "
+    "over {cutoff:g}): do not trust its prediction without a closer look."
+)
 
 
 @dataclass(frozen=True)
@@ -63,6 +75,10 @@ class Prediction:
     probability: float | None
     threshold: float
     error: str | None = None
+    # Packages with a shift reference: how unlike the validation images the image is (a percentile
+    # of their own nearest-neighbour distances, 0-100) and a plain warning over the package's cut-off.
+    ood_score: float | None = None
+    ood_warning: str | None = None
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -85,13 +101,24 @@ class Predictor:
     the label is positive when it is at or above ``threshold``, exactly as in the test report.
     """
 
-    def __init__(self, classifier: keras.Model, config: dict, name: str = "predictor") -> None:
+    def __init__(
+        self,
+        classifier: keras.Model,
+        config: dict,
+        name: str = "predictor",
+        shift_reference: dict[str, np.ndarray] | None = None,
+    ) -> None:
         check_package_config(config, classifier.input_shape[1:], name)
+        if (shift_reference is None) != (config.get("shift_reference") is None):
+            raise ModelLoadError(f"'{name}': predictor.json's shift_reference and the reference arrays go together (one is missing).")
         self.classifier = classifier
         self.config = config
         self.name = name
+        self.shift_reference = shift_reference
         # Keras models are not guaranteed safe under concurrent calls (the web app serves threads).
         self._lock = threading.Lock()
+        self._extractor: keras.Model | None = None
+        self._ood_scorer: OutOfDistributionScorer | None = None
 
     @property
     def classes(self) -> list[str]:
@@ -125,11 +152,11 @@ class Predictor:
     def from_package(cls, folder: str | Path) -> "Predictor":
         """Load a package folder (``classifier.keras`` + ``predictor.json``)."""
         classifier, config = read_package(folder)
-        return cls(classifier, config, name=str(folder))
+        return cls(classifier, config, name=str(folder), shift_reference=read_shift_reference(folder, config))
 
     def save(self, folder: str | Path) -> None:
         """Write the package into ``folder`` (created; must not hold another package)."""
-        write_package(folder, self.classifier, self.config)
+        write_package(folder, self.classifier, self.config, self.shift_reference)
 
     def stored_image(self, image: ImageInput, source: str, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
         """The square uint8 image the pipeline would store for ``image``: a file path, encoded bytes
@@ -174,11 +201,64 @@ class Predictor:
         with self._lock:
             return grad_cam(self.classifier, self.model_input(stored_images), layer)
 
+    @property
+    def shift_settings(self) -> dict:
+        """The shift check's settings recorded at training (``params:shift``); NoShiftReferenceError
+        for a package without a shift reference."""
+        if self.shift_reference is None:
+            raise NoShiftReferenceError(self.name, self.config.get("format_version"))
+        return self.config["shift_reference"]["settings"]
+
+    def features(self, stored_images: np.ndarray) -> np.ndarray:
+        """Feature vectors (N, D) of stored images: the pooled feature map the shift reference was
+        taken from (``shift_reference.feature_layer``; by default the model's last one)."""
+        layer = (self.config.get("shift_reference") or {}).get("feature_layer")
+        with self._lock:
+            if self._extractor is None:
+                self._extractor = feature_extractor(self.classifier, layer)
+            return embed(self._extractor, stored_images, self.preprocessing["intensity"], self.batch_size)
+
+    def ood_scores(self, stored_images: np.ndarray) -> np.ndarray | None:
+        """Each stored image's out-of-distribution score (0-100; ``evaluation.shift``) against the
+        package's shift reference, or None for a package without one."""
+        if self.shift_reference is None:
+            return None
+        if self._ood_scorer is None:
+            self._ood_scorer = OutOfDistributionScorer(self.shift_reference["features"], self.shift_settings["neighbours"])
+        return self._ood_scorer.scores(self.features(stored_images))
+
+    def ood_warning(self, score: float | None) -> str | None:
+        """The plain warning for an out-of-distribution score over the package's cut-off, else None."""
+        if score is None or score <= (cutoff := self.shift_settings["warning_percentile"]):
+            return None
+        return OOD_WARNING.format(score=score, cutoff=cutoff)
+
+    def check_shift(self, stored_images: np.ndarray, **overrides) -> dict:
+        """Test stored images (N >= 2, no labels) for dataset shift against the package's validation
+        reference: the MMD permutation test in the model's feature space, the predicted prevalence,
+        the out-of-distribution scores (``evaluation.shift.shift_report``; per image under
+        ``image_scores``). ``overrides`` replace recorded settings (``permutations``, ``alpha``, ...).
+        Raises NoShiftReferenceError for a package without a reference."""
+        settings = {**self.shift_settings, **overrides}
+        if len(stored_images) < 2:
+            raise ValueError(f"A shift check needs at least 2 readable images, got {len(stored_images)}.")
+        scores = self.ood_scores(stored_images)
+        report = shift_report(
+            self.shift_reference["features"],
+            self.shift_reference["probabilities"],
+            self.features(stored_images),
+            self.probabilities(stored_images),
+            scores,
+            self.threshold,
+            settings,
+        )
+        return {**report, "image_scores": [float(score) for score in scores]}
+
     def explain(self, image: ImageInput, source: str, max_pixels: int = DEFAULT_MAX_PIXELS) -> Explanation:
         """Predict one image and explain it with Grad-CAM; raises ImageDecodeError when it cannot be read."""
         stored = self.stored_image(image, source, max_pixels)[np.newaxis]
         probability = float(self.probabilities(stored)[0])
-        prediction = Prediction(source, self.label_for(probability), probability, self.threshold)
+        prediction = self._prediction(source, probability, self._optional_scores(stored, 1)[0])
         return Explanation(prediction, stored[0], self.heatmaps(stored)[0])
 
     def predict(self, image: ImageInput, source: str | None = None) -> Prediction:
@@ -202,16 +282,27 @@ class Predictor:
                 if not skip_errors:
                     raise
                 errors[index] = str(error)
-        probabilities = iter(self.probabilities(np.stack(stored)) if stored else [])
-        threshold = self.threshold
+        stored = np.stack(stored) if stored else np.zeros((0, 0, 0), np.uint8)
+        scored = iter(zip(self.probabilities(stored) if len(stored) else [], self._optional_scores(stored, len(stored))))
         predictions = []
         for index, source in enumerate(sources):
             if index in errors:
-                predictions.append(Prediction(source, None, None, threshold, errors[index]))
+                predictions.append(Prediction(source, None, None, self.threshold, errors[index]))
                 continue
-            probability = float(next(probabilities))
-            predictions.append(Prediction(source, self.label_for(probability), probability, threshold))
+            probability, score = next(scored)
+            predictions.append(self._prediction(source, float(probability), score))
         return predictions
+
+    def _optional_scores(self, stored_images: np.ndarray, count: int) -> list[float | None]:
+        """The images' out-of-distribution scores, or None for each without a shift reference."""
+        scores = self.ood_scores(stored_images) if count and self.shift_reference is not None else None
+        return [None] * count if scores is None else [float(score) for score in scores]
+
+    def _prediction(self, source: str, probability: float, ood_score: float | None) -> Prediction:
+        return Prediction(
+            source, self.label_for(probability), probability, self.threshold,
+            ood_score=ood_score, ood_warning=self.ood_warning(ood_score),
+        )
 
 
 def describe_source(image: ImageInput, index: int) -> str:
