@@ -187,3 +187,28 @@ def shift_report(
         },
         "notes": notes,
     }
+
+
+def summary_lines(report: dict) -> list[str]:
+    """A shift report in plain words, one finding per line, the verdict last."""
+    mmd, prevalence, ood = report["mmd"], report["prevalence"], report["out_of_distribution"]
+    alpha = report["alpha"]
+    over = round(ood["share_over_cutoff"] * report["images"])
+    lines = [
+        f"Images against the model's validation images ({mmd['images']} vs {mmd['reference_images']}, in its feature space): "
+        + ("they differ" if mmd["shifted"] else "no difference found")
+        + f" (MMD p = {mmd['p_value']:.3g}, alpha {alpha:g}; effect size {mmd['effect_size']:.3f}, 0 = none, 1.41 = disjoint).",
+        f"Predicted prevalence: {prevalence['predicted_prevalence']:.1%} here vs {prevalence['reference_predicted_prevalence']:.1%} "
+        f"on validation (Fisher p = {prevalence['p_value']:.3g}): " + ("it differs." if prevalence["shifted"] else "no difference found."),
+        f"Out-of-distribution: {over} of {report['images']} images ({ood['share_over_cutoff']:.1%}) are farther from validation than "
+        f"{ood['warning_percentile']:g}% of validation images are from each other (about {ood['expected_share_without_shift']:.0%} "
+        "without a shift).",
+        *report["notes"],
+        "Verdict: "
+        + (
+            "SHIFT DETECTED: these images do not look like the model's validation images; its operating point may not hold here."
+            if report["shifted"]
+            else "no shift detected (which is not proof that there is none)."
+        ),
+    ]
+    return lines
