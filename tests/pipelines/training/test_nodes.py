@@ -6,8 +6,11 @@ import pytest
 from pediatric_pneumonia.evaluation.calibration import apply_calibration
 from pediatric_pneumonia.models.classifier_training import TrainingBatches
 from pediatric_pneumonia.parameters import check_parameters
+from pediatric_pneumonia.models.classifier import build_classifier
 from pediatric_pneumonia.pipelines.training.nodes import (
     fit_calibration,
+    package_predictor,
+    sample_shift_reference,
     score_validation_set,
     select_decision_threshold,
     train_classifier,
@@ -185,3 +188,31 @@ def test_calibration_node_softens_an_overconfident_model():
 def test_history_in_mlflow_format_has_one_step_per_epoch():
     tracked = to_mlflow_history({"loss": [0.7, 0.5]})
     assert tracked == {"loss": [{"value": 0.7, "step": 0}, {"value": 0.5, "step": 1}]}
+
+
+SHIFT = {"reference_size": 6, "seed": 1, "permutations": 99, "alpha": 0.05, "max_images": 100, "neighbours": 5, "warning_percentile": 99.0}
+
+
+def test_the_shift_reference_is_a_seeded_validation_sample_with_its_calibrated_probabilities():
+    classifier = build_classifier((16, 16, 1), TRAINING["architecture"])
+    validation_set = separable_set(10, seed=4)
+    predictions = score_validation_set(classifier, validation_set, PREPROCESSING, {"batch_size": 8})
+    calibration = {"method": "temperature", "temperature": 2.0}
+
+    reference = sample_shift_reference(classifier, validation_set, predictions, calibration, PREPROCESSING, {"batch_size": 8}, SHIFT)
+    again = sample_shift_reference(classifier, validation_set, predictions, calibration, PREPROCESSING, {"batch_size": 8}, SHIFT)
+    decision, packaged = {"method": "fixed", "threshold": 0.5, "validation_roc_auc": 0.9}, {**PREPROCESSING, "image_size": 16}
+    predictor = package_predictor(
+        classifier, calibration, decision, packaged, {"batch_size": 8}, ["NORMAL", "PNEUMONIA"], reference, SHIFT
+    )
+
+    assert reference["features"].shape == (6, 8) and str(reference["feature_layer"]) == "pool_2"
+    np.testing.assert_array_equal(reference["features"], again["features"])
+    calibrated = apply_calibration(predictions["raw_probability"].to_numpy(), calibration)
+    assert all(np.isclose(calibrated, value).any() for value in reference["probabilities"])
+    recorded = predictor.config["shift_reference"]
+    assert recorded["count"] == 6 and recorded["settings"]["neighbours"] == 5 and "reference_size" not in recorded["settings"]
+    capped = package_predictor(
+        classifier, calibration, decision, packaged, {"batch_size": 8}, ["NORMAL", "PNEUMONIA"], reference, {**SHIFT, "neighbours": 50}
+    )
+    assert capped.config["shift_reference"]["settings"]["neighbours"] == 5  # below the reference's 6 images
