@@ -223,9 +223,12 @@ class Predictor:
         package's shift reference, or None for a package without one."""
         if self.shift_reference is None:
             return None
+        return self._scorer().scores(self.features(stored_images))
+
+    def _scorer(self) -> OutOfDistributionScorer:
         if self._ood_scorer is None:
             self._ood_scorer = OutOfDistributionScorer(self.shift_reference["features"], self.shift_settings["neighbours"])
-        return self._ood_scorer.scores(self.features(stored_images))
+        return self._ood_scorer
 
     def ood_warning(self, score: float | None) -> str | None:
         """The plain warning for an out-of-distribution score over the package's cut-off, else None."""
@@ -242,11 +245,12 @@ class Predictor:
         settings = {**self.shift_settings, **overrides}
         if len(stored_images) < 2:
             raise ValueError(f"A shift check needs at least 2 readable images, got {len(stored_images)}.")
-        scores = self.ood_scores(stored_images)
+        features = self.features(stored_images)
+        scores = self._scorer().scores(features)
         report = shift_report(
             self.shift_reference["features"],
             self.shift_reference["probabilities"],
-            self.features(stored_images),
+            features,
             self.probabilities(stored_images),
             scores,
             self.threshold,

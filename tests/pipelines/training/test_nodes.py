@@ -4,9 +4,9 @@ import pandas as pd
 import pytest
 
 from pediatric_pneumonia.evaluation.calibration import apply_calibration
+from pediatric_pneumonia.models.classifier import build_classifier
 from pediatric_pneumonia.models.classifier_training import TrainingBatches
 from pediatric_pneumonia.parameters import check_parameters
-from pediatric_pneumonia.models.classifier import build_classifier
 from pediatric_pneumonia.pipelines.training.nodes import (
     fit_calibration,
     package_predictor,
