@@ -42,6 +42,8 @@ def test_predictions_carry_the_ood_score_and_a_warning_for_an_image_unlike_valid
     typical, outlier = referenced_predictor.predict_batch([like_validation, unlike])
 
     assert typical.ood_score < 99 and typical.ood_warning is None
+    stored = np.stack([like_validation, unlike])
+    np.testing.assert_allclose([typical.probability, outlier.probability], referenced_predictor.probabilities(stored), atol=1e-6)
     assert outlier.ood_score == 100.0
     assert "looks unlike the images the model was validated on" in outlier.ood_warning
     assert referenced_predictor.explain(unlike, "upload").prediction.ood_score == 100.0

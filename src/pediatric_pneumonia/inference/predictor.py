@@ -22,7 +22,7 @@ import numpy as np
 
 from ..evaluation.calibration import apply_calibration
 from ..evaluation.shift import OutOfDistributionScorer, shift_report
-from ..evaluation.synthesis_features import embed, feature_extractor
+from ..evaluation.synthesis_features import feature_extractor
 from ..explain import grad_cam
 from ..imaging.decode import DEFAULT_MAX_PIXELS, ImageDecodeError, to_grayscale_uint8
 from ..imaging.preprocess import as_model_input, fit_to_square, stored_image
@@ -117,7 +117,7 @@ class Predictor:
         self.shift_reference = shift_reference
         # Keras models are not guaranteed safe under concurrent calls (the web app serves threads).
         self._lock = threading.Lock()
-        self._extractor: keras.Model | None = None
+        self._probabilities_and_features: keras.Model | None = None
         self._ood_scorer: OutOfDistributionScorer | None = None
 
     @property
@@ -212,11 +212,21 @@ class Predictor:
     def features(self, stored_images: np.ndarray) -> np.ndarray:
         """Feature vectors (N, D) of stored images: the pooled feature map the shift reference was
         taken from (``shift_reference.feature_layer``; by default the model's last one)."""
-        layer = (self.config.get("shift_reference") or {}).get("feature_layer")
+        return self.probabilities_and_features(stored_images)[1]
+
+    def probabilities_and_features(self, stored_images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Calibrated probabilities and feature vectors of stored images in one pass through the
+        model (the same weights and operations as ``raw_probabilities``, one more output), so an
+        out-of-distribution score costs no second pass."""
         with self._lock:
-            if self._extractor is None:
-                self._extractor = feature_extractor(self.classifier, layer)
-            return embed(self._extractor, stored_images, self.preprocessing["intensity"], self.batch_size)
+            if self._probabilities_and_features is None:
+                layer = (self.config.get("shift_reference") or {}).get("feature_layer")
+                pooled = feature_extractor(self.classifier, layer).output
+                self._probabilities_and_features = keras.Model(self.classifier.inputs, [self.classifier.output, pooled])
+            raw, features = self._probabilities_and_features.predict(
+                self.model_input(stored_images), batch_size=self.batch_size, verbose=0
+            )
+        return self.calibrate(raw.reshape(-1)), features.astype(np.float64)
 
     def ood_scores(self, stored_images: np.ndarray) -> np.ndarray | None:
         """Each stored image's out-of-distribution score (0-100; ``evaluation.shift``) against the
@@ -224,6 +234,14 @@ class Predictor:
         if self.shift_reference is None:
             return None
         return self._scorer().scores(self.features(stored_images))
+
+    def probabilities_and_ood_scores(self, stored_images: np.ndarray) -> tuple[np.ndarray, list[float | None]]:
+        """Calibrated probabilities and out-of-distribution scores (None each without a shift
+        reference) of stored images, in one pass through the model."""
+        if self.shift_reference is None:
+            return self.probabilities(stored_images), [None] * len(stored_images)
+        probabilities, features = self.probabilities_and_features(stored_images)
+        return probabilities, [float(score) for score in self._scorer().scores(features)]
 
     def _scorer(self) -> OutOfDistributionScorer:
         if self._ood_scorer is None:
@@ -245,13 +263,13 @@ class Predictor:
         settings = {**self.shift_settings, **overrides}
         if len(stored_images) < 2:
             raise ValueError(f"A shift check needs at least 2 readable images, got {len(stored_images)}.")
-        features = self.features(stored_images)
+        probabilities, features = self.probabilities_and_features(stored_images)
         scores = self._scorer().scores(features)
         report = shift_report(
             self.shift_reference["features"],
             self.shift_reference["probabilities"],
             features,
-            self.probabilities(stored_images),
+            probabilities,
             scores,
             self.threshold,
             settings,
@@ -261,8 +279,8 @@ class Predictor:
     def explain(self, image: ImageInput, source: str, max_pixels: int = DEFAULT_MAX_PIXELS) -> Explanation:
         """Predict one image and explain it with Grad-CAM; raises ImageDecodeError when it cannot be read."""
         stored = self.stored_image(image, source, max_pixels)[np.newaxis]
-        probability = float(self.probabilities(stored)[0])
-        prediction = self._prediction(source, probability, self._optional_scores(stored, 1)[0])
+        probabilities, scores = self.probabilities_and_ood_scores(stored)
+        prediction = self._prediction(source, float(probabilities[0]), scores[0])
         return Explanation(prediction, stored[0], self.heatmaps(stored)[0])
 
     def predict(self, image: ImageInput, source: str | None = None) -> Prediction:
@@ -286,8 +304,7 @@ class Predictor:
                 if not skip_errors:
                     raise
                 errors[index] = str(error)
-        stored = np.stack(stored) if stored else np.zeros((0, 0, 0), np.uint8)
-        scored = iter(zip(self.probabilities(stored) if len(stored) else [], self._optional_scores(stored, len(stored))))
+        scored = iter(zip(*self.probabilities_and_ood_scores(np.stack(stored)))) if stored else iter([])
         predictions = []
         for index, source in enumerate(sources):
             if index in errors:
@@ -296,11 +313,6 @@ class Predictor:
             probability, score = next(scored)
             predictions.append(self._prediction(source, float(probability), score))
         return predictions
-
-    def _optional_scores(self, stored_images: np.ndarray, count: int) -> list[float | None]:
-        """The images' out-of-distribution scores, or None for each without a shift reference."""
-        scores = self.ood_scores(stored_images) if count and self.shift_reference is not None else None
-        return [None] * count if scores is None else [float(score) for score in scores]
 
     def _prediction(self, source: str, probability: float, ood_score: float | None) -> Prediction:
         return Prediction(
