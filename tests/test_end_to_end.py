@@ -190,7 +190,8 @@ def test_each_strategy_packages_registers_and_documents_its_model(finished_run, 
     config = json.loads((package / "predictor.json").read_text())
     best = client.get_model_version_by_alias(f"pediatric_pneumonia_{strategy}", "best")
 
-    assert (package / "classifier.keras").is_file()
+    assert (package / "classifier.keras").is_file() and (package / config["shift_reference"]["file"]).is_file()
+    assert config["shift_reference"]["count"] == len(NpzDataset(filepath=str(package / "reference_features.npz")).load()["features"])
     assert config["decision"]["threshold"] == decision["threshold"]
     assert config["preprocessing"]["image_size"] == TEST_PARAMETERS["preprocessing"]["image_size"]
     assert best.tags["validation_roc_auc"] == f"{decision['validation_roc_auc']:.6f}"

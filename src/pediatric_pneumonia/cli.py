@@ -2,7 +2,7 @@
 
 ``demo-data`` and ``download`` write to ``raw_data.root`` of the chosen Kedro environment, so the
 place where the data lives is configured once, in ``conf/<env>/parameters.yml``. ``predict``,
-``serve`` and ``export`` load a trained model (see ``inference.load_predictor``).
+``check-shift``, ``serve`` and ``export`` load a trained model (see ``inference.load_predictor``).
 
 Everything heavier than click is imported inside the commands: ``--help`` stays fast, and the model
 commands can silence TensorFlow's start-up notices before anything imports it (the project
@@ -129,7 +129,9 @@ MODEL_HELP = (
     "A predictor package folder, an MLflow model URI (runs:/..., models:/name/version, models:/name@alias) "
     "or a strategy name; default: the newest model trained in this project."
 )
-PREDICTION_FIELDS = ("source", "label", "probability", "threshold", "error")
+PREDICTION_FIELDS = ("source", "label", "probability", "threshold", "error", "ood_score", "ood_warning")
+# Table columns shown only when some row has a value (the OOD ones need a package with a shift reference).
+OPTIONAL_TABLE_FIELDS = ("error", "ood_score", "ood_warning")
 PREDICTION_BATCH = 64
 
 
@@ -241,8 +243,12 @@ def predict_files(predictor, files: Sequence[Path], progress) -> list:
 
 
 def format_table(rows: list[dict]) -> str:
-    """Aligned columns; the error column only when some file could not be read."""
-    fields = [field for field in PREDICTION_FIELDS if field != "error" or any(row["error"] for row in rows)]
+    """Aligned columns; the error and out-of-distribution columns only when some row has one."""
+    fields = [
+        field
+        for field in PREDICTION_FIELDS
+        if field not in OPTIONAL_TABLE_FIELDS or any(row[field] is not None for row in rows)
+    ]
     cells = [
         [
             f"{row[field]:.4f}" if isinstance(row[field], float) else "" if row[field] is None else str(row[field])
@@ -293,9 +299,89 @@ def predict_command(inputs: tuple[Path, ...], output_format: str, model: str | N
         with tqdm(total=len(files), unit="image", file=sys.stderr, disable=not any(path.is_dir() for path in inputs)) as progress:
             predictions = predict_files(predictor, files, progress)
     click.echo(FORMATTERS[output_format]([prediction.as_dict() for prediction in predictions]))
+    unlike = sum(prediction.ood_warning is not None for prediction in predictions)
+    if unlike:
+        click.echo(f"{unlike} of {len(predictions)} images look unlike the model's validation images (see ood_warning).", err=True)
     failed = sum(prediction.error is not None for prediction in predictions)
     if failed:
         click.echo(f"{failed} of {len(predictions)} files could not be read.", err=True)
+        sys.exit(1)
+
+
+def stored_images_of(predictor, files: Sequence[Path]) -> tuple[list[str], list, dict[str, str]]:
+    """The readable files' sources and stored images (as the model sees them), and the reason for
+    each file that could not be read or decoded."""
+    from .imaging.decode import ImageDecodeError
+
+    sources, images, unreadable = [], [], {}
+    for path in files:
+        try:
+            images.append(predictor.stored_image(read_input_file(path), str(path)))
+            sources.append(str(path))
+        except OSError as error:
+            unreadable[str(path)] = f"'{path}' could not be read: {error.strerror or error}."
+        except ImageDecodeError as error:
+            unreadable[str(path)] = str(error)
+    return sources, images, unreadable
+
+
+@cli.command("check-shift")
+@click.argument("data", type=click.Path(path_type=Path), metavar="FOLDER")
+@click.option(
+    "--output", default=Path("shift_check"), show_default=True, type=click.Path(file_okay=False, path_type=Path),
+    help="Folder to write shift_report.json into (the tests, the per-image scores, unreadable files).",
+)
+@click.option("--permutations", type=click.IntRange(99), default=None, help="Permutations of the MMD test (default: the package's).")
+@click.option("--alpha", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=None, help="Significance level (default: the package's).")
+@model_options
+def check_shift_command(
+    data: Path, output: Path, permutations: int | None, alpha: float | None, model: str | None, project_path: Path, verbose: bool
+) -> None:
+    """Check unlabelled X-rays for dataset shift against the model's validation images.
+
+    FOLDER holds the images (the NORMAL/PNEUMONIA layout or flat; labels are not read; searched
+    recursively, hidden files skipped). Prints the findings and writes shift_report.json under
+    --output. Exit code: 0 done, 1 done but some files could not be read (listed), 2 no model, no
+    shift reference in it, or fewer than 2 readable images.
+    """
+    files = files_in(data) if data.is_dir() else []
+    if not files:
+        raise InputOrModelError(f"Nothing to check: {why_no_input([data])}. Give a folder of images.")
+    with contextlib.redirect_stdout(sys.stderr):
+        predictor = load_model(model, project_path, verbose)
+        from .evaluation.shift import summary_lines
+        from .inference import NoShiftReferenceError
+
+        if predictor.shift_reference is None:
+            raise InputOrModelError(str(NoShiftReferenceError(predictor.name, predictor.config.get("format_version"))))
+        sources, images, unreadable = stored_images_of(predictor, files)
+        for reason in unreadable.values():
+            click.echo(reason, err=True)
+        if len(images) < 2:
+            raise InputOrModelError(
+                f"'{data}' holds {len(images)} readable image(s) of {len(files)} files: a shift check needs at least 2."
+            )
+        import numpy as np
+
+        overrides = {key: value for key, value in (("permutations", permutations), ("alpha", alpha)) if value is not None}
+        report = predictor.check_shift(np.stack(images), **overrides)
+    scores = report.pop("image_scores")
+    report = {
+        "model": predictor.name,
+        "data": str(data),
+        **report,
+        "per_image": [
+            {"source": source, "ood_score": score, "ood_warning": predictor.ood_warning(score)} for source, score in zip(sources, scores)
+        ],
+        "unreadable": [{"source": source, "error": reason} for source, reason in unreadable.items()],
+    }
+    output.mkdir(parents=True, exist_ok=True)
+    (output / "shift_report.json").write_text(json.dumps(report, indent=2))
+    click.echo(f"Shift check of {len(images)} images in '{data}' with {predictor.name}:")
+    click.echo("\n".join(f"  {line}" for line in summary_lines(report)))
+    click.echo(f"Wrote {output / 'shift_report.json'}.", err=True)
+    if unreadable:
+        click.echo(f"{len(unreadable)} of {len(files)} files could not be read (listed above and in the report).", err=True)
         sys.exit(1)
 
 

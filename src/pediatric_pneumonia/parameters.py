@@ -324,6 +324,27 @@ class Stress(Group):
         return severities
 
 
+class Shift(Group):
+    reference_size: Annotated[int, Field(ge=10)] = Field(description="validation images in the package's reference")
+    seed: int
+    permutations: Annotated[int, Field(ge=99)]
+    alpha: OpenFraction
+    max_images: Annotated[int, Field(ge=2)]
+    neighbours: PositiveInt
+    warning_percentile: Annotated[float, Field(gt=0, lt=100)] = Field(description="a percentile")
+
+    @model_validator(mode="after")
+    def _test_can_fire_and_neighbours_exist(self) -> "Shift":
+        if self.alpha < 1 / (1 + self.permutations):
+            raise ValueError(
+                f"{_key('alpha')} {self.alpha} is below the smallest p-value {self.permutations} permutations can give "
+                f"(1 / {self.permutations + 1}): raise {_key('permutations')} to at least {math.ceil(1 / self.alpha)}."
+            )
+        if self.neighbours >= self.reference_size:
+            raise ValueError(f"{_key('neighbours')} ({self.neighbours}) must be below {_key('reference_size')} ({self.reference_size}).")
+        return self
+
+
 class Explain(Group):
     per_outcome: Count
     max_errors: Count
@@ -552,6 +573,7 @@ GROUPS: dict[str, tuple[type[Group] | None, str]] = {
     "inference": (Inference, "conf/base/parameters_training.yml"),
     "reporting": (Reporting, "conf/base/parameters_reporting.yml"),
     "stress": (Stress, "conf/base/parameters_stress.yml"),
+    "shift": (Shift, "conf/base/parameters_shift.yml"),
     "explain": (Explain, "conf/base/parameters_explain.yml"),
     "shortcuts": (Shortcuts, "conf/base/parameters_shortcuts.yml"),
     "search": (Search, "conf/base/parameters_search.yml"),

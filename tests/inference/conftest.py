@@ -1,12 +1,17 @@
-"""A small real predictor (an untrained project CNN with a fixed seed) and its package folder."""
+"""A small real predictor (an untrained project CNN with a fixed seed), its package folder, and the
+same predictor with a shift reference packaged by the training nodes."""
 
+import cv2
 import keras
+import numpy as np
+import pandas as pd
 import pytest
 
 from pediatric_pneumonia.inference import Predictor
 from pediatric_pneumonia.inference.predictor import PACKAGE_FORMAT_VERSION
 from pediatric_pneumonia.models.classifier import build_classifier
 from pediatric_pneumonia.models.ensemble import build_ensemble
+from pediatric_pneumonia.pipelines.training.nodes import package_predictor, sample_shift_reference
 from tests.conftest import PAPER_ARCHITECTURE
 
 IMAGE_SIZE = 32
@@ -85,3 +90,43 @@ def predictor_package(tmp_path_factory, predictor) -> str:
     folder = tmp_path_factory.mktemp("package") / "predictor"
     predictor.save(folder)
     return str(folder)
+
+
+SHIFT_SETTINGS = {
+    "reference_size": 60,
+    "seed": 0,
+    "permutations": 199,
+    "alpha": 0.05,
+    "max_images": 200,
+    "neighbours": 5,
+    "warning_percentile": 99.0,
+}
+
+
+def smooth_images(count: int, seed: int, size: int = IMAGE_SIZE) -> np.ndarray:
+    """Stored-like (N, size, size) uint8 images: smooth random structure, different per seed."""
+    rng = np.random.default_rng(seed)
+    small = rng.integers(0, 256, (count, 4, 4)).astype(np.float32)
+    return np.stack([cv2.resize(image, (size, size), interpolation=cv2.INTER_CUBIC) for image in small]).clip(0, 255).astype(np.uint8)
+
+
+def with_shift_reference(predictor: Predictor, validation_images: np.ndarray, shift: dict = SHIFT_SETTINGS) -> Predictor:
+    """``predictor`` repackaged by the training nodes with a shift reference taken from
+    ``validation_images`` (their labels do not matter to it)."""
+    validation_set = {"images": validation_images, "labels": np.zeros(len(validation_images), np.uint8)}
+    validation_predictions = pd.DataFrame({"raw_probability": predictor.raw_probabilities(validation_images)})
+    reference = sample_shift_reference(
+        predictor.classifier, validation_set, validation_predictions, predictor.config["calibration"],
+        predictor.preprocessing, {"batch_size": predictor.batch_size}, shift,
+    )
+    decision = {**predictor.config["decision"], "validation_roc_auc": 0.5}
+    return package_predictor(
+        predictor.classifier, predictor.config["calibration"], decision, predictor.preprocessing,
+        {"batch_size": predictor.batch_size, "tta": predictor.tta}, predictor.classes, reference, shift,
+    )
+
+
+@pytest.fixture(scope="session")
+def referenced_predictor(predictor) -> Predictor:
+    """The session predictor with a shift reference of 60 smooth images."""
+    return with_shift_reference(predictor, smooth_images(60, seed=100))

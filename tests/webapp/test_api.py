@@ -174,3 +174,25 @@ def test_the_static_files_are_served_from_the_package(client, name):
 
     assert response.status_code == 200
     assert response.headers["x-content-type-options"] == "nosniff"
+
+
+def test_the_answer_carries_the_ood_score_and_a_warning_for_an_image_unlike_validation(predictor):
+    import cv2
+    import numpy as np
+
+    from tests.inference.conftest import smooth_images, with_shift_reference
+
+    referenced = with_shift_reference(predictor, smooth_images(60, seed=100))
+    stripes = np.zeros((32, 32), np.uint8)  # the model's size: no resize blurs the stripes away
+    stripes[::2] = 255
+    with TestClient(create_app(referenced)) as referenced_client:
+        body = post_file(referenced_client, cv2.imencode(".png", stripes)[1].tobytes(), "stripes.png").json()
+
+    assert body["ood_score"] == 100.0
+    assert "looks unlike the images the model was validated on" in body["ood_warning"]
+
+
+def test_a_model_without_shift_reference_answers_without_ood_score(client, jpeg_bytes):
+    body = post_file(client, jpeg_bytes).json()
+
+    assert body["ood_score"] is None and body["ood_warning"] is None

@@ -1,24 +1,44 @@
 """The predictor package on disk: a folder with the Keras model (``classifier.keras``) and
 ``predictor.json`` (format version, class names, the preprocessing the model was trained with, the
-validation-fitted calibration and decision threshold). Reading, checking and finding packages;
-``Predictor`` (``predictor.py``) is what scores with one.
+validation-fitted calibration and decision threshold). From format 2, ``reference_features.npz``
+holds the shift reference (features and calibrated probabilities of a seeded sample of validation
+images, recorded under ``shift_reference`` in predictor.json) that ``check-shift`` and the
+per-image out-of-distribution score compare new images with. Reading, checking and finding
+packages; ``Predictor`` (``predictor.py``) is what scores with one.
 """
 
 import json
 from pathlib import Path
 
 import keras
+import numpy as np
 
 # 2: predictor.json may carry inference.tta (test-time augmentation), which a format-1 reader would
-# ignore and so score differently; format-1 packages are read as having none.
+# ignore and so score differently, and a shift reference (reference_features.npz); format-1
+# packages are read as having neither.
 PACKAGE_FORMAT_VERSION = 2
+# The first package format that carries a shift reference.
+SHIFT_REFERENCE_SINCE = 2
 MODEL_FILE = "classifier.keras"
 CONFIG_FILE = "predictor.json"
+REFERENCE_FILE = "reference_features.npz"
+REFERENCE_ARRAYS = ("features", "probabilities")
 CONFIG_KEYS = ("format_version", "classes", "preprocessing", "calibration", "decision")
 
 
 class ModelLoadError(ValueError):
     """A predictor could not be loaded: missing, not a model, or inconsistent with its preprocessing."""
+
+
+class NoShiftReferenceError(ValueError):
+    """The package has no shift reference, which ``check-shift`` and the out-of-distribution score need."""
+
+    def __init__(self, name: str, format_version: object) -> None:
+        super().__init__(
+            f"'{name}' (predictor package format {format_version}) carries no shift reference: the validation features "
+            f"that check-shift compares new images with came with package format {SHIFT_REFERENCE_SINCE}. Retrain it "
+            "with this version of pediatric-pneumonia (`kedro run --pipeline <strategy>`) to get one."
+        )
 
 
 def check_package_config(config: dict, model_input_shape: tuple, name: str) -> None:
@@ -75,11 +95,35 @@ def read_package(folder: str | Path) -> tuple[keras.Model, dict]:
     return classifier, config
 
 
-def write_package(folder: str | Path, classifier: keras.Model, config: dict) -> None:
-    """Write a package into ``folder`` (created)."""
+def read_shift_reference(folder: str | Path, config: dict) -> dict[str, np.ndarray] | None:
+    """The shift reference arrays (``features``, ``probabilities``) of the package in ``folder``, or
+    None when its ``predictor.json`` records none (packages before format 2)."""
+    recorded = config.get("shift_reference")
+    if recorded is None:
+        return None
+    path = Path(folder) / recorded.get("file", REFERENCE_FILE)
+    try:
+        with np.load(path, allow_pickle=False) as stored:
+            reference = {name: stored[name] for name in REFERENCE_ARRAYS}
+    except (OSError, KeyError, ValueError) as error:
+        raise ModelLoadError(
+            f"'{path}' (the shift reference predictor.json records) could not be read ({type(error).__name__}: {error}). "
+            "Copy the whole package folder, or load a package written by the training pipeline."
+        ) from error
+    if len(reference["features"]) != len(reference["probabilities"]) or reference["features"].ndim != 2:
+        raise ModelLoadError(f"'{path}' is not a shift reference: it needs (N, D) features and N probabilities.")
+    return reference
+
+
+def write_package(
+    folder: str | Path, classifier: keras.Model, config: dict, shift_reference: dict[str, np.ndarray] | None = None
+) -> None:
+    """Write a package into ``folder`` (created), with the shift reference when there is one."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     classifier.save(folder / MODEL_FILE)
+    if shift_reference is not None:
+        np.savez(folder / config["shift_reference"]["file"], **{name: shift_reference[name] for name in REFERENCE_ARRAYS})
     (folder / CONFIG_FILE).write_text(json.dumps(config, indent=2))
 
 

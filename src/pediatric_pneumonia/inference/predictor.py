@@ -8,6 +8,9 @@ model card's figures, the MLflow model, the CLI and the web app. Images are read
 pipeline's own ``imaging.preprocess.stored_image``; probabilities are ``normalise -> model ->
 calibrate`` (``probabilities``; with test-time augmentation, the model's logit is averaged over
 views of the image) and the label cuts them at the threshold (``label_for``).
+A package with a shift reference (format 2) also scores how unlike the validation images each
+image is (``ood_scores``, in every ``Prediction``) and tests a set of images for dataset shift
+(``check_shift``; ``evaluation.shift``).
 """
 
 import threading
@@ -19,10 +22,13 @@ import keras
 import numpy as np
 
 from ..evaluation.calibration import apply_calibration
+from ..evaluation.shift import OutOfDistributionScorer, shift_report
+from ..evaluation.synthesis_features import feature_extractor
 from ..explain import grad_cam
 from ..imaging.decode import DEFAULT_MAX_PIXELS, ImageDecodeError, to_grayscale_uint8
 from ..imaging.preprocess import as_model_input, fit_to_square, stored_image
 from ..models.classifier import predict_probabilities
+from ..models.ensemble import is_ensemble
 from .loading import resolved_package
 from .package import (
     CONFIG_FILE,
@@ -30,9 +36,11 @@ from .package import (
     MODEL_FILE,
     PACKAGE_FORMAT_VERSION,
     ModelLoadError,
+    NoShiftReferenceError,
     check_package_config,
     package_folder,
     read_package,
+    read_shift_reference,
     write_package,
 )
 
@@ -43,6 +51,7 @@ __all__ = [
     "PACKAGE_FORMAT_VERSION",
     "Explanation",
     "ModelLoadError",
+    "NoShiftReferenceError",
     "Prediction",
     "Predictor",
     "load_predictor",
@@ -53,6 +62,10 @@ __all__ = [
 DEFAULT_BATCH_SIZE = 64
 
 ImageInput = str | Path | bytes | np.ndarray
+OOD_WARNING = (
+    "This image looks unlike the images the model was validated on (out-of-distribution score {score:.1f}, "
+    "over {cutoff:g}): do not trust its prediction without a closer look."
+)
 
 
 @dataclass(frozen=True)
@@ -64,6 +77,10 @@ class Prediction:
     probability: float | None
     threshold: float
     error: str | None = None
+    # Packages with a shift reference: how unlike the validation images the image is (a percentile
+    # of their own nearest-neighbour distances, 0-100) and a plain warning over the package's cut-off.
+    ood_score: float | None = None
+    ood_warning: str | None = None
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -86,13 +103,25 @@ class Predictor:
     the label is positive when it is at or above ``threshold``, exactly as in the test report.
     """
 
-    def __init__(self, classifier: keras.Model, config: dict, name: str = "predictor") -> None:
+    def __init__(
+        self,
+        classifier: keras.Model,
+        config: dict,
+        name: str = "predictor",
+        shift_reference: dict[str, np.ndarray] | None = None,
+    ) -> None:
         check_package_config(config, classifier.input_shape[1:], name)
+        if (shift_reference is None) != (config.get("shift_reference") is None):
+            raise ModelLoadError(f"'{name}': predictor.json's shift_reference and the reference arrays go together (one is missing).")
         self.classifier = classifier
         self.config = config
         self.name = name
+        self.shift_reference = shift_reference
         # Keras models are not guaranteed safe under concurrent calls (the web app serves threads).
         self._lock = threading.Lock()
+        self._probabilities_and_features: keras.Model | None = None
+        self._features: keras.Model | None = None
+        self._ood_scorer: OutOfDistributionScorer | None = None
 
     @property
     def classes(self) -> list[str]:
@@ -131,11 +160,11 @@ class Predictor:
     def from_package(cls, folder: str | Path) -> "Predictor":
         """Load a package folder (``classifier.keras`` + ``predictor.json``)."""
         classifier, config = read_package(folder)
-        return cls(classifier, config, name=str(folder))
+        return cls(classifier, config, name=str(folder), shift_reference=read_shift_reference(folder, config))
 
     def save(self, folder: str | Path) -> None:
         """Write the package into ``folder`` (created; must not hold another package)."""
-        write_package(folder, self.classifier, self.config)
+        write_package(folder, self.classifier, self.config, self.shift_reference)
 
     def stored_image(self, image: ImageInput, source: str, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
         """The square uint8 image the pipeline would store for ``image``: a file path, encoded bytes
@@ -184,11 +213,99 @@ class Predictor:
         with self._lock:
             return grad_cam(self.classifier, self.model_input(stored_images), layer)
 
+    @property
+    def shift_settings(self) -> dict:
+        """The shift check's settings recorded at training (``params:shift``); NoShiftReferenceError
+        for a package without a shift reference."""
+        if self.shift_reference is None:
+            raise NoShiftReferenceError(self.name, self.config.get("format_version"))
+        return self.config["shift_reference"]["settings"]
+
+    def features(self, stored_images: np.ndarray) -> np.ndarray:
+        """Feature vectors (N, D) of stored images: the pooled feature map the shift reference was
+        taken from (``shift_reference.feature_layer``; by default the model's last one)."""
+        return self.probabilities_and_features(stored_images)[1]
+
+    def probabilities_and_features(self, stored_images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Calibrated probabilities and feature vectors of stored images in one pass through the
+        model (the same weights and operations as ``raw_probabilities``, one more output), so an
+        out-of-distribution score costs no second pass. With test-time augmentation or a seed
+        ensemble, the probabilities are ``probabilities`` and the features a second pass of the
+        image itself (of the first member), as the shift reference was taken."""
+        if self.tta or is_ensemble(self.classifier):
+            probabilities = self.probabilities(stored_images)
+            with self._lock:
+                if self._features is None:
+                    self._features = feature_extractor(self.classifier, self._feature_layer())
+                features = self._features.predict(
+                    self.model_input(stored_images), batch_size=self.batch_size, verbose=0
+                )
+            return probabilities, features.astype(np.float64)
+        with self._lock:
+            if self._probabilities_and_features is None:
+                pooled = feature_extractor(self.classifier, self._feature_layer()).output
+                self._probabilities_and_features = keras.Model(self.classifier.inputs, [self.classifier.output, pooled])
+            raw, features = self._probabilities_and_features.predict(
+                self.model_input(stored_images), batch_size=self.batch_size, verbose=0
+            )
+        return self.calibrate(raw.reshape(-1)), features.astype(np.float64)
+
+    def _feature_layer(self) -> str | None:
+        return (self.config.get("shift_reference") or {}).get("feature_layer")
+
+    def ood_scores(self, stored_images: np.ndarray) -> np.ndarray | None:
+        """Each stored image's out-of-distribution score (0-100; ``evaluation.shift``) against the
+        package's shift reference, or None for a package without one."""
+        if self.shift_reference is None:
+            return None
+        return self._scorer().scores(self.features(stored_images))
+
+    def probabilities_and_ood_scores(self, stored_images: np.ndarray) -> tuple[np.ndarray, list[float | None]]:
+        """Calibrated probabilities and out-of-distribution scores (None each without a shift
+        reference) of stored images, in one pass through the model."""
+        if self.shift_reference is None:
+            return self.probabilities(stored_images), [None] * len(stored_images)
+        probabilities, features = self.probabilities_and_features(stored_images)
+        return probabilities, [float(score) for score in self._scorer().scores(features)]
+
+    def _scorer(self) -> OutOfDistributionScorer:
+        if self._ood_scorer is None:
+            self._ood_scorer = OutOfDistributionScorer(self.shift_reference["features"], self.shift_settings["neighbours"])
+        return self._ood_scorer
+
+    def ood_warning(self, score: float | None) -> str | None:
+        """The plain warning for an out-of-distribution score over the package's cut-off, else None."""
+        if score is None or score <= (cutoff := self.shift_settings["warning_percentile"]):
+            return None
+        return OOD_WARNING.format(score=score, cutoff=cutoff)
+
+    def check_shift(self, stored_images: np.ndarray, **overrides) -> dict:
+        """Test stored images (N >= 2, no labels) for dataset shift against the package's validation
+        reference: the MMD permutation test in the model's feature space, the predicted prevalence,
+        the out-of-distribution scores (``evaluation.shift.shift_report``; per image under
+        ``image_scores``). ``overrides`` replace recorded settings (``permutations``, ``alpha``, ...).
+        Raises NoShiftReferenceError for a package without a reference."""
+        settings = {**self.shift_settings, **overrides}
+        if len(stored_images) < 2:
+            raise ValueError(f"A shift check needs at least 2 readable images, got {len(stored_images)}.")
+        probabilities, features = self.probabilities_and_features(stored_images)
+        scores = self._scorer().scores(features)
+        report = shift_report(
+            self.shift_reference["features"],
+            self.shift_reference["probabilities"],
+            features,
+            probabilities,
+            scores,
+            self.threshold,
+            settings,
+        )
+        return {**report, "image_scores": [float(score) for score in scores]}
+
     def explain(self, image: ImageInput, source: str, max_pixels: int = DEFAULT_MAX_PIXELS) -> Explanation:
         """Predict one image and explain it with Grad-CAM; raises ImageDecodeError when it cannot be read."""
         stored = self.stored_image(image, source, max_pixels)[np.newaxis]
-        probability = float(self.probabilities(stored)[0])
-        prediction = Prediction(source, self.label_for(probability), probability, self.threshold)
+        probabilities, scores = self.probabilities_and_ood_scores(stored)
+        prediction = self._prediction(source, float(probabilities[0]), scores[0])
         return Explanation(prediction, stored[0], self.heatmaps(stored)[0])
 
     def predict(self, image: ImageInput, source: str | None = None) -> Prediction:
@@ -212,16 +329,21 @@ class Predictor:
                 if not skip_errors:
                     raise
                 errors[index] = str(error)
-        probabilities = iter(self.probabilities(np.stack(stored)) if stored else [])
-        threshold = self.threshold
+        scored = iter(zip(*self.probabilities_and_ood_scores(np.stack(stored)))) if stored else iter([])
         predictions = []
         for index, source in enumerate(sources):
             if index in errors:
-                predictions.append(Prediction(source, None, None, threshold, errors[index]))
+                predictions.append(Prediction(source, None, None, self.threshold, errors[index]))
                 continue
-            probability = float(next(probabilities))
-            predictions.append(Prediction(source, self.label_for(probability), probability, threshold))
+            probability, score = next(scored)
+            predictions.append(self._prediction(source, float(probability), score))
         return predictions
+
+    def _prediction(self, source: str, probability: float, ood_score: float | None) -> Prediction:
+        return Prediction(
+            source, self.label_for(probability), probability, self.threshold,
+            ood_score=ood_score, ood_warning=self.ood_warning(ood_score),
+        )
 
 
 def describe_source(image: ImageInput, index: int) -> str:

@@ -55,6 +55,12 @@ class PredictionResponse(BaseModel):
     label: str = Field(description="The predicted class: the positive class when probability >= threshold.")
     probability: float = Field(description="Calibrated probability of the positive class (the last of classes).")
     threshold: float = Field(description="The validation-chosen decision threshold.")
+    ood_score: float | None = Field(
+        None,
+        description="How unlike the model's validation images this image is (0-100: the percentile of its nearest-neighbour "
+        "distance among theirs); null for a model without a shift reference.",
+    )
+    ood_warning: str | None = Field(None, description="A plain warning when ood_score is over the model's cut-off, else null.")
     classes: list[str]
     model: str = Field(description="The predictor that answered.")
     image: str = Field(description="data:image/png URL of the image the model saw (before intensity normalisation).")
@@ -126,6 +132,8 @@ def create_app(
             label=prediction.label,
             probability=prediction.probability,
             threshold=prediction.threshold,
+            ood_score=prediction.ood_score,
+            ood_warning=prediction.ood_warning,
             classes=predictor.classes,
             model=predictor.name,
             image=png_data_url(explanation.stored_image),

@@ -6,12 +6,14 @@ from scipy.special import expit, logit
 
 from pediatric_pneumonia.evaluation.calibration import apply_calibration
 from pediatric_pneumonia.imaging.preprocess import as_model_input
+from pediatric_pneumonia.models.classifier import build_classifier
 from pediatric_pneumonia.models.classifier_training import TrainingBatches
 from pediatric_pneumonia.models.ensemble import ensemble_members, is_ensemble
 from pediatric_pneumonia.parameters import check_parameters
 from pediatric_pneumonia.pipelines.training.nodes import (
     fit_calibration,
     package_predictor,
+    sample_shift_reference,
     score_validation_set,
     select_decision_threshold,
     train_classifier,
@@ -216,6 +218,8 @@ def test_history_in_mlflow_format_has_one_step_per_epoch():
 
 # --- seed ensembles and test-time augmentation -------------------------------------------------
 
+TINY_REFERENCE = {"features": np.eye(6, 2), "probabilities": np.linspace(0.1, 0.9, 6), "feature_layer": "pool_2"}
+
 ONE_EPOCH = {**TRAINING, "epochs": 1}
 
 
@@ -262,9 +266,37 @@ def test_validation_is_scored_with_the_test_time_augmentation_the_package_scores
 
     predictor = package_predictor(
         mean_gray_model(), UNCHANGED, {"method": "fixed", "threshold": 0.5, "validation_roc_auc": 1.0},
-        {**PREPROCESSING, "image_size": 4}, inference, ["NORMAL", "PNEUMONIA"],
+        {**PREPROCESSING, "image_size": 4}, inference, ["NORMAL", "PNEUMONIA"], TINY_REFERENCE, SHIFT,
     )
 
     assert predictor.tta == tta
     np.testing.assert_allclose(frame["raw_probability"], predictor.raw_probabilities(validation_set["images"]), atol=1e-7)
     assert not np.allclose(frame["raw_probability"], scored(validation_set)["raw_probability"], atol=1e-4)
+
+
+SHIFT = {"reference_size": 6, "seed": 1, "permutations": 99, "alpha": 0.05, "max_images": 100, "neighbours": 5, "warning_percentile": 99.0}
+
+
+def test_the_shift_reference_is_a_seeded_validation_sample_with_its_calibrated_probabilities():
+    classifier = build_classifier((16, 16, 1), TRAINING["architecture"])
+    validation_set = separable_set(10, seed=4)
+    predictions = score_validation_set(classifier, validation_set, PREPROCESSING, {"batch_size": 8})
+    calibration = {"method": "temperature", "temperature": 2.0}
+
+    reference = sample_shift_reference(classifier, validation_set, predictions, calibration, PREPROCESSING, {"batch_size": 8}, SHIFT)
+    again = sample_shift_reference(classifier, validation_set, predictions, calibration, PREPROCESSING, {"batch_size": 8}, SHIFT)
+    decision, packaged = {"method": "fixed", "threshold": 0.5, "validation_roc_auc": 0.9}, {**PREPROCESSING, "image_size": 16}
+    predictor = package_predictor(
+        classifier, calibration, decision, packaged, {"batch_size": 8}, ["NORMAL", "PNEUMONIA"], reference, SHIFT
+    )
+
+    assert reference["features"].shape == (6, 8) and str(reference["feature_layer"]) == "pool_2"
+    np.testing.assert_array_equal(reference["features"], again["features"])
+    calibrated = apply_calibration(predictions["raw_probability"].to_numpy(), calibration)
+    assert all(np.isclose(calibrated, value).any() for value in reference["probabilities"])
+    recorded = predictor.config["shift_reference"]
+    assert recorded["count"] == 6 and recorded["settings"]["neighbours"] == 5 and "reference_size" not in recorded["settings"]
+    capped = package_predictor(
+        classifier, calibration, decision, packaged, {"batch_size": 8}, ["NORMAL", "PNEUMONIA"], reference, {**SHIFT, "neighbours": 50}
+    )
+    assert capped.config["shift_reference"]["settings"]["neighbours"] == 5  # below the reference's 6 images

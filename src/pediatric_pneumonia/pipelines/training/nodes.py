@@ -8,10 +8,11 @@ import pandas as pd
 
 from ...evaluation.calibration import apply_calibration, calibration_from_validation
 from ...evaluation.metrics import roc_auc
+from ...evaluation.synthesis_features import embed, feature_extractor, feature_map_layer_name
 from ...evaluation.thresholds import choose_threshold
 from ...imaging.preprocess import as_model_input
 from ...inference import Predictor
-from ...inference.package import PACKAGE_FORMAT_VERSION
+from ...inference.package import PACKAGE_FORMAT_VERSION, REFERENCE_FILE
 from ...models.classifier import build_classifier, choose_architecture, predict_probabilities
 from ...models.classifier_training import TrainingBatches, cosine_learning_rate
 from ...models.ensemble import build_ensemble
@@ -145,6 +146,31 @@ def select_decision_threshold(validation_predictions: pd.DataFrame, calibration:
     return chosen
 
 
+def sample_shift_reference(
+    classifier: keras.Model,
+    validation_set: dict,
+    validation_predictions: pd.DataFrame,
+    calibration: dict,
+    preprocessing: dict,
+    inference: dict,
+    shift: dict,
+) -> dict[str, np.ndarray]:
+    """The shift reference the package carries: for a seeded sample of up to
+    ``shift.reference_size`` validation images, the model's pooled last feature map
+    (``features``, float32) and the calibrated probability (``probabilities``), with the name of the
+    layer the features come from (``feature_layer``)."""
+    images = validation_set["images"]
+    chosen = np.sort(np.random.default_rng(shift["seed"]).choice(len(images), min(shift["reference_size"], len(images)), replace=False))
+    layer = feature_map_layer_name(classifier)
+    features = embed(feature_extractor(classifier, layer), images[chosen], preprocessing["intensity"], inference["batch_size"])
+    raw = validation_predictions["raw_probability"].to_numpy()[chosen]
+    return {
+        "features": features.astype(np.float32),
+        "probabilities": np.asarray(apply_calibration(raw, calibration), dtype=np.float64),
+        "feature_layer": np.array(layer),
+    }
+
+
 def package_predictor(
     classifier: keras.Model,
     calibration: dict,
@@ -152,10 +178,15 @@ def package_predictor(
     preprocessing: dict,
     inference: dict,
     classes: list[str],
+    shift_reference: dict[str, np.ndarray],
+    shift: dict,
 ) -> Predictor:
     """Bundle the classifier with what using it needs: the preprocessing it was trained with, the
     calibration and the decision threshold (both fitted on validation), the class names, the
-    batch size and the test-time augmentation it scores with. Every later node scores with this object."""
+    batch size and the test-time augmentation it scores with, and the shift reference with the shift
+    check's settings (``k`` capped below the reference's size). Every later node scores with this object."""
+    count = len(shift_reference["features"])
+    settings = {key: value for key, value in shift.items() if key != "reference_size"}
     return Predictor(
         classifier,
         {
@@ -166,5 +197,13 @@ def package_predictor(
             "decision": decision_threshold,
             "inference": {"batch_size": inference["batch_size"], "tta": inference.get("tta")},
             "validation": {"roc_auc": decision_threshold["validation_roc_auc"]},
+            "shift_reference": {
+                "file": REFERENCE_FILE,
+                "source": "validation",
+                "count": count,
+                "feature_layer": str(shift_reference["feature_layer"]),
+                "settings": {**settings, "neighbours": min(shift["neighbours"], count - 1)},
+            },
         },
+        shift_reference={name: shift_reference[name] for name in ("features", "probabilities")},
     )

@@ -1,5 +1,6 @@
 """Training: the architecture (parameters or the search's file) -> balanced training set -> CNN
-(early-stopped on validation) -> validation scored once -> calibration -> decision threshold -> the predictor package (logged to MLflow as a model that takes raw X-rays, and registered)."""
+(early-stopped on validation) -> validation scored once -> calibration -> decision threshold and the
+shift reference (features of a validation sample) -> the predictor package (logged to MLflow as a model that takes raw X-rays, and registered)."""
 
 from kedro.pipeline import Node, Pipeline
 
@@ -7,6 +8,7 @@ from ...tracking import to_mlflow_history
 from .nodes import (
     fit_calibration,
     package_predictor,
+    sample_shift_reference,
     score_validation_set,
     select_decision_threshold,
     train_classifier,
@@ -47,6 +49,20 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name="select_decision_threshold_node",
             ),
             Node(
+                func=sample_shift_reference,
+                inputs=[
+                    "classifier",
+                    "validation_set",
+                    "validation_predictions",
+                    "calibration",
+                    "params:preprocessing",
+                    "params:inference",
+                    "params:shift",
+                ],
+                outputs="shift_reference",
+                name="sample_shift_reference_node",
+            ),
+            Node(
                 func=package_predictor,
                 inputs=[
                     "classifier",
@@ -55,6 +71,8 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "params:preprocessing",
                     "params:inference",
                     "params:raw_data.classes",
+                    "shift_reference",
+                    "params:shift",
                 ],
                 outputs="predictor",
                 name="package_predictor_node",

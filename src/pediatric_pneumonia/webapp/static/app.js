@@ -20,6 +20,9 @@ function showResult(result) {
   byId("result-probability").textContent = result.probability.toFixed(3);
   byId("result-threshold").textContent = result.threshold.toFixed(3);
   byId("result-model").textContent = result.model;
+  byId("result-ood").textContent = result.ood_score === null ? "not available for this model" : result.ood_score.toFixed(1);
+  byId("result-warning").textContent = result.ood_warning || "";
+  byId("result-warning").hidden = !result.ood_warning;
   byId("result-image").src = result.image;
   byId("result-overlay").src = result.overlay;
   byId("result").hidden = false;
