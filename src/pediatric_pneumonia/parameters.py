@@ -30,6 +30,19 @@ from .strategies import STRATEGIES, STRATEGY_TABLE
 
 # Allowed values whose code imports Keras (the classifier, its training, the DCGAN) live here.
 ARCHITECTURE_SOURCES = ("parameters", "search")  # training.architecture_from
+# training.architecture.family -> the smallest image side it takes (None: the paper CNN's depends on
+# its blocks, see smallest_image_side). models/architectures.py has one builder per name.
+ARCHITECTURE_FAMILIES: dict[str, int | None] = {
+    "paper": None,
+    "residual": 1,
+    "densenet121": 32,  # keras.applications refuse inputs under 32 x 32
+    "efficientnetv2b0": 32,
+    "mobilenetv3small": 32,
+    "resnet50v2": 32,
+}
+# The architecture keys only some families read (the paper's keys are read by the paper family only).
+FAMILY_KEYS = {"width": ("residual",), "stochastic_depth": ("residual",)}
+NOT_PAPER_KEYS = ("feature_dropout",)
 LEARNING_RATE_SCHEDULES = ("constant", "cosine")
 EARLY_STOPPING_SIGNALS = ("val_loss", "val_auc")
 GAN_LOSS_NAMES = ("bce", "hinge")
@@ -182,6 +195,12 @@ BALANCING_SCHEMAS: dict[str, type[Group]] = {
 
 
 class Architecture(Group):
+    """``training.architecture``. The paper's keys (conv_filters, kernel_size, pool_size, batch_norm)
+    are read by the ``paper`` family only; batch_norm_momentum also by ``residual``; dense_units,
+    dropout_rates and learning_rate by every family. A family-specific key given for a family that
+    does not read it is refused."""
+
+    family: Literal[tuple(ARCHITECTURE_FAMILIES)] = "paper"
     conv_filters: Annotated[list[PositiveInt], Field(min_length=1)] = Field(
         description="a list of filter counts, one conv block each"
     )
@@ -192,6 +211,9 @@ class Architecture(Group):
     dense_units: list[PositiveInt]
     dropout_rates: list[Momentum]
     learning_rate: PositiveNumber
+    width: PositiveInt = Field(16, description="a filter count (the residual stem's)")
+    stochastic_depth: Momentum = Field(0.0, description="a drop rate (the last residual block's)")
+    feature_dropout: Momentum = Field(0.2, description="a dropout rate")
 
     @model_validator(mode="after")
     def _one_rate_per_dense_layer(self) -> "Architecture":
@@ -201,6 +223,46 @@ class Architecture(Group):
                 "must have the same length (one dropout rate per dense layer)."
             )
         return self
+
+    @model_validator(mode="after")
+    def _keys_of_the_family(self) -> "Architecture":
+        families = {**FAMILY_KEYS, **{key: tuple(set(ARCHITECTURE_FAMILIES) - {"paper"}) for key in NOT_PAPER_KEYS}}
+        ignored = [key for key in sorted(self.model_fields_set & families.keys()) if self.family not in families[key]]
+        if ignored:
+            raise ValueError(
+                f"{_key(ignored[0])} is not read by {_key('family')} '{self.family}' (only by "
+                f"{sorted(families[ignored[0]])}): remove it or change the family."
+            )
+        return self
+
+
+def smallest_image_side(architecture: dict) -> int:
+    """The smallest image side (pixels) ``architecture`` can classify: each paper block's valid
+    convolution and pooling must leave at least one pixel; the other families have a fixed minimum."""
+    minimum = ARCHITECTURE_FAMILIES[architecture.get("family", "paper")]
+    if minimum is not None:
+        return minimum
+    side = 1
+    while True:
+        remaining = side
+        for _ in architecture["conv_filters"]:
+            remaining = (remaining - architecture["kernel_size"] + 1) // architecture["pool_size"]
+        if remaining >= 1:
+            return side
+        side += 1
+
+
+def check_image_side(architecture: dict, image_side: int, where: str = "training.architecture") -> None:
+    """Raise a ParameterError if ``architecture`` cannot classify ``image_side``-pixel images."""
+    smallest = smallest_image_side(architecture)
+    if image_side < smallest:
+        family = architecture.get("family", "paper")
+        raise ParameterError(
+            f"{where} (family '{family}') needs images of at least {smallest} x {smallest} pixels, but "
+            f"preprocessing.image_size is {image_side}: raise preprocessing.image_size "
+            f"({file_of('preprocessing')}) or choose another family or fewer conv blocks ({file_of('training')}); "
+            f"{OVERRIDE_NOTE}."
+        )
 
 
 class EarlyStopping(Group):

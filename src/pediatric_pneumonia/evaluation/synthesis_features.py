@@ -1,17 +1,19 @@
-"""The feature space synthetic images are judged in: the global-average-pooled output of the last
-convolution block of a classifier trained on real images only (the ``baseline``). ImageNet features
-cannot be downloaded here and judge X-rays poorly anyway."""
+"""The feature space synthetic images are judged in: the global-average-pooled last feature map of a
+classifier trained on real images only (the ``baseline``). ImageNet features cannot be downloaded
+here and judge X-rays poorly anyway."""
 
 import keras
 import numpy as np
 
 from ..imaging.preprocess import as_model_input
+from ..models.architectures import feature_map_layer_name
 
 
 def feature_extractor(classifier: keras.Model) -> keras.Model:
-    """The classifier cut before ``flatten``, globally average-pooled: one vector per image."""
-    last_block = classifier.get_layer("flatten").input
-    pooled = keras.layers.GlobalAveragePooling2D(name="pooled_features")(last_block)
+    """The classifier cut at its last feature map (``feature_map_layer_name``, any family), globally
+    average-pooled: one vector per image."""
+    last_map = classifier.get_layer(feature_map_layer_name(classifier)).output
+    pooled = keras.layers.GlobalAveragePooling2D(name="pooled_features")(last_map)
     return keras.Model(classifier.inputs, pooled, name="feature_extractor")
 
 

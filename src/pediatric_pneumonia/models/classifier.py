@@ -5,40 +5,23 @@ import keras
 import numpy as np
 
 from ..imaging.preprocess import as_model_input
-from ..parameters import ARCHITECTURE_SOURCES, check_parameters
+from ..parameters import ARCHITECTURE_SOURCES, check_image_side, check_parameters
+from .architectures import build_network
 
 
 def build_classifier(input_shape: tuple[int, ...], architecture: dict) -> keras.Model:
-    """Build and compile the CNN described by ``architecture``.
+    """Build and compile the classifier described by ``architecture`` (its ``family``, default
+    ``paper``: models/architectures.py) for images of ``input_shape``.
 
-    Each entry of ``conv_filters`` is a Conv2D(relu) + MaxPooling2D block; with ``batch_norm``,
-    BatchNormalization (moving-average ``batch_norm_momentum``) sits between consecutive blocks
-    (the paper's layout). ``dense_units`` and ``dropout_rates`` (same length) add hidden
-    Dense(relu) + Dropout layers before the sigmoid output. The model takes 0-255 pixels and
-    rescales them to [0, 1] itself.
+    The paper family: each entry of ``conv_filters`` is a Conv2D(relu) + MaxPooling2D block; with
+    ``batch_norm``, BatchNormalization (moving-average ``batch_norm_momentum``) sits between
+    consecutive blocks (the paper's layout). ``dense_units`` and ``dropout_rates`` (same length) add
+    hidden Dense(relu) + Dropout layers before the sigmoid output, in every family. The model takes
+    0-255 pixels and rescales them to [0, 1] itself.
     """
-    check_parameters("training.architecture", architecture)
-    dense_units, dropout_rates = architecture["dense_units"], architecture["dropout_rates"]
-    kernel = architecture["kernel_size"]
-    inputs = keras.Input(shape=input_shape, name="xray")
-    features = keras.layers.Rescaling(1.0 / 255, name="rescale")(inputs)
-    for index, filters in enumerate(architecture["conv_filters"]):
-        if index > 0 and architecture["batch_norm"]:
-            features = keras.layers.BatchNormalization(
-                momentum=architecture["batch_norm_momentum"], name=f"batch_norm_{index}"
-            )(features)
-        features = keras.layers.Conv2D(
-            filters, (kernel, kernel), activation="relu", name=f"conv_{index + 1}"
-        )(features)
-        features = keras.layers.MaxPooling2D(architecture["pool_size"], name=f"pool_{index + 1}")(
-            features
-        )
-    features = keras.layers.Flatten(name="flatten")(features)
-    for index, (units, rate) in enumerate(zip(dense_units, dropout_rates)):
-        features = keras.layers.Dense(units, activation="relu", name=f"dense_{index + 1}")(features)
-        features = keras.layers.Dropout(rate, name=f"dropout_{index + 1}")(features)
-    outputs = keras.layers.Dense(1, activation="sigmoid", name="pneumonia_probability")(features)
-    model = keras.Model(inputs, outputs, name="pneumonia_cnn")
+    architecture = check_parameters("training.architecture", architecture).model_dump()
+    check_image_side(architecture, min(input_shape[:2]))
+    model = build_network(input_shape, architecture)
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate=architecture["learning_rate"]),
         loss="binary_crossentropy",
