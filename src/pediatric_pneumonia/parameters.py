@@ -40,9 +40,12 @@ ARCHITECTURE_FAMILIES: dict[str, int | None] = {
     "mobilenetv3small": 32,
     "resnet50v2": 32,
 }
-# The architecture keys only some families read (the paper's keys are read by the paper family only).
-FAMILY_KEYS = {"width": ("residual",), "stochastic_depth": ("residual",)}
-NOT_PAPER_KEYS = ("feature_dropout",)
+# The architecture keys only some families read -> those families (refused for the others).
+FAMILY_ONLY_KEYS: dict[str, tuple[str, ...]] = {
+    "width": ("residual",),
+    "stochastic_depth": ("residual",),
+    "feature_dropout": tuple(family for family in ARCHITECTURE_FAMILIES if family != "paper"),
+}
 LEARNING_RATE_SCHEDULES = ("constant", "cosine")
 EARLY_STOPPING_SIGNALS = ("val_loss", "val_auc")
 GAN_LOSS_NAMES = ("bce", "hinge")
@@ -211,7 +214,7 @@ class Architecture(Group):
     dense_units: list[PositiveInt]
     dropout_rates: list[Momentum]
     learning_rate: PositiveNumber
-    width: PositiveInt = Field(16, description="a filter count (the residual stem's)")
+    width: PositiveInt = Field(32, description="a filter count (the residual stem's)")
     stochastic_depth: Momentum = Field(0.0, description="a drop rate (the last residual block's)")
     feature_dropout: Momentum = Field(0.2, description="a dropout rate")
 
@@ -226,12 +229,11 @@ class Architecture(Group):
 
     @model_validator(mode="after")
     def _keys_of_the_family(self) -> "Architecture":
-        families = {**FAMILY_KEYS, **{key: tuple(set(ARCHITECTURE_FAMILIES) - {"paper"}) for key in NOT_PAPER_KEYS}}
-        ignored = [key for key in sorted(self.model_fields_set & families.keys()) if self.family not in families[key]]
+        ignored = [key for key in sorted(self.model_fields_set & FAMILY_ONLY_KEYS.keys()) if self.family not in FAMILY_ONLY_KEYS[key]]
         if ignored:
             raise ValueError(
                 f"{_key(ignored[0])} is not read by {_key('family')} '{self.family}' (only by "
-                f"{sorted(families[ignored[0]])}): remove it or change the family."
+                f"{sorted(FAMILY_ONLY_KEYS[ignored[0]])}): remove it or change the family."
             )
         return self
 
@@ -456,6 +458,7 @@ class SynthesisReport(Group):
 
 
 class SearchSpace(Group):
+    family: Annotated[list[Literal[tuple(ARCHITECTURE_FAMILIES)]], Field(min_length=1)] = ["paper"]
     conv_filters: Annotated[list[Annotated[list[PositiveInt], Field(min_length=1)]], Field(min_length=1)] = Field(
         description="a list of conv stacks, each a non-empty list of filter counts"
     )

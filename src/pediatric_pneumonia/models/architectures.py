@@ -52,7 +52,8 @@ def pooled_head(feature_map: keras.KerasTensor, architecture: dict) -> keras.Ker
 
 
 def residual_network(inputs: keras.KerasTensor, architecture: dict) -> keras.KerasTensor:
-    """A compact ResNet for 2 CPU cores: a stride-2 3x3 stem of ``width`` filters, four stages of one
+    """A compact ResNet for 2 CPU cores: a stride-2 3x3 stem of ``width`` filters and a stride-2 max
+    pooling, four stages of one
     basic residual block each (widths x1, x2, x4, x8; stages 2-4 halve the side with a projected
     shortcut), BatchNormalization after every convolution, then global average pooling and the head.
 
@@ -72,6 +73,9 @@ def residual_network(inputs: keras.KerasTensor, architecture: dict) -> keras.Ker
 
     features = keras.layers.Rescaling(1.0 / 255, name="rescale")(inputs)
     features = conv_bn(features, width, 3, 2, "stem")
+    # Down to a quarter of the side before the first block, as ResNet does: full-resolution blocks
+    # cost more time than their FLOPs suggest on a CPU (memory-bound normalisation and activations).
+    features = keras.layers.MaxPooling2D(3, strides=2, padding="same", name="stem_pool")(features)
     for stage, filters in enumerate(stage_widths):
         name, strides = f"stage{stage + 1}", 1 if stage == 0 else 2
         branch = conv_bn(features, filters, 3, strides, f"{name}_a")
