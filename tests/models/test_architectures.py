@@ -1,13 +1,19 @@
-"""Every architecture family builds, trains a step, names its last feature map, round-trips through
-the predictor package with Keras' safe mode on and explains itself with Grad-CAM."""
+"""Every architecture family builds, trains a step, names its last feature map, explains itself with
+Grad-CAM, round-trips through the predictor package with Keras' safe mode on, exports to TFLite and
+serves as an MLflow model."""
 
+import cv2
 import keras
+import mlflow
 import numpy as np
+import pandas as pd
 import pytest
 
 from pediatric_pneumonia.evaluation.synthesis_features import feature_extractor
 from pediatric_pneumonia.explain import grad_cam
 from pediatric_pneumonia.inference import Predictor
+from pediatric_pneumonia.inference.export import export_tflite, tflite_probabilities
+from pediatric_pneumonia.inference.mlflow_model import log_predictor_model
 from pediatric_pneumonia.models.architectures import FAMILY_BUILDERS, feature_map_layer_name
 from pediatric_pneumonia.models.classifier import build_classifier
 from pediatric_pneumonia.parameters import ARCHITECTURE_FAMILIES, ParameterError
@@ -16,8 +22,9 @@ from tests.inference.conftest import predictor_around
 
 SIZE = 32  # the smallest side keras.applications take
 INTENSITY = {"method": "none", "clahe_clip_limit": 2.0, "clahe_tile_grid": 2, "percentiles": [1, 99]}
-# The keras.applications families cost minutes each on 2 busy cores: tests/models/test_applications.py.
-COMPACT_FAMILIES = ["paper", "residual"]
+# The TFLite and MLflow paths take the cheap families: the big keras.applications go through the same
+# builder as mobilenetv3small and add about 2 minutes on 2 cores there (the package round trip has them all).
+EXPORTED_FAMILIES = ["paper", "residual", "mobilenetv3small"]
 
 
 def family_architecture(family: str, **keys) -> dict:
@@ -42,11 +49,19 @@ def test_no_family_is_the_paper_family_layer_for_layer_and_weight_for_weight():
     assert all(np.array_equal(a, b) for a, b in zip(implicit.get_weights(), explicit.get_weights()))
 
 
-def check_family_in_every_library_path(model: keras.Model, tmp_path) -> None:
-    """One training step, the feature map and vector, Grad-CAM, and the package round trip."""
+@pytest.fixture(scope="module", params=list(ARCHITECTURE_FAMILIES))
+def trained_family(request) -> tuple[str, keras.Model]:
+    """Each family and its model after one training step on tiny random images."""
+    keras.utils.set_random_seed(0)
+    model = build_classifier((SIZE, SIZE, 1), family_architecture(request.param))
     images, labels = images_and_labels()
-    loss = model.train_on_batch(images, labels.astype(np.float32))
-    assert np.isfinite(loss).all()
+    assert np.isfinite(model.train_on_batch(images, labels.astype(np.float32))).all()
+    return request.param, model
+
+
+def test_every_family_ends_in_the_probability_and_pools_its_last_feature_map(trained_family):
+    _, model = trained_family
+    images, _ = images_and_labels()
     assert model.layers[-1].name == "pneumonia_probability" and model.output_shape == (None, 1)
     assert model.get_layer("rescale").scale == pytest.approx(1 / 255)
     feature_map = model.get_layer(feature_map_layer_name(model))
@@ -55,20 +70,44 @@ def check_family_in_every_library_path(model: keras.Model, tmp_path) -> None:
     assert vectors.shape == (len(images), feature_map.output.shape[-1])
     heatmaps = grad_cam(model, images[:2])
     assert heatmaps.shape == (2, SIZE, SIZE) and np.isfinite(heatmaps).all()
+
+
+def test_every_family_round_trips_through_the_package_with_safe_mode(trained_family, tmp_path):
+    _, model = trained_family
+    stored = images_and_labels()[0][..., 0].astype(np.uint8)
     predictor = predictor_around(model, INTENSITY)
     predictor.save(tmp_path / "package")
     loaded = Predictor.from_package(tmp_path / "package")  # safe mode: no custom or Lambda layer may be needed
-    np.testing.assert_allclose(
-        loaded.raw_probabilities(images[..., 0].astype(np.uint8)),
-        predictor.raw_probabilities(images[..., 0].astype(np.uint8)),
-        atol=1e-6,
-    )
+    np.testing.assert_allclose(loaded.raw_probabilities(stored), predictor.raw_probabilities(stored), atol=1e-6)
 
 
-@pytest.mark.parametrize("family", COMPACT_FAMILIES)
-def test_a_compact_family_trains_explains_and_round_trips(family, tmp_path):
-    keras.utils.set_random_seed(0)
-    check_family_in_every_library_path(build_classifier((SIZE, SIZE, 1), family_architecture(family)), tmp_path)
+@pytest.mark.parametrize("trained_family", EXPORTED_FAMILIES, indirect=True)
+def test_a_family_exports_to_tflite_computing_the_same(trained_family, tmp_path):
+    _, model = trained_family
+    predictor = predictor_around(model, INTENSITY)
+    model_input = predictor.model_input(images_and_labels()[0][..., 0].astype(np.uint8))
+    exported = export_tflite(predictor, tmp_path / "classifier.tflite")
+    expected = model.predict(model_input, verbose=0).reshape(-1)
+    np.testing.assert_allclose(tflite_probabilities(exported, model_input), expected, atol=1e-4)
+
+
+@pytest.mark.parametrize("trained_family", EXPORTED_FAMILIES, indirect=True)
+def test_a_family_is_logged_and_served_as_an_mlflow_model(trained_family, tmp_path, monkeypatch):
+    _, model = trained_family
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.chdir(tmp_path)
+    mlflow.set_tracking_uri(uri)
+    predictor = predictor_around(model, INTENSITY)
+    predictor.config["validation"] = {"roc_auc": 0.5}
+    image = cv2.imencode(".png", images_and_labels()[0][0, ..., 0].astype(np.uint8))[1].tobytes()
+    try:
+        with mlflow.start_run() as run:
+            log_predictor_model(predictor, None, "model")
+        served = mlflow.pyfunc.load_model(f"runs:/{run.info.run_id}/model").predict(pd.DataFrame({"image": [image]}))
+    finally:
+        mlflow.set_tracking_uri(None)
+    np.testing.assert_allclose(served["probability"], [predictor.predict_batch([image])[0].probability], atol=1e-6)
 
 
 def test_the_residual_network_is_four_stages_of_doubling_width_pooled_globally():
