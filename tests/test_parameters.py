@@ -204,3 +204,17 @@ def test_a_wrong_parameter_stops_the_run_before_the_first_node(tmp_path, monkeyp
     with pytest.raises(ParameterError, match="Unknown training.early_stopping.monitor 'val_f1'"):
         run_pipelines(project, ["baseline"], runtime_params={"training": {"early_stopping": {"monitor": "val_f1"}}})
     assert not (project / "data").exists()
+
+
+def test_an_image_size_the_family_cannot_take_stops_the_run_before_the_first_node(tmp_path, monkeypatch):
+    raw = make_raw_dataset(tmp_path / "raw" / "chest_xray")
+    project = create_project(tmp_path / "project", {**TEST_PARAMETERS, "raw_data": {"root": str(raw)}})
+    monkeypatch.chdir(project)
+    with pytest.raises(ParameterError, match=r"family 'densenet121'\) needs images of at least 32 x 32 pixels, but "
+                       r"preprocessing.image_size is 28"):
+        run_pipelines(
+            project,
+            ["baseline"],
+            runtime_params={"training": {"architecture": {"family": "densenet121"}}, "preprocessing": {"image_size": 28}},
+        )
+    assert not (project / "data").exists()

@@ -12,7 +12,7 @@ from kedro.pipeline import Pipeline
 from kedro_datasets.partitions import PartitionedDataset
 
 from .class_balance import synthetic_images_made, synthetic_images_needed
-from .parameters import check_parameters, check_study_gan_profiles, group_key
+from .parameters import check_image_side, check_parameters, check_study_gan_profiles, group_key
 from .ray_cluster import check_ray_backend
 from .strategies import STRATEGY_TABLE
 from .study.parameters import study_strategies
@@ -47,6 +47,8 @@ class ParameterValidationHook:
                     parameters[key] = check_group(key, catalog)
             check_study_gan_profiles(parameters["study"], parameters["synthesis"])
         check_backends(parameters)
+        if "training" in parameters and "preprocessing" in parameters:
+            check_image_side(parameters["training"]["architecture"], parameters["preprocessing"]["image_size"])
         self._synthetic_balancing = {
             key.rpartition(".")[0]: values
             for key, values in parameters.items()

@@ -31,6 +31,22 @@ from .strategies import STRATEGIES, STRATEGY_TABLE
 
 # Allowed values whose code imports Keras (the classifier, its training, the DCGAN) live here.
 ARCHITECTURE_SOURCES = ("parameters", "search")  # training.architecture_from
+# training.architecture.family -> the smallest image side it takes (None: the paper CNN's depends on
+# its blocks, see smallest_image_side). models/architectures.py has one builder per name.
+ARCHITECTURE_FAMILIES: dict[str, int | None] = {
+    "paper": None,
+    "residual": 1,
+    "densenet121": 32,  # keras.applications refuse inputs under 32 x 32
+    "efficientnetv2b0": 32,
+    "mobilenetv3small": 32,
+    "resnet50v2": 32,
+}
+# The architecture keys only some families read -> those families (refused for the others).
+FAMILY_ONLY_KEYS: dict[str, tuple[str, ...]] = {
+    "width": ("residual",),
+    "stochastic_depth": ("residual",),
+    "feature_dropout": tuple(family for family in ARCHITECTURE_FAMILIES if family != "paper"),
+}
 LEARNING_RATE_SCHEDULES = ("constant", "cosine")
 MIXUP_METHODS = ("none", "mixup", "cutmix")  # training.mixup.method
 EARLY_STOPPING_SIGNALS = ("val_loss", "val_auc")
@@ -184,6 +200,12 @@ BALANCING_SCHEMAS: dict[str, type[Group]] = {
 
 
 class Architecture(Group):
+    """``training.architecture``. The paper's keys (conv_filters, kernel_size, pool_size, batch_norm)
+    are read by the ``paper`` family only; batch_norm_momentum also by ``residual``; dense_units,
+    dropout_rates and learning_rate by every family. A family-specific key given for a family that
+    does not read it is refused."""
+
+    family: Literal[tuple(ARCHITECTURE_FAMILIES)] = "paper"
     conv_filters: Annotated[list[PositiveInt], Field(min_length=1)] = Field(
         description="a list of filter counts, one conv block each"
     )
@@ -196,6 +218,9 @@ class Architecture(Group):
     learning_rate: PositiveNumber
     label_smoothing: Annotated[float, Field(ge=0, lt=1)] = 0.0
     weight_decay: NonNegative = 0.0  # AdamW's decoupled decay when > 0, else Adam
+    width: PositiveInt = Field(32, description="a filter count (the residual stem's)")
+    stochastic_depth: Momentum = Field(0.0, description="a drop rate (the last residual block's)")
+    feature_dropout: Momentum = Field(0.2, description="a dropout rate")
 
     @model_validator(mode="after")
     def _one_rate_per_dense_layer(self) -> "Architecture":
@@ -205,6 +230,45 @@ class Architecture(Group):
                 "must have the same length (one dropout rate per dense layer)."
             )
         return self
+
+    @model_validator(mode="after")
+    def _keys_of_the_family(self) -> "Architecture":
+        ignored = [key for key in sorted(self.model_fields_set & FAMILY_ONLY_KEYS.keys()) if self.family not in FAMILY_ONLY_KEYS[key]]
+        if ignored:
+            raise ValueError(
+                f"{_key(ignored[0])} is not read by {_key('family')} '{self.family}' (only by "
+                f"{sorted(FAMILY_ONLY_KEYS[ignored[0]])}): remove it or change the family."
+            )
+        return self
+
+
+def smallest_image_side(architecture: dict) -> int:
+    """The smallest image side (pixels) ``architecture`` can classify: each paper block's valid
+    convolution and pooling must leave at least one pixel; the other families have a fixed minimum."""
+    minimum = ARCHITECTURE_FAMILIES[architecture.get("family", "paper")]
+    if minimum is not None:
+        return minimum
+    side = 1
+    while True:
+        remaining = side
+        for _ in architecture["conv_filters"]:
+            remaining = (remaining - architecture["kernel_size"] + 1) // architecture["pool_size"]
+        if remaining >= 1:
+            return side
+        side += 1
+
+
+def check_image_side(architecture: dict, image_side: int, where: str = "training.architecture") -> None:
+    """Raise a ParameterError if ``architecture`` cannot classify ``image_side``-pixel images."""
+    smallest = smallest_image_side(architecture)
+    if image_side < smallest:
+        family = architecture.get("family", "paper")
+        raise ParameterError(
+            f"{where} (family '{family}') needs images of at least {smallest} x {smallest} pixels, but "
+            f"preprocessing.image_size is {image_side}: raise preprocessing.image_size "
+            f"({file_of('preprocessing')}) or choose another family or fewer conv blocks ({file_of('training')}); "
+            f"{OVERRIDE_NOTE}."
+        )
 
 
 class EarlyStopping(Group):
@@ -455,6 +519,7 @@ class SynthesisReport(Group):
 
 
 class SearchSpace(Group):
+    family: Annotated[list[Literal[tuple(ARCHITECTURE_FAMILIES)]], Field(min_length=1)] = ["paper"]
     conv_filters: Annotated[list[Annotated[list[PositiveInt], Field(min_length=1)]], Field(min_length=1)] = Field(
         description="a list of conv stacks, each a non-empty list of filter counts"
     )

@@ -9,11 +9,11 @@ import pytest
 from pediatric_pneumonia.explain import (
     border_mass_share,
     grad_cam,
-    last_conv_layer_name,
     overlay_heatmap,
     randomised_copy,
     rank_correlation,
 )
+from pediatric_pneumonia.models.architectures import feature_map_layer_name
 from pediatric_pneumonia.models.classifier import build_classifier
 from pediatric_pneumonia.models.ensemble import build_ensemble, ensemble_members
 
@@ -82,12 +82,12 @@ def test_randomised_copy_reinitialises_every_kernel_and_leaves_the_model_untouch
     assert all(np.array_equal(a, b) for a, b in zip(copy.get_weights(), same_seed_copy.get_weights()))
 
 
-def test_last_conv_layer_is_found_and_a_model_without_one_is_refused():
-    assert last_conv_layer_name(build_classifier((SIZE, SIZE, 1), PAPER_ARCHITECTURE)) == "conv_2"
+def test_the_last_feature_map_is_found_and_a_model_without_one_is_refused():
+    assert feature_map_layer_name(build_classifier((SIZE, SIZE, 1), PAPER_ARCHITECTURE)) == "conv_2"
     inputs = keras.Input((4, 4, 1))
     dense_only = keras.Model(inputs, keras.layers.Dense(1, activation="sigmoid")(keras.layers.Flatten()(inputs)))
     with pytest.raises(ValueError, match="no Conv2D layer"):
-        last_conv_layer_name(dense_only)
+        feature_map_layer_name(dense_only)
 
 
 def test_an_unknown_layer_is_refused_with_the_layer_names():

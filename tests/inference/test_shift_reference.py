@@ -21,7 +21,7 @@ def test_the_package_round_trip_carries_the_reference(tmp_path, referenced_predi
 
     assert (tmp_path / "package" / REFERENCE_FILE).is_file()
     recorded = json.loads((tmp_path / "package" / CONFIG_FILE).read_text())["shift_reference"]
-    assert recorded["file"] == REFERENCE_FILE and recorded["count"] == 60 and recorded["feature_layer"] == "pool_2"
+    assert recorded["file"] == REFERENCE_FILE and recorded["count"] == 60 and recorded["feature_layer"] == "conv_2"
     for name in ("features", "probabilities"):
         np.testing.assert_array_equal(loaded.shift_reference[name], referenced_predictor.shift_reference[name])
     images = smooth_images(3, seed=5)

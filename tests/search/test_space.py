@@ -83,3 +83,27 @@ def test_the_architecture_file_loads_as_none_until_written(tmp_path):
     dataset.save({"architecture": {"conv_filters": [32, 64]}})
     assert dataset.load() == {"architecture": {"conv_filters": [32, 64]}}
     assert Path(tmp_path / "architecture.yml").exists() and os.path.getsize(tmp_path / "architecture.yml") > 0
+
+
+def test_family_is_a_dimension_whose_other_families_take_only_the_heads(paper_search):
+    base = {**PAPER_ARCHITECTURE, "family": "paper"}
+    space = {**paper_search["space"], "family": ["paper", "residual", "mobilenetv3small"]}
+    architectures = expand_space({**paper_search, "space": space}, base)
+
+    assert architectures[:140] == expand_space(paper_search, base)
+    residual = [a for a in architectures if a["family"] == "residual"]
+    assert len(residual) == len(architectures) - 140 - 14 == 14
+    assert {str(a["dense_units"]) for a in residual} == {str(units) for units in paper_search["space"]["dense_units"]}
+    for architecture in architectures:
+        check_parameters("training.architecture", architecture)
+    check_fits_image(architectures, 148)
+    with pytest.raises(ValueError, match="family 'mobilenetv3small' needs images of at least 32x32 pixels, not 28x28"):
+        check_fits_image(architectures[140:], 28)
+
+
+def test_a_residual_width_in_training_does_not_reach_the_paper_trials(paper_search):
+    base = {**PAPER_ARCHITECTURE, "family": "residual", "width": 16}
+    space = {**paper_search["space"], "family": ["paper", "residual"]}
+    architectures = expand_space({**paper_search, "space": space}, base)
+    assert all("width" not in a for a in architectures if a["family"] == "paper")
+    assert all(a["width"] == 16 for a in architectures if a["family"] == "residual")

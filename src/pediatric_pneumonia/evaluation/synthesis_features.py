@@ -1,28 +1,20 @@
-"""The feature space synthetic images are judged in: the global-average-pooled output of the last
-convolution block of a classifier trained on real images only (the ``baseline``). ImageNet features
-cannot be downloaded here and judge X-rays poorly anyway. The shift check (``evaluation.shift``)
-compares new images with validation in the same space of the model that scores them."""
+"""The feature space synthetic images are judged in: the global-average-pooled last feature map of a
+classifier trained on real images only (the ``baseline``). ImageNet features cannot be downloaded
+here and judge X-rays poorly anyway. The shift check (``evaluation.shift``) compares new images with
+validation in the same space of the model that scores them."""
 
 import keras
 import numpy as np
 
 from ..imaging.preprocess import as_model_input
+from ..models.architectures import feature_map_layer_name
 from ..models.ensemble import ensemble_members
 
 
-def feature_map_layer_name(classifier: keras.Model) -> str:
-    """The layer whose output is the classifier's last feature map: the last layer with a 4-D
-    (batch, height, width, channels) output (the project CNN's: the pooling before ``flatten``); of a
-    seed ensemble, its first member's."""
-    maps = [layer.name for layer in ensemble_members(classifier)[0].layers if len(layer.output.shape) == 4]
-    if not maps:
-        raise ValueError(f"The model '{classifier.name}' has no layer with a 4-D (image-like) output to take features from.")
-    return maps[-1]
-
-
 def feature_extractor(classifier: keras.Model, layer_name: str | None = None) -> keras.Model:
-    """The classifier cut after ``layer_name`` (default: ``feature_map_layer_name``), globally
-    average-pooled: one vector per image. Of a seed ensemble: its first member's (same input)."""
+    """The classifier cut after ``layer_name`` (default: its last feature map,
+    ``feature_map_layer_name``, any family), globally average-pooled: one vector per image. Of a seed
+    ensemble: its first member's (same input)."""
     source = ensemble_members(classifier)[0]
     feature_map = source.get_layer(layer_name or feature_map_layer_name(source)).output
     pooled = keras.layers.GlobalAveragePooling2D(name="pooled_features")(feature_map)

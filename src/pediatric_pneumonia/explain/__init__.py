@@ -3,7 +3,6 @@
 from .gradcam import (
     border_mass_share,
     grad_cam,
-    last_conv_layer_name,
     overlay_heatmap,
     randomised_copy,
     rank_correlation,
@@ -12,7 +11,6 @@ from .gradcam import (
 __all__ = [
     "border_mass_share",
     "grad_cam",
-    "last_conv_layer_name",
     "overlay_heatmap",
     "randomised_copy",
     "rank_correlation",

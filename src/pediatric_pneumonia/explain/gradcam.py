@@ -12,18 +12,8 @@ import numpy as np
 from keras import ops
 from scipy.stats import spearmanr
 
+from ..models.architectures import feature_map_layer_name
 from ..models.ensemble import ensemble_members
-
-
-def last_conv_layer_name(model: keras.Model) -> str:
-    """The name of the model's last ``Conv2D`` layer (Grad-CAM's default layer)."""
-    conv_layers = [layer.name for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
-    if not conv_layers:
-        raise ValueError(
-            f"Model '{model.name}' has no Conv2D layer, so Grad-CAM has no feature map to weigh. "
-            "Pass the name of a layer with a (N, h, w, channels) output as layer_name."
-        )
-    return conv_layers[-1]
 
 
 def _logit_tail(model: keras.Model, layer_name: str) -> keras.Model:
@@ -92,7 +82,8 @@ def grad_cam(
         model: a classifier ending in one sigmoid unit (pneumonia), e.g. ``build_classifier``'s, or
             a seed ensemble (``models.ensemble``), whose map is the mean of its members' maps.
         model_input: what the model is fed, (N, H, W, 1) float32 in 0-255 (``as_model_input``).
-        layer_name: the feature-map layer; None = the last Conv2D.
+        layer_name: the feature-map layer; None = the model's last feature map (``feature_map_layer_name``:
+            the paper CNN's last Conv2D).
         batch_size: images per forward/backward pass.
 
     Returns:
@@ -106,12 +97,12 @@ def grad_cam(
     backend = keras.backend.backend()
     if backend not in GRADIENTS:
         raise ValueError(f"Grad-CAM has no gradient for the Keras backend '{backend}'; use one of {tuple(GRADIENTS)}.")
-    layer_name = layer_name or last_conv_layer_name(model)
+    layer_name = layer_name or feature_map_layer_name(model)
     layer_names = [layer.name for layer in model.layers]
     if layer_name not in layer_names:
         raise ValueError(
             f"Layer '{layer_name}' is not in model '{model.name}'. Its layers are {layer_names}; "
-            f"Grad-CAM usually takes the last Conv2D ('{last_conv_layer_name(model)}'): set explain.layer to null."
+            f"Grad-CAM usually takes the last feature map ('{feature_map_layer_name(model)}'): set explain.layer to null."
         )
     height, width = model_input.shape[1:3]
     head = keras.Model(model.inputs, model.get_layer(layer_name).output, name="grad_cam_head")

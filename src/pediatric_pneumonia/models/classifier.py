@@ -7,42 +7,25 @@ from scipy.special import expit
 
 from ..imaging.preprocess import as_model_input
 from ..imaging.tta import tta_transforms, tta_views
-from ..parameters import ARCHITECTURE_SOURCES, check_parameters
+from ..parameters import ARCHITECTURE_SOURCES, check_image_side, check_parameters
+from .architectures import build_network
 from .ensemble import logit_model
 
 
 def build_classifier(input_shape: tuple[int, ...], architecture: dict) -> keras.Model:
-    """Build and compile the CNN described by ``architecture``.
+    """Build and compile the classifier described by ``architecture`` (its ``family``, default
+    ``paper``: models/architectures.py) for images of ``input_shape``.
 
-    Each entry of ``conv_filters`` is a Conv2D(relu) + MaxPooling2D block; with ``batch_norm``,
-    BatchNormalization (moving-average ``batch_norm_momentum``) sits between consecutive blocks
-    (the paper's layout). ``dense_units`` and ``dropout_rates`` (same length) add hidden
-    Dense(relu) + Dropout layers before the sigmoid output. The model takes 0-255 pixels and
-    rescales them to [0, 1] itself. It is compiled by ``compile_classifier``.
+    The paper family: each entry of ``conv_filters`` is a Conv2D(relu) + MaxPooling2D block; with
+    ``batch_norm``, BatchNormalization (moving-average ``batch_norm_momentum``) sits between
+    consecutive blocks (the paper's layout). ``dense_units`` and ``dropout_rates`` (same length) add
+    hidden Dense(relu) + Dropout layers before the sigmoid output, in every family. The model takes
+    0-255 pixels and rescales them to [0, 1] itself. It is compiled by ``compile_classifier``.
     """
-    checked = check_parameters("training.architecture", architecture)
-    dense_units, dropout_rates = architecture["dense_units"], architecture["dropout_rates"]
-    kernel = architecture["kernel_size"]
-    inputs = keras.Input(shape=input_shape, name="xray")
-    features = keras.layers.Rescaling(1.0 / 255, name="rescale")(inputs)
-    for index, filters in enumerate(architecture["conv_filters"]):
-        if index > 0 and architecture["batch_norm"]:
-            features = keras.layers.BatchNormalization(
-                momentum=architecture["batch_norm_momentum"], name=f"batch_norm_{index}"
-            )(features)
-        features = keras.layers.Conv2D(
-            filters, (kernel, kernel), activation="relu", name=f"conv_{index + 1}"
-        )(features)
-        features = keras.layers.MaxPooling2D(architecture["pool_size"], name=f"pool_{index + 1}")(
-            features
-        )
-    features = keras.layers.Flatten(name="flatten")(features)
-    for index, (units, rate) in enumerate(zip(dense_units, dropout_rates)):
-        features = keras.layers.Dense(units, activation="relu", name=f"dense_{index + 1}")(features)
-        features = keras.layers.Dropout(rate, name=f"dropout_{index + 1}")(features)
-    outputs = keras.layers.Dense(1, activation="sigmoid", name="pneumonia_probability")(features)
-    model = keras.Model(inputs, outputs, name="pneumonia_cnn")
-    compile_classifier(model, checked.learning_rate, checked.label_smoothing, checked.weight_decay)
+    architecture = check_parameters("training.architecture", architecture).model_dump()
+    check_image_side(architecture, min(input_shape[:2]))
+    model = build_network(input_shape, architecture)
+    compile_classifier(model, architecture["learning_rate"], architecture["label_smoothing"], architecture["weight_decay"])
     return model
 
 

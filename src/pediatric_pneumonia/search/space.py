@@ -4,6 +4,7 @@
 import itertools
 import random
 
+from ..parameters import FAMILY_ONLY_KEYS, smallest_image_side
 from ..ray_cluster import ray_installed
 
 
@@ -22,22 +23,26 @@ def pair_heads(dense_units: list[list[int]], dropout_rates: list[list[float]]) -
 
 
 def expand_space(search: dict, base_architecture: dict) -> list[dict]:
-    """Every architecture of ``search.space`` (conv filters x paired heads x batch norm), each merged
-    over ``base_architecture`` (``training.architecture``: kernel, pool, learning rate, momentum)."""
+    """Every architecture of ``search.space``, each merged over ``base_architecture``
+    (``training.architecture``: kernel, pool, learning rate, momentum, the residual width): per
+    ``family`` (default [paper]), the paper's conv filters x paired heads x batch norm, and for every
+    other family (which reads no conv or batch-norm option) the paired heads alone."""
     space = search["space"]
     heads = pair_heads(space["dense_units"], space["dropout_rates"])
-    return [
-        {
-            **base_architecture,
-            "conv_filters": list(filters),
-            "dense_units": units,
-            "dropout_rates": rates,
-            "batch_norm": bool(batch_norm),
+    architectures = []
+    for family in space.get("family", ["paper"]):
+        base = {
+            **{key: value for key, value in base_architecture.items() if family in FAMILY_ONLY_KEYS.get(key, (family,))},
+            "family": family,
         }
-        for filters, (units, rates), batch_norm in itertools.product(
-            space["conv_filters"], heads, space["batch_norm"]
-        )
-    ]
+        if family != "paper":
+            architectures += [{**base, "dense_units": units, "dropout_rates": rates} for units, rates in heads]
+            continue
+        architectures += [
+            {**base, "conv_filters": list(filters), "dense_units": units, "dropout_rates": rates, "batch_norm": bool(batch_norm)}
+            for filters, (units, rates), batch_norm in itertools.product(space["conv_filters"], heads, space["batch_norm"])
+        ]
+    return architectures
 
 
 def resolve_backend(search: dict) -> str:
@@ -57,15 +62,19 @@ def sample_trials(architectures: list[dict], max_trials: int | None, seed: int) 
 
 
 def check_fits_image(architectures: list[dict], image_side: int) -> None:
-    """Raise a ValueError naming the first architecture whose conv blocks shrink an
-    ``image_side``-pixel image to nothing, before any trial trains."""
+    """Raise a ValueError naming the first architecture that cannot classify ``image_side``-pixel
+    images (too many paper conv blocks, or a family's minimum), before any trial trains."""
     for architecture in architectures:
-        side = image_side
-        for _ in architecture["conv_filters"]:
-            side = (side - architecture["kernel_size"] + 1) // architecture["pool_size"]
-        if side < 1:
+        smallest = smallest_image_side(architecture)
+        if image_side >= smallest:
+            continue
+        if architecture.get("family", "paper") == "paper":
             raise ValueError(
                 f"search.space.conv_filters {architecture['conv_filters']} has too many conv blocks for "
                 f"{image_side}x{image_side} images (kernel {architecture['kernel_size']}, pool "
                 f"{architecture['pool_size']}): remove it or raise preprocessing.image_size."
             )
+        raise ValueError(
+            f"search.space.family '{architecture['family']}' needs images of at least {smallest}x{smallest} "
+            f"pixels, not {image_side}x{image_side}: remove it or raise preprocessing.image_size."
+        )

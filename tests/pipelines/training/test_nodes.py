@@ -218,7 +218,7 @@ def test_history_in_mlflow_format_has_one_step_per_epoch():
 
 # --- seed ensembles and test-time augmentation -------------------------------------------------
 
-TINY_REFERENCE = {"features": np.eye(6, 2), "probabilities": np.linspace(0.1, 0.9, 6), "feature_layer": "pool_2"}
+TINY_REFERENCE = {"features": np.eye(6, 2), "probabilities": np.linspace(0.1, 0.9, 6), "feature_layer": "conv_2"}
 
 ONE_EPOCH = {**TRAINING, "epochs": 1}
 
@@ -290,7 +290,7 @@ def test_the_shift_reference_is_a_seeded_validation_sample_with_its_calibrated_p
         classifier, calibration, decision, packaged, {"batch_size": 8}, ["NORMAL", "PNEUMONIA"], reference, SHIFT
     )
 
-    assert reference["features"].shape == (6, 8) and str(reference["feature_layer"]) == "pool_2"
+    assert reference["features"].shape == (6, 8) and str(reference["feature_layer"]) == "conv_2"
     np.testing.assert_array_equal(reference["features"], again["features"])
     calibrated = apply_calibration(predictions["raw_probability"].to_numpy(), calibration)
     assert all(np.isclose(calibrated, value).any() for value in reference["probabilities"])

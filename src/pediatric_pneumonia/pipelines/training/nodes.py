@@ -8,14 +8,15 @@ import pandas as pd
 
 from ...evaluation.calibration import apply_calibration, calibration_from_validation
 from ...evaluation.metrics import roc_auc
-from ...evaluation.synthesis_features import embed, feature_extractor, feature_map_layer_name
+from ...evaluation.synthesis_features import embed, feature_extractor
 from ...evaluation.thresholds import choose_threshold
 from ...imaging.preprocess import as_model_input
 from ...inference import Predictor
 from ...inference.package import PACKAGE_FORMAT_VERSION, REFERENCE_FILE
+from ...models.architectures import feature_map_layer_name
 from ...models.classifier import build_classifier, choose_architecture, predict_probabilities
 from ...models.classifier_training import TrainingBatches, cosine_learning_rate
-from ...models.ensemble import build_ensemble
+from ...models.ensemble import build_ensemble, ensemble_members
 
 logger = logging.getLogger(__name__)
 
@@ -161,7 +162,7 @@ def sample_shift_reference(
     layer the features come from (``feature_layer``)."""
     images = validation_set["images"]
     chosen = np.sort(np.random.default_rng(shift["seed"]).choice(len(images), min(shift["reference_size"], len(images)), replace=False))
-    layer = feature_map_layer_name(classifier)
+    layer = feature_map_layer_name(ensemble_members(classifier)[0])
     features = embed(feature_extractor(classifier, layer), images[chosen], preprocessing["intensity"], inference["batch_size"])
     raw = validation_predictions["raw_probability"].to_numpy()[chosen]
     return {
