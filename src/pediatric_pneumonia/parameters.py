@@ -271,6 +271,10 @@ class Reporting(Group):
     patient_aggregation: Literal[PATIENT_AGGREGATIONS]
 
 
+class Site(Group):
+    min_images: PositiveInt
+
+
 class Stress(Group):
     seed: int
     max_images: Annotated[int, Field(ge=2)] | None
@@ -512,6 +516,7 @@ GROUPS: dict[str, tuple[type[Group] | None, str]] = {
     "inference": (Inference, "conf/base/parameters_training.yml"),
     "reporting": (Reporting, "conf/base/parameters_reporting.yml"),
     "stress": (Stress, "conf/base/parameters_stress.yml"),
+    "site": (Site, "conf/base/parameters_site.yml"),
     "explain": (Explain, "conf/base/parameters_explain.yml"),
     "search": (Search, "conf/base/parameters_search.yml"),
     "study": (Study, "conf/base/parameters_study.yml"),

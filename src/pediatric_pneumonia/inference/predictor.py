@@ -17,7 +17,9 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from ..data_layout import labelled_files
 from ..evaluation.calibration import apply_calibration
+from ..evaluation.site import SiteEvaluation, score_site, site_report
 from ..explain import grad_cam
 from ..imaging.decode import DEFAULT_MAX_PIXELS, ImageDecodeError, to_grayscale_uint8
 from ..imaging.preprocess import as_model_input, fit_to_square, stored_image
@@ -180,6 +182,12 @@ class Predictor:
         probability = float(self.probabilities(stored)[0])
         prediction = Prediction(source, self.label_for(probability), probability, self.threshold)
         return Explanation(prediction, stored[0], self.heatmaps(stored)[0])
+
+    def evaluate(self, data: str | Path, reporting: dict, bins: int, patient_key: str = "person_and_subtype") -> SiteEvaluation:
+        """The test report on a labelled folder (``NORMAL/``, ``PNEUMONIA/``) or CSV (``path,label[,patient]``)
+        of another site (``evaluation.site``); ``reporting`` is the reporting parameter group, ``bins``
+        the calibration's. ``write_site_report`` writes it."""
+        return site_report(self, score_site(self, labelled_files(data, self.classes, patient_key)), reporting, bins)
 
     def predict(self, image: ImageInput, source: str | None = None) -> Prediction:
         """Predict one image; raises ImageDecodeError (with the reason) when it cannot be read."""
