@@ -87,6 +87,7 @@ def with_change(values: dict, dotted: str, value) -> dict:
         ("stress", "severities.blur", [0.0, 1.0], "stress.severities.blur .* moving steadily away"),
         ("combined.balancing", "synthetic_share", 1.5, r"combined.balancing.synthetic_share must be in \[0, 1\], got 1.5"),
         ("search", "ray.asha.reduction_factor", 1, "search.ray.asha.reduction_factor must be a whole number >= 2, got 1"),
+        ("site", "min_images", 0, "site.min_images must be a positive integer, got 0"),
     ],
 )
 def test_a_wrong_value_names_its_key_what_is_allowed_and_the_file(parameters, key, change, value, message):
