@@ -117,6 +117,7 @@ def with_change(values: dict, dotted: str, value) -> dict:
         ("inference", "tta.transforms", ["zoom_in", "zoom_in"], r"inference.tta.transforms \['zoom_in', 'zoom_in'\] must list distinct"),
         ("inference", "tta.shift_fraction", 0.5, r"inference.tta.shift_fraction must be a fraction of the side in \(0, 0.2\], got 0.5"),
         ("inference", "tta.zoom", 0.0, r"inference.tta.zoom must be a zoom step \(scale 1 \+- zoom\) in \(0, 0.3\], got 0.0"),
+        ("site", "min_images", 0, "site.min_images must be a positive integer, got 0"),
     ],
 )
 def test_a_wrong_value_names_its_key_what_is_allowed_and_the_file(parameters, key, change, value, message):

@@ -2,7 +2,8 @@
 
 ``demo-data`` and ``download`` write to ``raw_data.root`` of the chosen Kedro environment, so the
 place where the data lives is configured once, in ``conf/<env>/parameters.yml``. ``predict``,
-``check-shift``, ``serve`` and ``export`` load a trained model (see ``inference.load_predictor``).
+``check-shift``, ``serve``, ``export``, ``evaluate`` and ``recalibrate`` load a trained model (see
+``inference.load_predictor``).
 
 Everything heavier than click is imported inside the commands: ``--help`` stays fast, and the model
 commands can silence TensorFlow's start-up notices before anything imports it (the project
@@ -14,7 +15,6 @@ import contextlib
 import csv
 import io
 import json
-import os
 import shutil
 import sys
 from collections.abc import Sequence
@@ -174,24 +174,13 @@ def load_model(model: str | None, project_path: Path, verbose: bool):
     return predictor
 
 
-def is_hidden(name: str) -> bool:
-    return name.startswith(".")
-
-
-def files_in(folder: Path) -> list[Path]:
-    """Regular files under ``folder``, recursively, in path order, without hidden files or folders.
-    Files of any name are kept: the predictor recognises images by their content."""
-    files = []
-    for parent, folders, names in os.walk(folder):
-        folders[:] = [name for name in folders if not is_hidden(name)]
-        files += [Path(parent, name) for name in names if not is_hidden(name) and Path(parent, name).is_file()]
-    return sorted(files)
-
-
 def collect_inputs(paths: Sequence[Path]) -> list[Path]:
     """The files to predict, in the order given, folders expanded; a path that does not exist is
-    kept, so that it is reported in its place."""
-    return [file for path in paths for file in (files_in(path) if path.is_dir() else [path])]
+    kept, so that it is reported in its place. Files of any name are kept: the predictor recognises
+    images by their content."""
+    from .data_layout import visible_files
+
+    return [file for path in paths for file in (visible_files(path) if path.is_dir() else [path])]
 
 
 def why_no_input(inputs: Sequence[Path]) -> str:
@@ -383,6 +372,141 @@ def check_shift_command(
     if unreadable:
         click.echo(f"{len(unreadable)} of {len(files)} files could not be read (listed above and in the report).", err=True)
         sys.exit(1)
+
+
+def site_parameters(project_path: Path, env: str | None, groups: Sequence[str], overrides: dict | None = None) -> dict:
+    """The parameter groups ``groups`` of the project at ``project_path``, checked against their schema
+    (``overrides`` merged into a group first), before any model is loaded; exit 2 when unusable."""
+    from .parameters import ParameterError, check_parameters
+    from .project_config import load_project_config
+
+    parameters = load_project_config(project_path, "parameters", env)
+    if not parameters:
+        raise InputOrModelError(
+            f"No project configuration in '{project_path / 'conf' / 'base'}': run this command from the project root "
+            "or pass --project-path (it reads the reporting, calibration, threshold and site parameters there)."
+        )
+    checked = {}
+    for group in groups:
+        values = {**parameters.get(group, {}), **(overrides or {}).get(group, {})}
+        try:
+            checked[group] = check_parameters(group, values).model_dump()
+        except ParameterError as error:
+            raise InputOrModelError(str(error)) from error
+    return checked
+
+
+def scored_site(predictor, data: Path):
+    """The labelled images of ``data`` scored by ``predictor``; exit 2 when ``data`` is not a labelled set."""
+    from .data_layout import LabelledDataError, labelled_files
+    from .evaluation.site import score_site
+
+    try:
+        labelled = labelled_files(data, predictor.classes)
+    except LabelledDataError as error:
+        raise InputOrModelError(str(error)) from error
+    scored = score_site(predictor, labelled)
+    if scored.predictions.empty:
+        raise InputOrModelError(
+            f"None of the {len(scored.unreadable)} files in '{data}' could be read as an image "
+            f"(e.g. {next(iter(scored.unreadable.values()))}). Give X-ray files (JPEG, PNG, BMP, TIFF or DICOM)."
+        )
+    for problem in scored.problems + [f"{path}: {why}" for path, why in scored.unreadable.items()]:
+        click.echo(f"Left out: {problem}", err=True)
+    return scored
+
+
+@cli.command("evaluate")
+@click.argument("data", type=click.Path(path_type=Path), metavar="FOLDER_OR_CSV")
+@click.option(
+    "--output", default=Path("evaluation"), show_default=True, type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for report.json, report.md, predictions.csv and the PNG figures.",
+)
+@click.option("--mlflow", "log_to_mlflow", is_flag=True, help="Log the report as an MLflow run naming the model it evaluated.")
+@click.option("--env", default=None, help="Kedro environment whose parameters (reporting, calibration) to read.")
+@model_options
+def evaluate_command(
+    data: Path, output: Path, log_to_mlflow: bool, env: str | None, model: str | None, project_path: Path, verbose: bool
+) -> None:
+    """Evaluate the model on labelled images of another site: a folder with NORMAL/ and PNEUMONIA/
+    subfolders, or a CSV of path,label[,patient].
+
+    Writes the test report's figures (metrics at the model's threshold and at 0.5 with patient
+    bootstrap intervals, calibration, ROC, confusion matrices) under --output and prints report.md.
+    Exit code: 0 every image evaluated, 1 some left out or unreadable (listed), 2 no model or no data.
+    """
+    settings = site_parameters(project_path, env, ("reporting", "calibration"))
+    with contextlib.redirect_stdout(sys.stderr):
+        predictor = load_model(model, project_path, verbose)
+        from .evaluation.site import SUMMARY_FILE, site_report, write_site_report
+
+        scored = scored_site(predictor, data)
+        evaluation = site_report(predictor, scored, settings["reporting"], settings["calibration"]["bins"])
+        written = write_site_report(evaluation, output)
+        click.echo(f"Wrote {', '.join(path.name for path in written)} to '{output}'.", err=True)
+        if log_to_mlflow:
+            from .inference.mlflow_model import log_evaluation_run, use_project_tracking
+
+            uri = use_project_tracking(project_path, env)
+            run_id = log_evaluation_run(evaluation.report, written, model or predictor.name, f"evaluate {data.name}")
+            click.echo(f"Logged the evaluation as MLflow run {run_id} ({uri}).", err=True)
+    click.echo((output / SUMMARY_FILE).read_text().rstrip("\n"))
+    if scored.problems or scored.unreadable:
+        sys.exit(1)
+
+
+@cli.command("recalibrate")
+@click.argument("data", type=click.Path(path_type=Path), metavar="FOLDER_OR_CSV")
+@click.option("--output", required=True, type=click.Path(file_okay=False, path_type=Path), help="Folder for the NEW predictor package.")
+@click.option("--method", default=None, help="Threshold method: youden, sensitivity_target or fixed (default: threshold.method).")
+@click.option("--register", is_flag=True, help="Register the new package as a new version of the base's registered model.")
+@click.option("--site", "site_name", default=None, help="The site's name (required with --register; recorded in the provenance).")
+@click.option("--adapt-batchnorm", is_flag=True, help="Re-estimate BatchNormalization statistics on the site's images first (AdaBN).")
+@click.option("--env", default=None, help="Kedro environment whose parameters (calibration, threshold, reporting, site) to read.")
+@model_options
+def recalibrate_command(
+    data: Path, output: Path, method: str | None, register: bool, site_name: str | None, adapt_batchnorm: bool,
+    env: str | None, model: str | None, project_path: Path, verbose: bool,
+) -> None:
+    """Refit the temperature and the decision threshold on labelled images of another site and write
+    them, with their provenance, as a new predictor package (the base model is not changed)."""
+    if register and not site_name:
+        raise click.UsageError("--register needs --site NAME: the new version is tagged with the site.")
+    overrides = {"threshold": {"method": method}} if method else None
+    settings = site_parameters(project_path, env, ("calibration", "threshold", "reporting", "site"), overrides)
+    from .inference.package import CONFIG_FILE, MODEL_FILE
+
+    if (output / CONFIG_FILE).exists() or (output / MODEL_FILE).exists():
+        raise InputOrModelError(f"'{output}' already holds a predictor package: it is not overwritten. Give another --output folder.")
+    with contextlib.redirect_stdout(sys.stderr):
+        predictor = load_model(model, project_path, verbose)
+        from .inference.mlflow_model import model_reference
+        from .inference.recalibration import RecalibrationError, recalibrated_predictor, save_new_package
+
+        scored = scored_site(predictor, data)
+        base = {**model_reference(model or predictor.name), "path": predictor.name}
+        try:
+            recalibrated = recalibrated_predictor(predictor, scored, settings, base, site_name, adapt_batchnorm)
+        except RecalibrationError as error:
+            raise click.ClickException(str(error)) from error
+        save_new_package(recalibrated, output)
+        if register:
+            from .inference.mlflow_model import register_recalibrated, use_project_tracking
+
+            use_project_tracking(project_path, env)
+            try:
+                name, version = register_recalibrated(recalibrated, model or "", site_name)
+            except ValueError as error:
+                raise click.ClickException(f"The package was written to '{output}', but not registered: {error}") from error
+            click.echo(f"Registered as {name} version {version}, tagged site={site_name}.", err=True)
+    point = recalibrated.config["provenance"]["operating_point"]
+    click.echo(
+        f"Wrote the recalibrated package to '{output}': temperature {predictor.config['calibration']['temperature']:.3f} -> "
+        f"{recalibrated.config['calibration']['temperature']:.3f}, threshold {predictor.threshold:.3f} -> {recalibrated.threshold:.3f} "
+        f"({recalibrated.config['decision']['method']}); on the site's {len(scored.predictions)} images sensitivity "
+        f"{point['sensitivity']:.3f} ({point['sensitivity_ci_low']:.3f}-{point['sensitivity_ci_high']:.3f}), specificity "
+        f"{point['specificity']:.3f} ({point['specificity_ci_low']:.3f}-{point['specificity_ci_high']:.3f})."
+    )
 
 
 @cli.command("serve")

@@ -1,8 +1,15 @@
 """The raw dataset's folder layout (``<root>/<split>/<class>/<image>``, as Kaggle publishes it) and
-where in a folder it is found, for the ingestion pipeline and for the CLI's download check."""
+where in a folder it is found, for the ingestion pipeline and for the CLI's download check; and a
+labelled set of a new site (``<folder>/<class>/<image>`` or a CSV) for ``evaluate`` and ``recalibrate``."""
 
 import logging
+import os
+from dataclasses import dataclass, field
 from pathlib import Path
+
+import pandas as pd
+
+from .naming import patient_id_from_filename
 
 logger = logging.getLogger(__name__)
 
@@ -67,3 +74,96 @@ def locate_layout_root(root: str | Path, splits: list[str], classes: list[str]) 
     if layout_root != root:
         logger.info("Using nested dataset folder '%s' under '%s'.", layout_root, root)
     return layout_root
+
+
+class LabelledDataError(ValueError):
+    """Labelled images for ``evaluate`` / ``recalibrate`` that cannot be used: no class folders and no
+    CSV, an empty folder, or a CSV without the columns it needs."""
+
+
+# The columns of a labelled CSV (``patient`` is optional): one row per image, paths relative to the CSV.
+CSV_COLUMNS = ("path", "label")
+CSV_PATIENT_COLUMN = "patient"
+
+
+@dataclass(frozen=True)
+class LabelledFiles:
+    """Labelled image files: ``files`` (columns ``path``, ``label``, ``target``, ``patient_id`` and
+    ``patient_from``, where the patient came from: ``CSV column``, ``file names`` or ``one per image``;
+    in path order) and the rows left out with their reason (``problems``: unknown labels, missing files)."""
+
+    files: pd.DataFrame
+    problems: list[str] = field(default_factory=list)
+
+
+def visible_files(folder: Path) -> list[Path]:
+    """Regular files under ``folder``, recursively, in path order, without hidden files or folders."""
+    files = []
+    for parent, folders, names in os.walk(folder):
+        folders[:] = [name for name in folders if not name.startswith(".")]
+        files += [Path(parent, name) for name in names if not name.startswith(".") and Path(parent, name).is_file()]
+    return sorted(files)
+
+
+def labelled_files(data: str | Path, classes: list[str], patient_key: str = "person_and_subtype") -> LabelledFiles:
+    """The labelled images of ``data``: a folder with one subfolder per class (``NORMAL/``,
+    ``PNEUMONIA/``, searched recursively) or a CSV of ``path,label[,patient]``. Patients come from the
+    CSV's column, else from public file names (``naming.patient_id_from_filename``), else one per image.
+
+    Raises:
+        LabelledDataError: if ``data`` is neither, or holds no image at all.
+    """
+    data = Path(data).expanduser()
+    layout = f"a folder with {' and '.join(f'{name}/' for name in classes)} subfolders, or a CSV of path,label[,patient]"
+    if data.is_file():
+        rows, problems = _csv_rows(data, classes)
+    elif data.is_dir():
+        present = [name for name in classes if (data / name).is_dir()]
+        if not present:
+            found = sorted(child.name for child in data.iterdir() if not child.name.startswith("."))
+            raise LabelledDataError(f"'{data}' has no class folders (found: {found or 'nothing'}). Give {layout}.")
+        rows = [(str(path), name, None) for name in present for path in visible_files(data / name)]
+        problems = [f"no {name}/ folder: the set holds no {name} images" for name in classes if name not in present]
+    else:
+        raise LabelledDataError(f"'{data}' does not exist. Give {layout}.")
+    if not rows:
+        raise LabelledDataError(f"'{data}' holds no image files{': ' + '; '.join(problems) if problems else ''}. Give {layout}.")
+    patients, sources = [], []
+    for path, _, patient in rows:
+        named = patient_id_from_filename(path, patient_key)
+        patients.append(patient or named or path)
+        sources.append("CSV column" if patient else "file names" if named else "one per image")
+    frame = pd.DataFrame(
+        {
+            "path": [row[0] for row in rows],
+            "label": [row[1] for row in rows],
+            "target": [classes.index(row[1]) for row in rows],
+            "patient_id": patients,
+            "patient_from": sources,
+        }
+    ).sort_values("path", ignore_index=True)
+    return LabelledFiles(frame, problems)
+
+
+def _csv_rows(csv_path: Path, classes: list[str]) -> tuple[list[tuple], list[str]]:
+    """The usable ``(path, label, patient)`` rows of a labelled CSV and, for every other row, why not."""
+    try:
+        table = pd.read_csv(csv_path, dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+        raise LabelledDataError(f"'{csv_path}' is not a readable CSV ({error}). Give columns path,label[,patient].") from error
+    missing = [column for column in CSV_COLUMNS if column not in table.columns]
+    if missing:
+        raise LabelledDataError(
+            f"'{csv_path}' lacks the column(s) {missing} (found {list(table.columns)}). Give columns path,label[,patient]."
+        )
+    rows, problems = [], []
+    for line, record in enumerate(table.to_dict("records"), start=2):
+        path = Path(record["path"]).expanduser()
+        path = path if path.is_absolute() else csv_path.parent / path
+        if record["label"] not in classes:
+            problems.append(f"line {line}: unknown label {record['label']!r} (use one of {classes}): {record['path']} left out")
+        elif not path.is_file():
+            problems.append(f"line {line}: '{path}' is not a file: left out")
+        else:
+            rows.append((str(path), record["label"], record.get(CSV_PATIENT_COLUMN) or None))
+    return rows, problems

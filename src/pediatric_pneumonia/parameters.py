@@ -368,6 +368,10 @@ class Reporting(Group):
     patient_aggregation: Literal[PATIENT_AGGREGATIONS]
 
 
+class Site(Group):
+    min_images: PositiveInt
+
+
 class Stress(Group):
     seed: int
     max_images: Annotated[int, Field(ge=2)] | None
@@ -639,6 +643,7 @@ GROUPS: dict[str, tuple[type[Group] | None, str]] = {
     "reporting": (Reporting, "conf/base/parameters_reporting.yml"),
     "stress": (Stress, "conf/base/parameters_stress.yml"),
     "shift": (Shift, "conf/base/parameters_shift.yml"),
+    "site": (Site, "conf/base/parameters_site.yml"),
     "explain": (Explain, "conf/base/parameters_explain.yml"),
     "shortcuts": (Shortcuts, "conf/base/parameters_shortcuts.yml"),
     "search": (Search, "conf/base/parameters_search.yml"),

@@ -62,16 +62,23 @@ def plot_roc_curve(test_predictions: pd.DataFrame, test_metrics: dict) -> Figure
 def plot_reliability(calibration: dict, test_predictions: pd.DataFrame) -> Figure:
     """Reliability diagrams (observed share of pneumonia against mean predicted probability per
     bin), before and after calibration, on validation and on test."""
-    targets, bins = test_predictions["target"].to_numpy(), calibration["bins"]
     panels = {
         "validation": (calibration["validation_reliability_before"], calibration["validation_reliability_after"]),
-        "test": tuple(
-            reliability_curve(targets, test_predictions[column].to_numpy(), bins)
-            for column in ("raw_probability", "probability")
-        ),
+        "test": set_reliability(test_predictions, calibration["bins"]),
     }
-    figure = Figure(figsize=(10, 4.5), layout="constrained")
-    for axes, (set_name, curves) in zip(figure.subplots(1, 2, sharey=True), panels.items()):
+    return reliability_figure(panels, f"{calibration['method']}, T = {calibration['temperature']:.2f}")
+
+
+def set_reliability(predictions: pd.DataFrame, bins: int) -> tuple[dict, dict]:
+    """The reliability curves of scored images before and after the calibration."""
+    targets = predictions["target"].to_numpy()
+    return tuple(reliability_curve(targets, predictions[column].to_numpy(), bins) for column in ("raw_probability", "probability"))
+
+
+def reliability_figure(panels: dict[str, tuple[dict, dict]], calibration_name: str) -> Figure:
+    """One reliability diagram per named set, its curves before and after calibration."""
+    figure = Figure(figsize=(5 * len(panels), 4.5), layout="constrained")
+    for axes, (set_name, curves) in zip(np.atleast_1d(figure.subplots(1, len(panels), sharey=True)), panels.items()):
         axes.plot([0, 1], [0, 1], linestyle="--", color="grey", label="perfect calibration")
         for stage, curve in zip(("before", "after"), curves):
             axes.plot(curve["mean_probability"], curve["observed_rate"], marker="o", label=f"{stage} calibration")
@@ -79,7 +86,7 @@ def plot_reliability(calibration: dict, test_predictions: pd.DataFrame) -> Figur
         axes.set_ylim(0, 1)
         axes.set_xlabel("mean predicted probability of pneumonia")
         axes.set_ylabel("observed share of pneumonia")
-        axes.set_title(f"{set_name.capitalize()} ({calibration['method']}, T = {calibration['temperature']:.2f})")
+        axes.set_title(f"{set_name.capitalize()} ({calibration_name})")
         axes.legend(loc="upper left")
     return figure
 

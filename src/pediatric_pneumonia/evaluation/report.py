@@ -1,14 +1,16 @@
-"""The sections of the test report beyond the figures at one threshold, each a flat dict of
-named figures computed from the test predictions (columns ``path``, ``patient_id``, ``target``,
-``raw_probability`` and the calibrated ``probability``)."""
+"""The test report and its sections, each a flat dict of named figures computed from the
+predictions (columns ``path``, ``patient_id``, ``target``, ``raw_probability`` and the calibrated
+``probability``). ``prediction_report`` is the part a strategy's test report and ``evaluate`` on a
+new site's images share; the pipeline adds what only it knows (validation, duplicates of training)."""
 
 import numpy as np
 import pandas as pd
+from sklearn.metrics import average_precision_score, roc_auc_score
 
 from ..naming import SUBTYPES, subtype_from_path
 from .bootstrap import group_bootstrap_intervals
 from .calibration import calibration_scores
-from .metrics import core_metrics, headline_metrics
+from .metrics import core_metrics, headline_metrics, threshold_metrics
 from .patients import aggregate_by_patient
 
 # The report's second cut-off (its keys end in "_at_0.5"): the paper's, a sigmoid output of one
@@ -41,19 +43,71 @@ def interval_figures(
     }
 
 
-def calibration_figures(calibration: dict, predictions: pd.DataFrame) -> dict:
-    """The calibration used, and NLL / ECE / Brier before and after it on validation (as fitted)
-    and on test (``validation_ece_before``, ``test_ece_after``, ...)."""
-    targets = predictions["target"].to_numpy()
-    figures = {
+# Figures of the positive class that need positives (sensitivity) or negatives (specificity): on
+# a one-class set they are left out of the report and named under "undefined", never made up.
+NEEDS_POSITIVES = ("sensitivity", "recall", "f1", "precision")
+NEEDS_NEGATIVES = ("specificity",)
+
+
+def prediction_report(predictions: pd.DataFrame, threshold: float, classes: list[str], reporting: dict, bins: int) -> dict:
+    """The report of scored, labelled images at ``threshold`` and at 0.5: metrics (``_at_0.5``
+    suffix for the second), ROC-AUC and PR-AUC, counts, NLL / ECE / Brier before and after the
+    calibration (``test_ece_after``, ...), patient-bootstrap intervals, per-patient and per-subtype
+    figures. On a set holding one class only, what cannot be computed is left out and listed,
+    with the reason, under ``undefined``."""
+    targets, probabilities = predictions["target"].to_numpy(), predictions["probability"].to_numpy()
+    has_positives, has_negatives = bool((targets == 1).any()), bool((targets == 0).any())
+    report = {
+        **threshold_metrics(targets, probabilities, threshold),
+        **{
+            f"{name}_at_{PAPER_THRESHOLD}": value
+            for name, value in threshold_metrics(targets, probabilities, PAPER_THRESHOLD).items()
+        },
+    }
+    undefined = []
+    if not (has_positives and has_negatives):
+        missing = "positive" if not has_positives else "negative"
+        cut = NEEDS_POSITIVES if not has_positives else NEEDS_NEGATIVES
+        undefined = [key for key in report if key.split("_at_")[0] in cut] + ["roc_auc", "pr_auc"]
+        report = {key: value for key, value in report.items() if key not in undefined}
+        report["undefined"] = {key: f"no {missing} ({classes[int(has_negatives)]}) images" for key in undefined}
+    else:
+        report["roc_auc"] = float(roc_auc_score(targets, probabilities))
+        report["pr_auc"] = float(average_precision_score(targets, probabilities))
+    return {
+        **report,
+        "threshold": float(threshold),
+        "n_images": int(len(targets)),
+        "class_counts": {name: int((targets == index).sum()) for index, name in enumerate(classes)},
+        **{
+            f"test_{name}_{stage}": value
+            for stage, column in (("before", "raw_probability"), ("after", "probability"))
+            for name, value in calibration_scores(targets, predictions[column].to_numpy(), bins).items()
+        },
+        **interval_figures(
+            predictions,
+            threshold,
+            resamples=reporting["bootstrap_resamples"],
+            seed=reporting["bootstrap_seed"],
+            confidence=reporting["confidence_level"],
+        ),
+        **patient_figures(predictions, threshold, reporting["patient_aggregation"]),
+        **subtype_figures(predictions, threshold),
+    }
+
+
+def calibration_figures(calibration: dict) -> dict:
+    """The calibration used, and NLL / ECE / Brier before and after it on validation, as fitted
+    (``validation_ece_before``, ...)."""
+    return {
         "calibration_method": calibration["method"],
         "calibration_temperature": float(calibration["temperature"]),
+        **{
+            f"validation_{name}_{stage}": float(calibration[f"validation_{name}_{stage}"])
+            for stage in ("before", "after")
+            for name in ("nll", "ece", "brier")
+        },
     }
-    for stage, column in (("before", "raw_probability"), ("after", "probability")):
-        for name, value in calibration_scores(targets, predictions[column].to_numpy(), calibration["bins"]).items():
-            figures[f"validation_{name}_{stage}"] = float(calibration[f"validation_{name}_{stage}"])
-            figures[f"test_{name}_{stage}"] = value
-    return figures
 
 
 def duplicate_figures(predictions: pd.DataFrame, test_duplicates: pd.DataFrame, threshold: float) -> dict:

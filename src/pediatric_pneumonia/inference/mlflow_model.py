@@ -110,10 +110,10 @@ def model_pip_requirements() -> list[str]:
     return installed
 
 
-def log_predictor_model(predictor: Predictor, registered_model_name: str | None, artifact_name: str) -> None:
+def log_predictor_model(predictor: Predictor, registered_model_name: str | None, artifact_name: str) -> str | None:
     """Log ``predictor`` to the active MLflow run as a pyfunc model; with ``registered_model_name``,
     register it as a new version and move the ``best`` alias to it if its validation ROC-AUC beats
-    the current holder's."""
+    the current holder's. Returns the registered version, if any."""
     with tempfile.TemporaryDirectory(prefix="predictor-") as folder:
         package = Path(folder) / PACKAGE_ARTIFACT
         predictor.save(package)
@@ -127,8 +127,10 @@ def log_predictor_model(predictor: Predictor, registered_model_name: str | None,
             code_paths=[str(PACKAGE_CODE)],
             registered_model_name=registered_model_name,
         )
-    if registered_model_name:
-        promote_if_best(registered_model_name, str(info.registered_model_version), predictor)
+    if not registered_model_name:
+        return None
+    promote_if_best(registered_model_name, str(info.registered_model_version), predictor)
+    return str(info.registered_model_version)
 
 
 def promote_if_best(name: str, version: str, predictor: Predictor) -> None:
@@ -146,3 +148,102 @@ def promote_if_best(name: str, version: str, predictor: Predictor) -> None:
     if score > best_score:
         client.set_registered_model_alias(name, BEST_ALIAS, version)
         logger.info("Registered model %s version %s is now @%s (validation ROC-AUC %.4f).", name, version, BEST_ALIAS, score)
+
+
+# Tags of an evaluation or recalibration run that name the model it used.
+EVALUATION_KIND_TAG = "pediatric_pneumonia.kind"
+
+
+def use_project_tracking(project_path: Path, env: str | None = None) -> str:
+    """Point MLflow at the project's tracking store and experiment (``conf/<env>/mlflow.yml``); returns the URI."""
+    from ..project_config import load_project_config
+    from .loading import tracking_uri_of
+
+    uri = tracking_uri_of(project_path, env)
+    if uri:
+        mlflow.set_tracking_uri(uri)
+    experiment = ((load_project_config(project_path, "mlflow", env).get("tracking") or {}).get("experiment") or {}).get("name")
+    mlflow.set_experiment(experiment or "pediatric_pneumonia")
+    return mlflow.get_tracking_uri()
+
+
+def registered_model_version(uri: str) -> tuple[str, str] | None:
+    """``(name, version)`` of a ``models:/name/version`` or ``models:/name@alias`` URI; None for any other."""
+    if not uri.startswith("models:/"):
+        return None
+    reference = uri.removeprefix("models:/").strip("/")
+    client = MlflowClient()
+    if "@" in reference:
+        name, alias = reference.split("@", 1)
+        return name, str(client.get_model_version_by_alias(name, alias).version)
+    name, _, version = reference.partition("/")
+    if version.isdigit():
+        return name, version
+    latest = client.search_model_versions(f"name='{name}'", order_by=["version_number DESC"], max_results=1)
+    return (name, str(latest[0].version)) if latest else None
+
+
+def model_reference(model: str) -> dict[str, str]:
+    """Tags naming a model: ``model_uri`` as given and, where MLflow knows it, the registered model
+    and version and the run that logged it (``source_run_id``)."""
+    tags = {"model_uri": model}
+    try:
+        registered = registered_model_version(model)
+    except MlflowException as error:
+        logger.warning("'%s' was not found in the registry (%s): the run names its URI only.", model, error)
+        registered = None
+    if registered:
+        name, version = registered
+        tags |= {
+            "registered_model": name,
+            "registered_version": version,
+            "source_run_id": MlflowClient().get_model_version(name, version).run_id or "",
+        }
+    elif model.startswith("runs:/"):
+        tags["source_run_id"] = model.removeprefix("runs:/").split("/", 1)[0]
+    return tags
+
+
+def log_evaluation_run(report: dict, files: list[Path], model: str, run_name: str) -> str:
+    """Log an evaluation of ``model`` as an MLflow run: the report's numeric figures as metrics, its
+    files as artifacts, tags naming the model (``model_reference``). Returns the run id."""
+    from ..tracking import to_mlflow_metrics
+
+    tags = {EVALUATION_KIND_TAG: "evaluation", **model_reference(model)}
+    with mlflow.start_run(run_name=run_name, tags=tags) as run:
+        mlflow.log_metrics({name: entry["value"] for name, entry in to_mlflow_metrics(report).items()})
+        for file in files:
+            mlflow.log_artifact(str(file))
+        return run.info.run_id
+
+
+def register_recalibrated(predictor: Predictor, base_model: str, site: str) -> tuple[str, str]:
+    """Register a recalibrated predictor as a new version of its base's registered model, tagged
+    with the site, the base version and the provenance; the base version is not touched (the new
+    one carries no validation ROC-AUC, so ``best`` stays where it is). Returns (name, version).
+
+    Raises:
+        ValueError: if ``base_model`` is not a registered model's URI.
+    """
+    registered = registered_model_version(base_model)
+    if registered is None:
+        raise ValueError(
+            f"--register needs the base model as a registered model URI (models:/<name>/<version> or "
+            f"models:/<name>@<alias>), got '{base_model}'."
+        )
+    name, base_version = registered
+    provenance = predictor.config["provenance"]
+    tags = {EVALUATION_KIND_TAG: "recalibration", "site": site, **model_reference(base_model)}
+    with mlflow.start_run(run_name=f"recalibrate {name} v{base_version} for {site}", tags=tags):
+        mlflow.log_dict(provenance, "provenance.json")
+        version = log_predictor_model(predictor, name, "model")
+    client = MlflowClient()
+    for key, value in {
+        "site": site,
+        "recalibrated_from_version": base_version,
+        "site_content_fingerprint": provenance["site"]["content_fingerprint"],
+        "site_n_images": str(provenance["site"]["n_images"]),
+        "threshold": f"{predictor.threshold:.6f}",
+    }.items():
+        client.set_model_version_tag(name, version, key, value)
+    return name, version

@@ -21,8 +21,10 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from ..data_layout import labelled_files
 from ..evaluation.calibration import apply_calibration
 from ..evaluation.shift import OutOfDistributionScorer, shift_report
+from ..evaluation.site import SiteEvaluation, score_site, site_report
 from ..evaluation.synthesis_features import feature_extractor
 from ..explain import grad_cam
 from ..imaging.decode import DEFAULT_MAX_PIXELS, ImageDecodeError, to_grayscale_uint8
@@ -307,6 +309,12 @@ class Predictor:
         probabilities, scores = self.probabilities_and_ood_scores(stored)
         prediction = self._prediction(source, float(probabilities[0]), scores[0])
         return Explanation(prediction, stored[0], self.heatmaps(stored)[0])
+
+    def evaluate(self, data: str | Path, reporting: dict, bins: int, patient_key: str = "person_and_subtype") -> SiteEvaluation:
+        """The test report on a labelled folder (``NORMAL/``, ``PNEUMONIA/``) or CSV (``path,label[,patient]``)
+        of another site (``evaluation.site``); ``reporting`` is the reporting parameter group, ``bins``
+        the calibration's. ``write_site_report`` writes it."""
+        return site_report(self, score_site(self, labelled_files(data, self.classes, patient_key)), reporting, bins)
 
     def predict(self, image: ImageInput, source: str | None = None) -> Prediction:
         """Predict one image; raises ImageDecodeError (with the reason) when it cannot be read."""

@@ -4,18 +4,9 @@ patient-bootstrap intervals, per patient, without duplicates and per subtype (it
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import average_precision_score, roc_auc_score
 
 from ...evaluation.duplicates import find_duplicates, pixel_hashes
-from ...evaluation.metrics import threshold_metrics
-from ...evaluation.report import (
-    PAPER_THRESHOLD,
-    calibration_figures,
-    duplicate_figures,
-    interval_figures,
-    patient_figures,
-    subtype_figures,
-)
+from ...evaluation.report import calibration_figures, duplicate_figures, prediction_report
 from ...inference import Predictor
 
 
@@ -77,32 +68,12 @@ def compute_test_metrics(
     the metrics without duplicated test images (``_without_duplicates``) and sensitivity per
     pneumonia subtype.
     """
-    targets = test_predictions["target"].to_numpy()
-    probabilities = test_predictions["probability"].to_numpy()
     chosen = decision_threshold["threshold"]
     return {
-        **threshold_metrics(targets, probabilities, chosen),
-        **{
-            f"{name}_at_{PAPER_THRESHOLD}": value
-            for name, value in threshold_metrics(targets, probabilities, PAPER_THRESHOLD).items()
-        },
-        "roc_auc": float(roc_auc_score(targets, probabilities)),
-        "pr_auc": float(average_precision_score(targets, probabilities)),
-        "threshold": float(chosen),
+        **prediction_report(test_predictions, chosen, classes, reporting, calibration["bins"]),
         "threshold_method": decision_threshold["method"],
         "validation_sensitivity": float(decision_threshold["validation_sensitivity"]),
         "validation_specificity": float(decision_threshold["validation_specificity"]),
-        "n_images": int(len(targets)),
-        "class_counts": {name: int((targets == index).sum()) for index, name in enumerate(classes)},
-        **calibration_figures(calibration, test_predictions),
-        **interval_figures(
-            test_predictions,
-            chosen,
-            resamples=reporting["bootstrap_resamples"],
-            seed=reporting["bootstrap_seed"],
-            confidence=reporting["confidence_level"],
-        ),
-        **patient_figures(test_predictions, chosen, reporting["patient_aggregation"]),
+        **calibration_figures(calibration),
         **duplicate_figures(test_predictions, test_duplicates, chosen),
-        **subtype_figures(test_predictions, chosen),
     }

@@ -1,0 +1,171 @@
+"""Recalibration at a new site: the temperature and the decision threshold refitted on the site's
+labelled images with the training's own functions (``calibration_from_validation``,
+``choose_threshold``), optionally after AdaBN (Li et al. 2016: every BatchNormalization layer's
+moving mean and variance re-estimated on the site's images), as a NEW predictor package whose
+``provenance`` says what it was made from. The base package is never changed.
+"""
+
+import hashlib
+import logging
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from ..evaluation.calibration import apply_calibration, calibration_from_validation
+from ..evaluation.report import interval_figures
+from ..evaluation.site import ScoredSite
+from ..evaluation.thresholds import choose_threshold
+from .package import CONFIG_FILE, MODEL_FILE
+from .predictor import Predictor
+
+logger = logging.getLogger(__name__)
+
+
+class RecalibrationError(ValueError):
+    """The site's set cannot be recalibrated on (one class), or the output would overwrite a package."""
+
+
+def content_fingerprint(paths: list[str]) -> str:
+    """SHA-256 of the sorted SHA-256 hashes of the files' contents: the same images give the same
+    fingerprint whatever their names, order or folder."""
+    hashes = sorted(hashlib.sha256(Path(path).read_bytes()).hexdigest() for path in paths)
+    return hashlib.sha256("\n".join(hashes).encode()).hexdigest()
+
+
+def adapted_batchnorm(classifier: keras.Model, model_inputs: np.ndarray, batch_size: int) -> tuple[keras.Model, int]:
+    """A copy of ``classifier`` whose BatchNormalization layers' moving mean and variance are the
+    statistics of their inputs on ``model_inputs`` (AdaBN), layer by layer in order, so each layer
+    sees the inputs its already adapted predecessors give. Returns the copy and how many layers
+    were adapted; the original is not changed."""
+    adapted = keras.models.clone_model(classifier)
+    adapted.set_weights(classifier.get_weights())
+    layers = [layer for layer in adapted.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    for layer in layers:
+        inputs = keras.Model(adapted.inputs, layer.input).predict(model_inputs, batch_size=batch_size, verbose=0)
+        axes = tuple(axis for axis in range(inputs.ndim) if axis != layer.axis % inputs.ndim)
+        layer.moving_mean.assign(inputs.mean(axis=axes))
+        layer.moving_variance.assign(inputs.var(axis=axes))
+    return adapted, len(layers)
+
+
+def refit_operating_point(targets: np.ndarray, raw_probabilities: np.ndarray, calibration: dict, threshold: dict) -> tuple[dict, dict]:
+    """The calibration (``calibration.method``) and decision threshold (``threshold.method``) fitted
+    on a site's labels, as training fits them on validation."""
+    fitted = calibration_from_validation(targets, raw_probabilities, calibration)
+    decision = choose_threshold(targets, apply_calibration(raw_probabilities, fitted), threshold)
+    return fitted, decision
+
+
+def require_two_classes(targets: np.ndarray, classes: list[str]) -> None:
+    """Refuse a site set without both classes: no threshold or temperature can be fitted on it."""
+    counts = {name: int((targets == index).sum()) for index, name in enumerate(classes)}
+    if min(counts.values()) == 0:
+        raise RecalibrationError(
+            f"Cannot recalibrate on {len(targets)} images that hold one class only ({counts}): the threshold "
+            "and the temperature need labelled images of both classes. Add images of the missing class."
+        )
+
+
+def recalibrated_predictor(
+    predictor: Predictor,
+    scored: ScoredSite,
+    settings: dict,
+    base: dict,
+    site_name: str | None = None,
+    adapt_batchnorm: bool = False,
+) -> Predictor:
+    """A new predictor refitted on the scored site: AdaBN first when asked (the images are rescored
+    by the adapted model), then temperature and threshold. ``settings`` holds the ``calibration``,
+    ``threshold``, ``reporting`` and ``site`` parameter groups; ``base`` describes the base model
+    (its URI, registered version or path); ``site_name`` names the site in the provenance. The new ``predictor.json`` records ``provenance``.
+
+    Raises:
+        RecalibrationError: if the set holds one class only.
+    """
+    predictions = scored.predictions
+    targets = predictions["target"].to_numpy()
+    require_two_classes(targets, predictor.classes)
+    classifier, adapted_layers = predictor.classifier, 0
+    if adapt_batchnorm:
+        classifier, adapted_layers = adapted_batchnorm(classifier, predictor.model_input(scored.stored_images), predictor.batch_size)
+    candidate = Predictor(classifier, predictor.config, predictor.name)
+    raw = candidate.raw_probabilities(scored.stored_images) if adapt_batchnorm else predictions["raw_probability"].to_numpy()
+    calibration, decision = refit_operating_point(targets, raw, settings["calibration"], settings["threshold"])
+    probability = apply_calibration(raw, calibration)
+    reporting = settings["reporting"]
+    intervals = interval_figures(
+        predictions.assign(probability=probability),
+        decision["threshold"],
+        resamples=reporting["bootstrap_resamples"],
+        seed=reporting["bootstrap_seed"],
+        confidence=reporting["confidence_level"],
+    )
+    counts = {name: int((targets == index).sum()) for index, name in enumerate(predictor.classes)}
+    provenance = {
+        "base_model": base,
+        "base_calibration": predictor.config["calibration"],
+        "base_decision": predictor.config["decision"],
+        "base_validation": predictor.config.get("validation"),
+        "site": {
+            "name": site_name,
+            "n_images": int(len(targets)),
+            "class_counts": counts,
+            "n_patients": int(predictions["patient_id"].nunique()),
+            "content_fingerprint": content_fingerprint(list(predictions["path"])),
+            "n_unreadable": len(scored.unreadable),
+        },
+        "methods": {
+            "calibration": settings["calibration"]["method"],
+            "threshold": settings["threshold"]["method"],
+            "adapt_batchnorm": adapt_batchnorm,
+            "batchnorm_layers_adapted": adapted_layers,
+        },
+        "operating_point": {
+            "threshold": decision["threshold"],
+            "sensitivity": decision["validation_sensitivity"],
+            "specificity": decision["validation_specificity"],
+            "confidence_level": reporting["confidence_level"],
+            # In-sample: fitted and measured on the same images, so optimistic (README).
+            **{key: value for key, value in intervals.items() if key.split("_ci_")[0] in ("sensitivity", "specificity")},
+        },
+    }
+    minimum = settings["site"]["min_images"]
+    if len(targets) < minimum:
+        point = provenance["operating_point"]
+        logger.warning(
+            "Only %d site images (fewer than site.min_images = %d): the new operating point is uncertain, sensitivity "
+            "%.3f (%.3f-%.3f), specificity %.3f (%.3f-%.3f) at threshold %.3f (%.0f%% patient-bootstrap intervals).",
+            len(targets), minimum, point["sensitivity"], point["sensitivity_ci_low"], point["sensitivity_ci_high"],
+            point["specificity"], point["specificity_ci_low"], point["specificity_ci_high"], point["threshold"],
+            100 * reporting["confidence_level"],
+        )
+    # The base's validation figures describe the base model on its validation set, not this one:
+    # kept under provenance, so the registry never ranks a site's version by them.
+    # The shift reference stays the base's validation sample; AdaBN changes the feature space, so an
+    # adapted package carries none (check-shift then says so) rather than a reference that always alarms.
+    dropped = {"validation", "shift_reference"} if adapt_batchnorm else {"validation"}
+    config = {
+        **{key: value for key, value in predictor.config.items() if key not in dropped},
+        "calibration": {"method": calibration["method"], "temperature": calibration["temperature"]},
+        "decision": decision,
+        "provenance": provenance,
+    }
+    reference = None if adapt_batchnorm else predictor.shift_reference
+    return Predictor(classifier, config, name=f"{predictor.name} recalibrated", shift_reference=reference)
+
+
+def save_new_package(predictor: Predictor, folder: str | Path) -> Path:
+    """Write ``predictor`` as a package in ``folder``, which must not hold one already.
+
+    Raises:
+        RecalibrationError: if ``folder`` already holds a package (it is never overwritten).
+    """
+    folder = Path(folder)
+    if (folder / CONFIG_FILE).exists() or (folder / MODEL_FILE).exists():
+        raise RecalibrationError(
+            f"'{folder}' already holds a predictor package: it is not overwritten. Give another --output folder."
+        )
+    predictor.save(folder)
+    return folder
+

@@ -1,0 +1,108 @@
+"""The site commands: evaluate (report files, MLflow run naming the model) and recalibrate (a new
+package, refusals), with the exit codes and messages of bad input."""
+
+import hashlib
+import json
+
+import mlflow
+import pytest
+from click.testing import CliRunner
+from mlflow.tracking import MlflowClient
+
+from pediatric_pneumonia.cli import cli
+from pediatric_pneumonia.inference import Predictor
+from tests.conftest import create_project
+from tests.evaluation.site_data import gray_predictor, make_site
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch):
+    """A throwaway project (conf/base copied), so MLflow's SQLite store lands in it."""
+    folder = create_project(tmp_path / "project", {})
+    monkeypatch.chdir(folder)
+    yield folder
+    mlflow.set_tracking_uri(None)
+
+
+@pytest.fixture
+def package(tmp_path):
+    gray_predictor().save(tmp_path / "base")
+    return tmp_path / "base"
+
+
+def invoke(*args):
+    return CliRunner().invoke(cli, [str(arg) for arg in args])
+
+
+def hashes(folder):
+    return {path.name: hashlib.sha256(path.read_bytes()).hexdigest() for path in sorted(folder.iterdir())}
+
+
+def test_evaluate_writes_the_report_prints_it_and_logs_a_run_naming_the_model(project, package, tmp_path):
+    result = invoke("evaluate", make_site(tmp_path / "site"), "--model", package, "--output", tmp_path / "out",
+                    "--mlflow", "--project-path", project)
+
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith(f"# Evaluation of {package}")
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["n_images"] == 11 and report["sensitivity"] == 0.5
+    mlflow.set_tracking_uri(f"sqlite:///{project / 'mlflow.db'}")
+    (run,) = MlflowClient().search_runs([MlflowClient().get_experiment_by_name("pediatric_pneumonia").experiment_id])
+    assert run.data.tags["model_uri"] == str(package) and run.data.tags["pediatric_pneumonia.kind"] == "evaluation"
+    assert run.data.metrics["sensitivity"] == 0.5
+
+
+def test_evaluate_on_a_folder_without_the_class_layout_exits_2_with_what_to_give(package, tmp_path):
+    (tmp_path / "scans").mkdir()
+    (tmp_path / "scans" / "a.png").write_bytes(b"x")
+
+    result = invoke("evaluate", tmp_path / "scans", "--model", package, "--output", tmp_path / "out")
+
+    assert result.exit_code == 2
+    assert "has no class folders (found: ['a.png']). Give a folder with NORMAL/ and PNEUMONIA/ subfolders" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_evaluate_lists_csv_rows_left_out_and_exits_1(package, tmp_path):
+    site = make_site(tmp_path / "site")
+    (site / "labels.csv").write_text("path,label\nNORMAL/IM-0001-0001.png,NORMAL\nPNEUMONIA/person1_bacteria_1.png,PNEUMONIA\nx.png,COVID\n")
+
+    result = invoke("evaluate", site / "labels.csv", "--model", package, "--output", tmp_path / "out")
+
+    assert result.exit_code == 1, result.output
+    assert "Left out: line 4: unknown label 'COVID'" in result.stderr and "2 images (1 NORMAL, 1 PNEUMONIA)" in result.stdout
+
+
+def test_recalibrate_writes_a_new_package_and_refuses_to_overwrite_one(package, tmp_path):
+    before = hashes(package)
+    site = make_site(tmp_path / "site")
+
+    result = invoke("recalibrate", site, "--model", package, "--output", tmp_path / "new", "--site", "clinic-a")
+
+    assert result.exit_code == 0, result.output
+    new = Predictor.from_package(tmp_path / "new")
+    assert f"threshold 0.500 -> {new.threshold:.3f} (youden)" in result.stdout and "sensitivity 1.000 (1.000-1.000)" in result.stdout
+    assert new.config["provenance"]["site"]["name"] == "clinic-a"
+    assert hashes(package) == before
+    again = invoke("recalibrate", site, "--model", package, "--output", package)
+    assert again.exit_code == 2 and "already holds a predictor package: it is not overwritten" in again.stderr
+    assert hashes(package) == before
+
+
+@pytest.mark.parametrize(
+    ("extra", "code", "message"),
+    [
+        (["--method", "median"], 2, "Unknown threshold.method 'median': use one of ('youden', 'fixed', 'sensitivity_target')"),
+        (["--register"], 2, "--register needs --site NAME"),
+    ],
+)
+def test_recalibrate_refuses_bad_options_before_loading_the_model(tmp_path, extra, code, message):
+    result = invoke("recalibrate", tmp_path / "site", "--model", tmp_path / "none", "--output", tmp_path / "new", *extra)
+
+    assert result.exit_code == code and message in result.stderr
+
+
+def test_recalibrate_refuses_a_one_class_site(package, tmp_path):
+    result = invoke("recalibrate", make_site(tmp_path / "site", normal=[]), "--model", package, "--output", tmp_path / "new")
+
+    assert result.exit_code == 1 and "one class only" in result.stderr and not (tmp_path / "new").exists()
