@@ -333,7 +333,9 @@ def check_shift_command(
     --output. Exit code: 0 done, 1 done but some files could not be read (listed), 2 no model, no
     shift reference in it, or fewer than 2 readable images.
     """
-    files = files_in(data) if data.is_dir() else []
+    from .data_layout import visible_files
+
+    files = visible_files(data) if data.is_dir() else []
     if not files:
         raise InputOrModelError(f"Nothing to check: {why_no_input([data])}. Give a folder of images.")
     with contextlib.redirect_stdout(sys.stderr):

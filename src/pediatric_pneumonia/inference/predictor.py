@@ -17,6 +17,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import keras
 import numpy as np
@@ -24,7 +25,6 @@ import numpy as np
 from ..data_layout import labelled_files
 from ..evaluation.calibration import apply_calibration
 from ..evaluation.shift import OutOfDistributionScorer, shift_report
-from ..evaluation.site import SiteEvaluation, score_site, site_report
 from ..evaluation.synthesis_features import feature_extractor
 from ..explain import grad_cam
 from ..imaging.decode import DEFAULT_MAX_PIXELS, ImageDecodeError, to_grayscale_uint8
@@ -45,6 +45,9 @@ from .package import (
     read_shift_reference,
     write_package,
 )
+
+if TYPE_CHECKING:
+    from ..evaluation.site import SiteEvaluation
 
 __all__ = [
     "CONFIG_FILE",
@@ -310,10 +313,13 @@ class Predictor:
         prediction = self._prediction(source, float(probabilities[0]), scores[0])
         return Explanation(prediction, stored[0], self.heatmaps(stored)[0])
 
-    def evaluate(self, data: str | Path, reporting: dict, bins: int, patient_key: str = "person_and_subtype") -> SiteEvaluation:
+    def evaluate(self, data: str | Path, reporting: dict, bins: int, patient_key: str = "person_and_subtype") -> "SiteEvaluation":
         """The test report on a labelled folder (``NORMAL/``, ``PNEUMONIA/``) or CSV (``path,label[,patient]``)
         of another site (``evaluation.site``); ``reporting`` is the reporting parameter group, ``bins``
         the calibration's. ``write_site_report`` writes it."""
+        # Here, not at the top: the report draws with matplotlib, which a served model never needs.
+        from ..evaluation.site import score_site, site_report
+
         return site_report(self, score_site(self, labelled_files(data, self.classes, patient_key)), reporting, bins)
 
     def predict(self, image: ImageInput, source: str | None = None) -> Prediction:
