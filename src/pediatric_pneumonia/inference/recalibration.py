@@ -89,7 +89,7 @@ def recalibrated_predictor(
     classifier, adapted_layers = predictor.classifier, 0
     if adapt_batchnorm:
         classifier, adapted_layers = adapted_batchnorm(classifier, predictor.model_input(scored.stored_images), predictor.batch_size)
-    candidate = Predictor(classifier, predictor.config, predictor.name)
+    candidate = Predictor(classifier, predictor.config, predictor.name, predictor.shift_reference)
     raw = candidate.raw_probabilities(scored.stored_images) if adapt_batchnorm else predictions["raw_probability"].to_numpy()
     calibration, decision = refit_operating_point(targets, raw, settings["calibration"], settings["threshold"])
     probability = apply_calibration(raw, calibration)
