@@ -7,7 +7,7 @@ import pytest
 
 from pediatric_pneumonia.imaging.preprocess import as_model_input
 from pediatric_pneumonia.inference.export import ExportError, export_tflite, tflite_probabilities
-from tests.inference.conftest import IMAGE_SIZE, make_ensemble_predictor
+from tests.inference.conftest import IMAGE_SIZE, make_ensemble_predictor, smooth_images, with_shift_reference
 
 
 @pytest.fixture(scope="module")
@@ -33,6 +33,16 @@ def test_the_predictor_settings_are_written_beside_the_model(exported, predictor
         assert config[key] == predictor.config[key]
     assert config["tflite"]["model_file"] == exported.name
     assert config["tflite"]["input"]["shape"] == [None, IMAGE_SIZE, IMAGE_SIZE, 1]
+    assert sorted(path.name for path in exported.parent.iterdir()) == ["classifier.tflite", "predictor.json"]
+
+
+def test_a_shift_reference_stays_with_the_keras_package(tmp_path, predictor):
+    referenced = with_shift_reference(predictor, smooth_images(20, seed=9))
+
+    exported = export_tflite(referenced, tmp_path / "classifier.tflite")
+
+    config = json.loads((exported.parent / "predictor.json").read_text())
+    assert "shift_reference" not in config and config["decision"] == referenced.config["decision"]
     assert sorted(path.name for path in exported.parent.iterdir()) == ["classifier.tflite", "predictor.json"]
 
 

@@ -26,7 +26,7 @@ from packaging.utils import canonicalize_name
 
 from pediatric_pneumonia.inference import ModelLoadError, load_predictor
 from pediatric_pneumonia.inference.mlflow_model import BEST_ALIAS, log_predictor_model
-from tests.inference.conftest import make_ensemble_predictor, make_predictor
+from tests.inference.conftest import make_ensemble_predictor, make_predictor, smooth_images, with_shift_reference
 
 NAME = "pediatric_pneumonia_test"
 
@@ -82,12 +82,26 @@ def test_the_pyfunc_model_takes_raw_image_bytes_or_base64(tracking):
     from_base64 = model.predict(pd.DataFrame({"image": [base64.b64encode(image).decode() for image in images]}))
     expected = [prediction.probability for prediction in predictor.predict_batch(images)]
 
-    assert list(from_bytes.columns) == ["label", "probability", "threshold"]
+    assert list(from_bytes.columns) == ["label", "probability", "threshold", "ood_score", "ood_warning"]
+    assert from_bytes["ood_score"].isna().all() and from_bytes["ood_warning"].isna().all()  # no shift reference
     np.testing.assert_allclose(from_bytes["probability"], expected, atol=1e-6)
     np.testing.assert_allclose(from_base64["probability"], expected, atol=1e-6)
     assert model.metadata.get_input_schema().input_names() == ["image"]
     with pytest.raises(MlflowException, match="image 0"):
         model.predict(pd.DataFrame({"image": [b"not an image"]}))
+
+
+def test_a_package_with_a_shift_reference_serves_each_images_ood_score(tracking):
+    predictor = with_shift_reference(make_predictor(), smooth_images(30, seed=5))
+    with mlflow.start_run() as run:
+        log_predictor_model(predictor, NAME, "baseline_model")
+    images = [png_bytes(0), png_bytes(1)]
+
+    scored = mlflow.pyfunc.load_model(f"runs:/{run.info.run_id}/baseline_model").predict(pd.DataFrame({"image": images}))
+
+    expected = predictor.predict_batch(images)
+    np.testing.assert_allclose(scored["ood_score"], [prediction.ood_score for prediction in expected], atol=1e-6)
+    assert list(scored["ood_warning"]) == [prediction.ood_warning for prediction in expected]
 
 
 def test_an_ensemble_with_tta_is_one_logged_model_that_scores_like_its_predictor(tracking):

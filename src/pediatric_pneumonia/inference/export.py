@@ -38,7 +38,8 @@ def export_tflite(predictor: Predictor, output: Path) -> Path:
     grayscale image after the intensity normalisation of ``preprocessing.intensity``, with values
     in 0-255 (the model rescales them itself). It outputs (N, 1), the raw sigmoid probability of
     the positive class (the last of ``classes``); apply ``calibration`` and compare with
-    ``decision.threshold`` (both in predictor.json) to get the label, as ``Predictor`` does.
+    ``decision.threshold`` (both in predictor.json) to get the label, as ``Predictor`` does. A
+    package's shift reference is not exported (the TFLite model has no feature output).
 
     Raises:
         ExportError: when the converted model's probabilities differ from the Keras model's on
@@ -60,7 +61,10 @@ def export_tflite(predictor: Predictor, output: Path) -> Path:
         partial.unlink()
         raise
     os.replace(partial, output)
-    config = {**predictor.config, "tflite": tflite_description(predictor, output.name)}
+    # The TFLite model outputs the probability only, no features: the shift reference cannot be used
+    # with it, so it stays with the Keras package (check-shift) and is left out here.
+    kept = {key: value for key, value in predictor.config.items() if key != "shift_reference"}
+    config = {**kept, "tflite": tflite_description(predictor, output.name)}
     (output.parent / CONFIG_FILE).write_text(json.dumps(config, indent=2))
     return output
 

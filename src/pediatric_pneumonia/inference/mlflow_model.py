@@ -36,7 +36,16 @@ logger = logging.getLogger(__name__)
 INPUT_COLUMN = "image"
 SIGNATURE = ModelSignature(
     inputs=Schema([ColSpec("binary", INPUT_COLUMN)]),
-    outputs=Schema([ColSpec("string", "label"), ColSpec("double", "probability"), ColSpec("double", "threshold")]),
+    outputs=Schema(
+        [
+            ColSpec("string", "label"),
+            ColSpec("double", "probability"),
+            ColSpec("double", "threshold"),
+            # Empty for a package without a shift reference (format 1); the warning only over its cut-off.
+            ColSpec("double", "ood_score", required=False),
+            ColSpec("string", "ood_warning", required=False),
+        ]
+    ),
 )
 # The distributions that loading and running the model imports (with the Keras backend's), pinned
 # to this environment's versions; the package's own code travels with the model (``PACKAGE_CODE``).
@@ -71,6 +80,8 @@ class PneumoniaModel(mlflow.pyfunc.PythonModel):
                 "label": [prediction.label for prediction in predictions],
                 "probability": [prediction.probability for prediction in predictions],
                 "threshold": [prediction.threshold for prediction in predictions],
+                "ood_score": [prediction.ood_score for prediction in predictions],
+                "ood_warning": [prediction.ood_warning for prediction in predictions],
             }
         )
 
