@@ -4,6 +4,7 @@ test report, the calibration, the threshold, the stress summary, the image split
 import pandas as pd
 
 from ..naming import SUBTYPES
+from ..parameters import FAMILY_ONLY_KEYS, Architecture
 from .report import PAPER_THRESHOLD
 
 # Headline test metrics in the order the card lists them.
@@ -87,10 +88,8 @@ def training_section(
         "## Training protocol",
         "",
         f"- Balancing strategy: `{strategy}` (only the training subset is balanced).",
-        f"- Architecture: convolution blocks of {_listing(architecture['conv_filters'])} filters (kernel "
-        f"{architecture['kernel_size']}, max-pooling {architecture['pool_size']}, batch normalisation "
-        f"{'on' if architecture['batch_norm'] else 'off'}), hidden dense layers {_listing(architecture['dense_units'])}, "
-        f"one sigmoid output; input {side}x{side} grayscale, intensity normalisation "
+        f"- Architecture: {_network(architecture)}, hidden dense layers {_listing(architecture['dense_units'])}, "
+        f"one sigmoid output{_ensemble(training)}; input {side}x{side} grayscale, intensity normalisation "
         f"`{preprocessing['intensity']['method']}`.",
         f"- Optimiser: {_optimiser(architecture)}, learning rate {architecture['learning_rate']} "
         f"({training['learning_rate_schedule']} schedule), batch size {training['batch_size']}, online augmentation "
@@ -102,6 +101,35 @@ def training_section(
         "only. The test subset was read once, by the report, after all of them were fixed.",
         "",
     ]
+
+
+def _network(architecture: dict) -> str:
+    """The family's network in words (``training.architecture.family``, models/architectures.py),
+    with the schema's defaults for the keys the YAML leaves out."""
+    fields = Architecture.model_fields
+    architecture = {**{key: fields[key].default for key in FAMILY_ONLY_KEYS}, **architecture}
+    family = architecture.get("family", fields["family"].default)
+    if family == "paper":
+        return (
+            f"the paper's CNN, convolution blocks of {_listing(architecture['conv_filters'])} filters (kernel "
+            f"{architecture['kernel_size']}, max-pooling {architecture['pool_size']}, batch normalisation "
+            f"{'on' if architecture['batch_norm'] else 'off'})"
+        )
+    if family == "residual":
+        stages = _listing([architecture["width"] * 2**stage for stage in range(4)])
+        return (
+            f"a compact residual network (four stages of {stages} filters, stochastic depth "
+            f"{architecture['stochastic_depth']}), global average pooling, feature dropout {architecture['feature_dropout']}"
+        )
+    return (
+        f"Keras' `{family}` from scratch (no pretrained weights), global average pooling, feature dropout "
+        f"{architecture['feature_dropout']}"
+    )
+
+
+def _ensemble(training: dict) -> str:
+    members = training.get("ensemble", {}).get("members", 1)
+    return f", a seed ensemble of {members} such networks (mean logit)" if members > 1 else ""
 
 
 def _optimiser(architecture: dict) -> str:

@@ -99,6 +99,17 @@ def test_card_describes_the_architecture_training_used(card_inputs):
     assert "batch normalisation off" in from_search
 
 
+def test_card_describes_a_residual_ensemble_with_the_schemas_defaults(card_inputs):
+    training = card_inputs["params:training"]
+    residual = {**training, "architecture": {**training["architecture"], "family": "residual"}, "ensemble": {"members": 3}}
+
+    card = card_of(card_inputs, **{"params:training": residual})
+
+    assert "a compact residual network (four stages of 32, 64, 128, 256 filters, stochastic depth 0.0)" in card
+    assert "feature dropout 0.2" in card and "a seed ensemble of 3 such networks (mean logit)" in card
+    assert "convolution blocks" not in card
+
+
 
 def test_card_names_the_regularisation_training_used(card_inputs):
     plain = card_of(card_inputs)
