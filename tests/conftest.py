@@ -1,5 +1,6 @@
 """Shared fixtures: tiny generated datasets with planted bad files, and throwaway Kedro projects."""
 
+import os
 import shutil
 from pathlib import Path
 
@@ -101,6 +102,16 @@ def plant_bad_files(folder: Path) -> dict[str, str]:
         "empty.jpeg": "empty file",
         "notes.jpeg": "not a JPEG or PNG image",
     }
+
+
+@pytest.fixture(autouse=True)
+def forget_the_mlflow_tracking_uri():
+    """MLflow keeps the URI of the last ``set_tracking_uri`` (a test's, or kedro-mlflow's) in the
+    process and in MLFLOW_TRACKING_URI, which the commands honour first: each test leaves both unset,
+    so no later test logs into a store of an earlier one."""
+    yield
+    mlflow.set_tracking_uri(None)
+    os.environ.pop("MLFLOW_TRACKING_URI", None)
 
 
 @pytest.fixture

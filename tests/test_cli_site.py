@@ -20,8 +20,7 @@ def project(tmp_path, monkeypatch):
     """A throwaway project (conf/base copied), so MLflow's SQLite store lands in it."""
     folder = create_project(tmp_path / "project", {})
     monkeypatch.chdir(folder)
-    yield folder
-    mlflow.set_tracking_uri(None)
+    return folder
 
 
 @pytest.fixture
@@ -50,6 +49,22 @@ def test_evaluate_writes_the_report_prints_it_and_logs_a_run_naming_the_model(pr
     (run,) = MlflowClient().search_runs([MlflowClient().get_experiment_by_name("pediatric_pneumonia").experiment_id])
     assert run.data.tags["model_uri"] == str(package) and run.data.tags["pediatric_pneumonia.kind"] == "evaluation"
     assert run.data.metrics["sensitivity"] == 0.5
+
+
+def test_evaluate_logs_its_own_run_even_with_a_notebook_run_active(project, package, tmp_path):
+    mlflow.set_tracking_uri(f"sqlite:///{project / 'mlflow.db'}")
+    mlflow.set_experiment("a notebook's experiment")
+    with mlflow.start_run() as outer:
+        result = invoke("evaluate", make_site(tmp_path / "site"), "--model", package, "--output", tmp_path / "out",
+                        "--mlflow", "--project-path", project)
+        assert mlflow.active_run().info.run_id == outer.info.run_id
+
+    assert result.exit_code == 0, result.output
+    client = MlflowClient()
+    (run,) = client.search_runs([client.get_experiment_by_name("pediatric_pneumonia").experiment_id])
+    assert run.info.run_id != outer.info.run_id and run.info.status == "FINISHED"
+    assert run.data.tags["model_uri"] == str(package) and run.data.metrics["sensitivity"] == 0.5
+    assert not client.get_run(outer.info.run_id).data.metrics
 
 
 def test_evaluate_on_a_folder_without_the_class_layout_exits_2_with_what_to_give(package, tmp_path):

@@ -449,8 +449,8 @@ def evaluate_command(
         if log_to_mlflow:
             from .inference.mlflow_model import log_evaluation_run, use_project_tracking
 
-            uri = use_project_tracking(project_path, env)
-            run_id = log_evaluation_run(evaluation.report, written, model or predictor.name, f"evaluate {data.name}")
+            uri, experiment_id = use_project_tracking(project_path, env)
+            run_id = log_evaluation_run(evaluation.report, written, model or predictor.name, f"evaluate {data.name}", experiment_id)
             click.echo(f"Logged the evaluation as MLflow run {run_id} ({uri}).", err=True)
     click.echo((output / SUMMARY_FILE).read_text().rstrip("\n"))
     if scored.problems or scored.unreadable:

@@ -10,6 +10,7 @@ import logging
 
 import numpy as np
 from scipy.optimize import minimize_scalar
+from scipy.special import expit
 
 from .metrics import require_both_classes
 
@@ -38,7 +39,7 @@ def apply_calibration(probabilities: np.ndarray, calibration: dict) -> np.ndarra
     temperature = calibration["temperature"]
     if temperature == 1.0:
         return probabilities
-    return 1.0 / (1.0 + np.exp(-logits_of(probabilities) / temperature))
+    return expit(logits_of(probabilities) / temperature)  # no overflow warning for confident logits
 
 
 def negative_log_likelihood(labels: np.ndarray, probabilities: np.ndarray) -> float:

@@ -14,6 +14,7 @@ import binascii
 import importlib.metadata
 import logging
 import tempfile
+import time
 from pathlib import Path
 
 import cv2
@@ -21,6 +22,7 @@ import keras
 import mlflow
 import numpy as np
 import pandas as pd
+from mlflow.entities import Metric
 from mlflow.exceptions import MlflowException
 from mlflow.models import ModelSignature
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
@@ -165,8 +167,9 @@ def promote_if_best(name: str, version: str, predictor: Predictor) -> None:
 EVALUATION_KIND_TAG = "pediatric_pneumonia.kind"
 
 
-def use_project_tracking(project_path: Path, env: str | None = None) -> str:
-    """Point MLflow at the project's tracking store and experiment (``conf/<env>/mlflow.yml``); returns the URI."""
+def use_project_tracking(project_path: Path, env: str | None = None) -> tuple[str, str]:
+    """Point MLflow at the project's tracking store and experiment (``conf/<env>/mlflow.yml``);
+    returns the URI and the experiment's id."""
     from ..project_config import load_project_config
     from .loading import tracking_uri_of
 
@@ -174,8 +177,8 @@ def use_project_tracking(project_path: Path, env: str | None = None) -> str:
     if uri:
         mlflow.set_tracking_uri(uri)
     experiment = ((load_project_config(project_path, "mlflow", env).get("tracking") or {}).get("experiment") or {}).get("name")
-    mlflow.set_experiment(experiment or "pediatric_pneumonia")
-    return mlflow.get_tracking_uri()
+    chosen = mlflow.set_experiment(experiment or "pediatric_pneumonia")
+    return mlflow.get_tracking_uri(), chosen.experiment_id
 
 
 def registered_model_version(uri: str) -> tuple[str, str] | None:
@@ -215,17 +218,26 @@ def model_reference(model: str) -> dict[str, str]:
     return tags
 
 
-def log_evaluation_run(report: dict, files: list[Path], model: str, run_name: str) -> str:
-    """Log an evaluation of ``model`` as an MLflow run: the report's numeric figures as metrics, its
-    files as artifacts, tags naming the model (``model_reference``). Returns the run id."""
+def log_evaluation_run(report: dict, files: list[Path], model: str, run_name: str, experiment_id: str) -> str:
+    """Log an evaluation of ``model`` as a run of ``experiment_id``: the report's numeric figures as
+    metrics, its files as artifacts, tags naming the model (``model_reference``). Returns the run id.
+    Logged through a client, so a run already active in this process never absorbs it."""
     from ..tracking import to_mlflow_metrics
 
+    client = MlflowClient()
     tags = {EVALUATION_KIND_TAG: "evaluation", **model_reference(model)}
-    with mlflow.start_run(run_name=run_name, tags=tags) as run:
-        mlflow.log_metrics({name: entry["value"] for name, entry in to_mlflow_metrics(report).items()})
+    run_id = client.create_run(experiment_id, tags=tags, run_name=run_name).info.run_id
+    try:
+        now = int(time.time() * 1000)
+        metrics = [Metric(name, entry["value"], now, 0) for name, entry in to_mlflow_metrics(report).items()]
+        client.log_batch(run_id, metrics=metrics)
         for file in files:
-            mlflow.log_artifact(str(file))
-        return run.info.run_id
+            client.log_artifact(run_id, str(file))
+    except Exception:
+        client.set_terminated(run_id, "FAILED")
+        raise
+    client.set_terminated(run_id, "FINISHED")
+    return run_id
 
 
 def register_recalibrated(predictor: Predictor, base_model: str, site: str) -> tuple[str, str]:
