@@ -104,14 +104,21 @@ def plant_bad_files(folder: Path) -> dict[str, str]:
     }
 
 
+MLFLOW_PROCESS_VARIABLES = ("MLFLOW_TRACKING_URI", "MLFLOW_EXPERIMENT_ID", "MLFLOW_EXPERIMENT_NAME", "MLFLOW_RUN_ID")
+
+
 @pytest.fixture(autouse=True)
-def forget_the_mlflow_tracking_uri():
-    """MLflow keeps the URI of the last ``set_tracking_uri`` (a test's, or kedro-mlflow's) in the
-    process and in MLFLOW_TRACKING_URI, which the commands honour first: each test leaves both unset,
-    so no later test logs into a store of an earlier one."""
+def leave_mlflow_as_found():
+    """MLflow keeps process state: the active run, the tracking URI and experiment of the last
+    ``set_tracking_uri`` / ``set_experiment`` (a test's, or kedro-mlflow's), also in environment
+    variables that the commands honour first. Each test leaves none behind, so no
+    later test logs into a store of an earlier one."""
     yield
+    while mlflow.active_run() is not None:
+        mlflow.end_run()
     mlflow.set_tracking_uri(None)
-    os.environ.pop("MLFLOW_TRACKING_URI", None)
+    for name in MLFLOW_PROCESS_VARIABLES:
+        os.environ.pop(name, None)
 
 
 @pytest.fixture
@@ -122,12 +129,18 @@ def raw_dataset(tmp_path: Path) -> Path:
 def create_project(folder: Path, parameters: dict) -> Path:
     """Copy this project's base configuration into ``folder``, with ``parameters`` as env ``test``.
 
-    The ``test`` environment is merged over conf/base, parameter by parameter.
+    The ``test`` environment is merged over conf/base, parameter by parameter, and names the
+    project's tracking store by its absolute path.
     """
     shutil.copytree(REPO_ROOT / "conf" / "base", folder / "conf" / "base")
     (folder / "conf" / "local").mkdir(parents=True)
     (folder / "conf" / "test").mkdir(parents=True)
     (folder / "conf" / "test" / "parameters.yml").write_text(yaml.safe_dump(parameters))
+    # The store of conf/base (sqlite:///mlflow.db, relative), made absolute: MLflow keeps one
+    # database engine per URI string for the life of the process, so a relative URI would stay
+    # bound to the first project's folder when a test process builds many.
+    tracking = {"server": {"mlflow_tracking_uri": f"sqlite:///{folder.resolve() / 'mlflow.db'}"}}
+    (folder / "conf" / "test" / "mlflow.yml").write_text(yaml.safe_dump(tracking))
     shutil.copy(REPO_ROOT / "pyproject.toml", folder / "pyproject.toml")
     (folder / "src").mkdir()  # Kedro wants one; the package itself is installed
     return folder

@@ -16,6 +16,7 @@ def test_viz_build_shows_each_strategy_as_a_namespace(tmp_path):
     project = create_project(tmp_path / "project", {})
     # No tracking store at all: viz must not need one.
     (project / "conf" / "base" / "mlflow.yml").unlink()
+    (project / "conf" / "test" / "mlflow.yml").unlink()
 
     subprocess.run(
         [KEDRO, "viz", "build"],
