@@ -31,17 +31,6 @@ from tests.inference.conftest import make_ensemble_predictor, make_predictor, sm
 NAME = "pediatric_pneumonia_test"
 
 
-@pytest.fixture()
-def tracking(tmp_path, monkeypatch):
-    """A fresh SQLite tracking store, as conf/base/mlflow.yml configures."""
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
-    monkeypatch.chdir(tmp_path)
-    mlflow.set_tracking_uri(uri)
-    yield uri
-    mlflow.set_tracking_uri(None)
-
-
 def log_version(auc: float, threshold: float = 0.5):
     """Log and register a predictor whose validation ROC-AUC is ``auc``; returns its run id and it."""
     predictor = make_predictor(threshold=threshold)

@@ -148,16 +148,6 @@ def test_the_new_package_keeps_the_bases_shift_reference_unless_batchnorm_was_ad
     assert adapted_package.shift_reference is None and "shift_reference" not in adapted_package.config
 
 
-@pytest.fixture()
-def tracking(tmp_path, monkeypatch):
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
-    monkeypatch.chdir(tmp_path)
-    mlflow.set_tracking_uri(uri)
-    yield uri
-    mlflow.set_tracking_uri(None)
-
-
 def test_the_registered_recalibrated_version_carries_its_provenance_and_the_base_stays(tracking, tmp_path):
     base = gray_predictor()
     base.config["validation"] = {"roc_auc": 0.9}

@@ -13,7 +13,7 @@ from keras import ops
 from scipy.stats import spearmanr
 
 from ..models.architectures import feature_map_layer_name
-from ..models.ensemble import ensemble_members
+from ..models.ensemble import ensemble_members, pneumonia_logit
 
 
 def _logit_tail(model: keras.Model, layer_name: str) -> keras.Model:
@@ -23,19 +23,7 @@ def _logit_tail(model: keras.Model, layer_name: str) -> keras.Model:
     and its gradient to zero, which would blank the maps of the clearest cases. Needs a graph
     whose layers after ``layer_name`` depend on that layer's output only (true of the project CNN).
     """
-    output_layer = model.layers[-1]
-    activation = getattr(output_layer, "activation", None)
-    if not isinstance(output_layer, keras.layers.Dense) or output_layer.units != 1 or activation not in (
-        keras.activations.sigmoid,
-        keras.activations.linear,
-    ):
-        raise ValueError(
-            f"Grad-CAM expects a model ending in Dense(1, activation='sigmoid'), but the last layer of "
-            f"'{model.name}' is {output_layer.__class__.__name__} '{output_layer.name}'."
-        )
-    linear_output = keras.layers.Dense(1, name="pneumonia_logit")
-    logit = linear_output(output_layer.input)
-    linear_output.set_weights(output_layer.get_weights())
+    logit = pneumonia_logit(model, "Grad-CAM")
     return keras.Model(model.get_layer(layer_name).output, logit, name="grad_cam_tail")
 
 

@@ -16,19 +16,30 @@ MEAN_LOGIT_LAYER = "mean_logit"
 OUTPUT_LAYER = "pneumonia_probability"
 
 
-def member_logits(model: keras.Model, name: str) -> keras.Model:
-    """``model`` (ending in Dense(1, sigmoid)) up to its pneumonia *logit*: the same layers and a
-    linear copy of the last Dense. The copy holds the trained weights; ``model`` is unchanged."""
+def pneumonia_logit(model: keras.Model, user: str) -> keras.KerasTensor:
+    """The pneumonia *logit* of ``model`` (ending in Dense(1, sigmoid)) as a tensor of its graph: a
+    linear copy of the last Dense that holds its trained weights (``model`` is unchanged). ``user``
+    names who needs it, for the error a model of another shape gets."""
     output_layer = model.layers[-1]
-    if not isinstance(output_layer, keras.layers.Dense) or output_layer.units != 1:
+    activation = getattr(output_layer, "activation", None)
+    if not isinstance(output_layer, keras.layers.Dense) or output_layer.units != 1 or activation not in (
+        keras.activations.sigmoid,
+        keras.activations.linear,
+    ):
         raise ValueError(
-            f"An ensemble member must end in Dense(1, activation='sigmoid'), but the last layer of "
+            f"{user} needs a model ending in Dense(1, activation='sigmoid'), but the last layer of "
             f"'{model.name}' is {output_layer.__class__.__name__} '{output_layer.name}'."
         )
     linear_output = keras.layers.Dense(1, name="pneumonia_logit")
     logit = linear_output(output_layer.input)
     linear_output.set_weights(output_layer.get_weights())
-    return keras.Model(model.inputs, logit, name=name)
+    return logit
+
+
+def member_logits(model: keras.Model, name: str) -> keras.Model:
+    """``model`` (ending in Dense(1, sigmoid)) up to its pneumonia logit: the same layers and a
+    linear copy of the last Dense."""
+    return keras.Model(model.inputs, pneumonia_logit(model, "An ensemble member"), name=name)
 
 
 def build_ensemble(members: list[keras.Model]) -> keras.Model:
