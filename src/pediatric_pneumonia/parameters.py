@@ -201,8 +201,8 @@ BALANCING_SCHEMAS: dict[str, type[Group]] = {
 
 class Architecture(Group):
     """``training.architecture``. The paper's keys (conv_filters, kernel_size, pool_size, batch_norm)
-    are read by the ``paper`` family only; batch_norm_momentum also by ``residual``; dense_units,
-    dropout_rates and learning_rate by every family. A family-specific key given for a family that
+    are read by the ``paper`` family only; batch_norm_momentum, dense_units, dropout_rates and
+    learning_rate by every family. A family-specific key given for a family that
     does not read it is refused."""
 
     family: Literal[tuple(ARCHITECTURE_FAMILIES)] = "paper"

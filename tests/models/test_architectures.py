@@ -49,6 +49,16 @@ def test_no_family_is_the_paper_family_layer_for_layer_and_weight_for_weight():
     assert all(np.array_equal(a, b) for a, b in zip(implicit.get_weights(), explicit.get_weights()))
 
 
+@pytest.mark.parametrize("family", [family for family in ARCHITECTURE_FAMILIES if family not in ("paper", "residual")])
+def test_every_batch_normalization_of_a_library_network_takes_the_configured_momentum(family):
+    model = build_classifier((SIZE, SIZE, 1), family_architecture(family, batch_norm_momentum=0.8))
+    momenta = {layer.momentum for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)}
+    assert momenta == {0.8}
+    # and a model loaded back keeps it (the package is a .keras file)
+    config = keras.Model.from_config(model.get_config())
+    assert {layer.momentum for layer in config.layers if isinstance(layer, keras.layers.BatchNormalization)} == {0.8}
+
+
 @pytest.fixture(scope="module", params=list(ARCHITECTURE_FAMILIES))
 def trained_family(request) -> tuple[str, keras.Model]:
     """Each family and its model after one training step on tiny random images."""

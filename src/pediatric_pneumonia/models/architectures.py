@@ -92,11 +92,19 @@ def residual_network(inputs: keras.KerasTensor, architecture: dict) -> keras.Ker
 
 
 def keras_application(constructor: Callable, **options) -> Callable[[keras.KerasTensor, dict], keras.KerasTensor]:
-    """A builder that runs a ``keras.applications`` constructor from scratch on the rescaled input."""
+    """A builder that runs a ``keras.applications`` constructor from scratch on the rescaled input.
+
+    Every BatchNormalization of the library's network takes ``batch_norm_momentum``: its own
+    (0.999 in MobileNetV3, 0.99 in DenseNet and ResNetV2) leaves the moving statistics near their
+    initial values after the few hundred steps of a training here, so inference-mode validation
+    sees another network (a constant output: validation ROC-AUC 0.5 for MobileNetV3Small)."""
 
     def build(inputs: keras.KerasTensor, architecture: dict) -> keras.KerasTensor:
         rescaled = keras.layers.Rescaling(1.0 / 255, name="rescale")(inputs)
         backbone = constructor(include_top=False, weights=None, input_tensor=rescaled, **options)
+        for layer in backbone.layers:
+            if isinstance(layer, keras.layers.BatchNormalization):
+                layer.momentum = architecture["batch_norm_momentum"]
         return pooled_head(backbone.output, architecture)
 
     return build
