@@ -122,6 +122,17 @@ def leave_mlflow_as_found():
 
 
 @pytest.fixture
+def tracking(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A fresh SQLite tracking store in ``tmp_path`` (the working directory), as conf/base/mlflow.yml
+    configures one; ``leave_mlflow_as_found`` forgets it after the test."""
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.chdir(tmp_path)
+    mlflow.set_tracking_uri(uri)
+    return uri
+
+
+@pytest.fixture
 def raw_dataset(tmp_path: Path) -> Path:
     return make_raw_dataset(tmp_path / "raw" / "chest_xray")
 

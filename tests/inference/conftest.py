@@ -3,7 +3,6 @@ same predictor with a shift reference packaged by the training nodes."""
 
 import cv2
 import keras
-import mlflow
 import numpy as np
 import pandas as pd
 import pytest
@@ -131,15 +130,3 @@ def with_shift_reference(predictor: Predictor, validation_images: np.ndarray, sh
 def referenced_predictor(predictor) -> Predictor:
     """The session predictor with a shift reference of 60 smooth images."""
     return with_shift_reference(predictor, smooth_images(60, seed=100))
-
-
-@pytest.fixture()
-def tracking(tmp_path, monkeypatch):
-    """A fresh SQLite tracking store in ``tmp_path`` (the working directory), as conf/base/mlflow.yml
-    configures one."""
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
-    monkeypatch.chdir(tmp_path)
-    mlflow.set_tracking_uri(uri)
-    yield uri
-    mlflow.set_tracking_uri(None)

@@ -54,9 +54,9 @@ def test_every_batch_normalization_of_a_library_network_takes_the_configured_mom
     model = build_classifier((SIZE, SIZE, 1), family_architecture(family, batch_norm_momentum=0.8))
     momenta = {layer.momentum for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)}
     assert momenta == {0.8}
-    # and a model loaded back keeps it (the package is a .keras file)
-    config = keras.Model.from_config(model.get_config())
-    assert {layer.momentum for layer in config.layers if isinstance(layer, keras.layers.BatchNormalization)} == {0.8}
+    # and the model rebuilt from its saved configuration keeps it
+    rebuilt = keras.Model.from_config(model.get_config())
+    assert {layer.momentum for layer in rebuilt.layers if isinstance(layer, keras.layers.BatchNormalization)} == {0.8}
 
 
 @pytest.fixture(scope="module", params=list(ARCHITECTURE_FAMILIES))
@@ -102,21 +102,14 @@ def test_a_family_exports_to_tflite_computing_the_same(trained_family, tmp_path)
 
 
 @pytest.mark.parametrize("trained_family", EXPORTED_FAMILIES, indirect=True)
-def test_a_family_is_logged_and_served_as_an_mlflow_model(trained_family, tmp_path, monkeypatch):
+def test_a_family_is_logged_and_served_as_an_mlflow_model(trained_family, tracking):
     _, model = trained_family
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
-    monkeypatch.chdir(tmp_path)
-    mlflow.set_tracking_uri(uri)
     predictor = predictor_around(model, INTENSITY)
     predictor.config["validation"] = {"roc_auc": 0.5}
     image = cv2.imencode(".png", images_and_labels()[0][0, ..., 0].astype(np.uint8))[1].tobytes()
-    try:
-        with mlflow.start_run() as run:
-            log_predictor_model(predictor, None, "model")
-        served = mlflow.pyfunc.load_model(f"runs:/{run.info.run_id}/model").predict(pd.DataFrame({"image": [image]}))
-    finally:
-        mlflow.set_tracking_uri(None)
+    with mlflow.start_run() as run:
+        log_predictor_model(predictor, None, "model")
+    served = mlflow.pyfunc.load_model(f"runs:/{run.info.run_id}/model").predict(pd.DataFrame({"image": [image]}))
     np.testing.assert_allclose(served["probability"], [predictor.predict_batch([image])[0].probability], atol=1e-6)
 
 

@@ -65,8 +65,7 @@ def test_explain_pipeline_writes_overlays_contact_sheet_and_metrics(tmp_path: Pa
     assert tracked["n_explained"] == {"value": 4.0, "step": 0}
 
 
-def test_catalog_patterns_resolve_per_strategy_and_the_overlay_folder_is_logged_to_mlflow(tmp_path: Path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
+def test_catalog_patterns_resolve_per_strategy_and_the_overlay_folder_is_logged_to_mlflow(tracking):
     config = yaml.safe_load((REPO_ROOT / "conf" / "base" / "catalog_08_explain.yml").read_text())
     catalog = DataCatalog.from_config(config)
     overlays = catalog.get("baseline.explanations")
@@ -76,11 +75,7 @@ def test_catalog_patterns_resolve_per_strategy_and_the_overlay_folder_is_logged_
 
     hook = MlflowArtifactHook()
     hook.after_catalog_created(catalog)
-    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
-    try:
-        with mlflow.start_run() as run:
-            hook.after_dataset_saved("baseline.explanations")
-        logged = mlflow.artifacts.list_artifacts(run_id=run.info.run_id, artifact_path="baseline/explanations/overlays")
-    finally:
-        mlflow.set_tracking_uri(None)  # later tests in this process choose their own store
+    with mlflow.start_run() as run:
+        hook.after_dataset_saved("baseline.explanations")
+    logged = mlflow.artifacts.list_artifacts(run_id=run.info.run_id, artifact_path="baseline/explanations/overlays")
     assert [Path(artifact.path).name for artifact in logged] == ["000_true_positive.png"]
