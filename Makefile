@@ -7,14 +7,14 @@ BIN := $(VENV)/bin
 LOCK := requirements/lock.txt
 export KEDRO_DISABLE_TELEMETRY := true
 
-.PHONY: install lock demo lint test viz mlflow-ui
+.PHONY: install lock demo lint test viz mlflow-ui docs docs-build
 
 # A reinstall (after pyproject.toml or the lock changed) keeps the environment's own Python.
 $(VENV)/.installed: pyproject.toml $(LOCK)
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11 or newer is needed (set PYTHON=python3.11)")'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c $(LOCK) -e ".[test]"
+	$(BIN)/python -m pip install --quiet -c $(LOCK) -e ".[test,docs]"
 	touch $@
 
 install: $(VENV)/.installed
@@ -24,7 +24,7 @@ install: $(VENV)/.installed
 lock:
 	$(PYTHON) -m venv .venv-lock
 	.venv-lock/bin/python -m pip install --quiet "uv>=0.9"
-	.venv-lock/bin/uv pip compile pyproject.toml --extra test --universal --python-version 3.11 --upgrade --quiet --custom-compile-command "make lock" -o $(LOCK)
+	.venv-lock/bin/uv pip compile pyproject.toml --extra test --extra docs --universal --python-version 3.11 --upgrade --quiet --custom-compile-command "make lock" -o $(LOCK)
 
 demo: install
 	$(BIN)/pediatric-pneumonia demo-data
@@ -41,3 +41,11 @@ viz: install
 
 mlflow-ui: install
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow.db --host 127.0.0.1 --port 5000
+
+# The manual (docs/, mkdocs.yml): `make docs` serves it at http://127.0.0.1:8000 with live reload;
+# `make docs-build` builds site/ and fails on any warning (a broken link, a missing page), as CI does.
+docs: install
+	$(BIN)/mkdocs serve
+
+docs-build: install
+	$(BIN)/mkdocs build --strict
