@@ -8,7 +8,9 @@ import cv2
 import pytest
 from click.testing import CliRunner
 
-from pediatric_pneumonia.cli import EXPECTED_IMAGES, cli, count_images, link_checked_dataset
+from pediatric_pneumonia.cli import cli
+from pediatric_pneumonia.cli.data import link_checked_dataset
+from pediatric_pneumonia.data_layout import EXPECTED_IMAGES, count_images
 from pediatric_pneumonia.demo_data import MARKER_FILE, generate_demo_dataset
 from pediatric_pneumonia.naming import patient_id_from_filename
 from tests.conftest import CLASSES, REPO_ROOT, SPLITS, TINY_COUNTS, make_raw_dataset
@@ -54,6 +56,18 @@ def test_demo_data_command_writes_to_the_demo_environments_root(project_folder):
     assert count_images(root, SPLITS) == {"train": 522, "val": 16, "test": 63}
     again = CliRunner().invoke(cli, ["demo-data"])
     assert "already" in again.output
+
+
+def test_demo_data_reads_and_writes_the_project_given_by_project_path(project_folder, tmp_path, monkeypatch):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+
+    result = CliRunner().invoke(cli, ["demo-data", "--project-path", str(project_folder)])
+
+    assert result.exit_code == 0, result.output
+    assert (project_folder / "data/01_raw/demo_chest_xray_synthetic" / MARKER_FILE).is_file()
+    assert not any(elsewhere.iterdir())
 
 
 def test_commands_outside_the_project_say_where_to_run(tmp_path, monkeypatch):

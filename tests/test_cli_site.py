@@ -88,6 +88,18 @@ def test_evaluate_lists_csv_rows_left_out_and_exits_1(package, tmp_path):
     assert "Left out: line 4: unknown label 'COVID'" in result.stderr and "2 images (1 NORMAL, 1 PNEUMONIA)" in result.stdout
 
 
+@pytest.mark.parametrize("command", ["evaluate", "recalibrate"])
+def test_a_site_of_only_unreadable_files_exits_2_with_the_reason(command, package, tmp_path):
+    (tmp_path / "site" / "NORMAL").mkdir(parents=True)
+    (tmp_path / "site" / "NORMAL" / "notes.jpeg").write_text("not an image")
+
+    result = invoke(command, tmp_path / "site", "--model", package, "--output", tmp_path / "out")
+
+    assert result.exit_code == 2
+    assert "None of the 1 files could be read as an image" in result.stderr and "notes.jpeg" in result.stderr
+    assert "Traceback" not in result.output
+
+
 def test_recalibrate_writes_a_new_package_and_refuses_to_overwrite_one(package, tmp_path):
     before = hashes(package)
     site = make_site(tmp_path / "site")

@@ -15,6 +15,9 @@ logger = logging.getLogger(__name__)
 
 # The Kaggle archive nests the dataset in an extra folder and ships macOS resource forks beside it.
 IGNORED_FOLDERS = {"__MACOSX"}
+# What the public archive holds, images per split.
+EXPECTED_IMAGES = {"train": 5216, "val": 16, "test": 624}
+IMAGE_SUFFIXES = {".jpeg", ".jpg", ".png"}
 
 
 class RawDataLayoutError(FileNotFoundError):
@@ -74,6 +77,44 @@ def locate_layout_root(root: str | Path, splits: list[str], classes: list[str]) 
     if layout_root != root:
         logger.info("Using nested dataset folder '%s' under '%s'.", layout_root, root)
     return layout_root
+
+
+def count_images(layout_root: Path, splits: list[str]) -> dict[str, int]:
+    """Image files (by suffix, hidden files excluded) per split folder, all classes together."""
+    return {
+        split: sum(
+            1
+            for path in (layout_root / split).rglob("*")
+            if path.suffix.lower() in IMAGE_SUFFIXES and not path.name.startswith(".")
+        )
+        for split in splits
+    }
+
+
+def link_checked_download(
+    downloaded: Path, root: Path, splits: list[str], classes: list[str], expected: dict[str, int]
+) -> dict[str, int]:
+    """Check that ``downloaded`` holds the ``expected`` images per split, then link ``root`` to it.
+
+    The dataset may sit one folder down (the archive's ``chest_xray/``); ``__MACOSX`` is ignored.
+    Returns the images found per split.
+
+    Raises:
+        RawDataLayoutError: if the layout is incomplete or the counts differ (nothing is linked).
+    """
+    try:
+        layout_root = locate_layout_root(downloaded, splits, classes)
+    except RawDataLayoutError as error:
+        raise RawDataLayoutError(f"The download in '{downloaded}' is incomplete: {error}") from error
+    found = count_images(layout_root, splits)
+    if found != expected:
+        raise RawDataLayoutError(
+            f"The download in '{layout_root}' holds {found} images per split, expected "
+            f"{expected}. Delete '{downloaded}' and download again."
+        )
+    root.parent.mkdir(parents=True, exist_ok=True)
+    root.symlink_to(layout_root.resolve(), target_is_directory=True)
+    return found
 
 
 class LabelledDataError(ValueError):

@@ -6,11 +6,15 @@ import pytest
 
 from pediatric_pneumonia.evaluation.shift import (
     OutOfDistributionScorer,
+    TooFewImagesError,
     mmd_test,
     prevalence_test,
+    read_stored_images,
+    shift_check_report,
     shift_report,
     summary_lines,
 )
+from tests.evaluation.site_data import gray_predictor, write_flat_png
 
 ALPHA = 0.05
 SETTINGS = {"permutations": 199, "alpha": ALPHA, "seed": 0, "max_images": 100, "neighbours": 5, "warning_percentile": 99.0}
@@ -88,3 +92,22 @@ def test_the_report_says_shift_in_plain_words_and_when_counts_are_small():
     assert report["shifted"] and report["mmd"]["shifted"]
     assert report["out_of_distribution"]["share_over_cutoff"] > 0.5
     assert "SHIFT DETECTED" in text and "Only 10 images" in text
+
+
+def test_stored_images_keep_the_readable_files_in_order_and_say_why_the_others_are_not(tmp_path):
+    first, second = write_flat_png(tmp_path / "a.png", 10), write_flat_png(tmp_path / "c.png", 200)
+    (tmp_path / "b.png").write_text("not an image")
+
+    stored = read_stored_images(gray_predictor(), [first, tmp_path / "b.png", second, tmp_path / "gone.png"])
+
+    assert stored.sources == [str(first), str(second)] and stored.images.shape[0] == 2
+    assert list(stored.unreadable) == [str(tmp_path / "b.png"), str(tmp_path / "gone.png")]
+    assert "is not a file" in stored.unreadable[str(tmp_path / "gone.png")]
+
+
+def test_a_shift_check_of_fewer_than_two_readable_images_is_refused_with_the_counts(tmp_path):
+    (tmp_path / "b.png").write_text("not an image")
+    stored = read_stored_images(gray_predictor(), [write_flat_png(tmp_path / "a.png", 10), tmp_path / "b.png"])
+
+    with pytest.raises(TooFewImagesError, match="holds 1 readable image\\(s\\) of 2 files: a shift check needs at least 2"):
+        shift_check_report(gray_predictor(), tmp_path, stored, {})

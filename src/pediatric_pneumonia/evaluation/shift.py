@@ -1,6 +1,6 @@
 """Dataset shift on unlabelled images: do new images come from the distribution a model was
 validated on? Everything here works on feature vectors (the model's pooled last feature map,
-``synthesis_features``) and calibrated probabilities, so it needs no labels and no Keras.
+``models.features``) and calibrated probabilities, so it needs no labels and no Keras.
 
 - ``mmd_test``: maximum mean discrepancy between the reference (validation) features and the new
   images' features, RBF kernel with the median-heuristic bandwidth, p-value from a seeded
@@ -13,10 +13,21 @@ validated on? Everything here works on feature vectors (the model's pooled last 
 
 Features are standardised by the reference's per-dimension mean and spread before any distance, so
 a few channels with large activations do not decide alone.
+
+``shift_check_report`` is the check of a folder of images as ``check-shift`` writes it; the
+predictor is passed in (``inference.Predictor``: ``stored_image``, ``check_shift``, ``ood_warning``,
+``name``), never imported.
 """
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from scipy.stats import fisher_exact
+
+from ..imaging.decode import ImageDecodeError
 
 # Permutation null statistics computed per matrix product (bounds the memory of the test).
 PERMUTATION_CHUNK = 100
@@ -25,6 +36,7 @@ PERMUTATION_CHUNK = 100
 MIN_RELATIVE_SPREAD = 1e-3
 # Fewer images than this per side: the test is computed but has little power (said in the report).
 FEW_IMAGES = 20
+SHIFT_REPORT_FILE = "shift_report.json"
 
 
 def standardiser(reference: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -212,3 +224,64 @@ def summary_lines(report: dict) -> list[str]:
         ),
     ]
     return lines
+
+
+@dataclass(frozen=True)
+class StoredImages:
+    """Files as the model sees them: the readable files' ``sources`` and stored ``images`` (N, H, W;
+    (0, 1, 1) when none), in the order given, and why each other file could not be read (``unreadable``)."""
+
+    sources: list[str]
+    images: np.ndarray
+    unreadable: dict[str, str]
+
+
+def read_stored_images(predictor, paths: Sequence[str | Path]) -> StoredImages:
+    """Each path's stored image (``predictor.stored_image``) or, when it cannot be read or decoded, the reason."""
+    sources, images, unreadable = [], [], {}
+    for path in paths:
+        try:
+            images.append(predictor.stored_image(path, str(path)))
+            sources.append(str(path))
+        except ImageDecodeError as error:
+            unreadable[str(path)] = str(error)
+    return StoredImages(sources, np.stack(images) if images else np.zeros((0, 1, 1), dtype=np.uint8), unreadable)
+
+
+class TooFewImagesError(ValueError):
+    """Fewer readable images than the MMD test needs (2)."""
+
+
+def shift_check_report(predictor, data: str | Path, stored: StoredImages, overrides: dict) -> dict:
+    """The shift check of the images read from ``data`` (``Predictor.check_shift``, whose recorded
+    settings ``overrides`` replace), with the model, the folder, each image's out-of-distribution
+    score and warning, and the unreadable files.
+
+    Raises:
+        TooFewImagesError: if fewer than 2 images could be read.
+    """
+    if len(stored.sources) < 2:
+        raise TooFewImagesError(
+            f"'{data}' holds {len(stored.sources)} readable image(s) of {len(stored.sources) + len(stored.unreadable)} "
+            "files: a shift check needs at least 2."
+        )
+    report = predictor.check_shift(stored.images, **overrides)
+    scores = report.pop("image_scores")
+    return {
+        "model": predictor.name,
+        "data": str(data),
+        **report,
+        "per_image": [
+            {"source": source, "ood_score": score, "ood_warning": predictor.ood_warning(score)}
+            for source, score in zip(stored.sources, scores)
+        ],
+        "unreadable": [{"source": source, "error": reason} for source, reason in stored.unreadable.items()],
+    }
+
+
+def write_shift_report(report: dict, folder: str | Path) -> Path:
+    """Write ``report`` as ``shift_report.json`` into ``folder`` (created); returns the file."""
+    path = Path(folder) / SHIFT_REPORT_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=2))
+    return path

@@ -16,9 +16,9 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from ..data_layout import LabelledFiles
-from ..imaging.decode import ImageDecodeError
 from .plots import plot_confusion_matrices, plot_roc_curve, reliability_figure, set_reliability
 from .report import prediction_report
+from .shift import read_stored_images
 
 REPORT_FILE, SUMMARY_FILE = "report.json", "report.md"
 
@@ -40,6 +40,11 @@ class ScoredSite:
         """Where the scored images' patients came from, with the image count of each source."""
         return {source: int(count) for source, count in self.predictions["patient_from"].value_counts(sort=False).items()}
 
+    @property
+    def left_out(self) -> list[str]:
+        """Everything not scored, one line each: the rows left out, then the unreadable files with their reason."""
+        return self.problems + [f"{path}: {why}" for path, why in self.unreadable.items()]
+
 
 @dataclass(frozen=True)
 class SiteEvaluation:
@@ -50,36 +55,37 @@ class SiteEvaluation:
     figures: dict[str, Figure]
 
 
+class NoReadableImageError(ValueError):
+    """A labelled set none of whose files could be read as an image."""
+
+    def __init__(self, unreadable: dict[str, str]) -> None:
+        example = next(iter(unreadable.values()), "")
+        super().__init__(
+            f"None of the {len(unreadable)} files could be read as an image (e.g. {example}). "
+            "Give X-ray files (JPEG, PNG, BMP, TIFF or DICOM)."
+        )
+
+
 def score_site(predictor, labelled: LabelledFiles) -> ScoredSite:
     """Score every readable file of ``labelled`` with the predictor (as ``predict_test_set`` does:
-    raw and calibrated probability); files that cannot be read are listed, not scored."""
-    stored, kept, unreadable = [], [], {}
-    for index, path in enumerate(labelled.files["path"]):
-        try:
-            stored.append(predictor.stored_image(path, path))
-            kept.append(index)
-        except ImageDecodeError as error:
-            unreadable[path] = str(error)
-    rows = labelled.files.iloc[kept].reset_index(drop=True)
-    images = np.stack(stored) if stored else np.zeros((0, 1, 1), dtype=np.uint8)
-    raw = predictor.raw_probabilities(images) if stored else np.zeros(0)
+    raw and calibrated probability); files that cannot be read are listed, not scored.
+
+    Raises:
+        NoReadableImageError: if no file could be read.
+    """
+    stored = read_stored_images(predictor, list(labelled.files["path"]))
+    if not stored.sources:
+        raise NoReadableImageError(stored.unreadable)
+    rows = labelled.files[~labelled.files["path"].isin(list(stored.unreadable))].reset_index(drop=True)
+    raw = predictor.raw_probabilities(stored.images)
     predictions = rows.assign(raw_probability=raw, probability=predictor.calibrate(raw))
-    return ScoredSite(predictions, images, unreadable, list(labelled.problems))
+    return ScoredSite(predictions, stored.images, stored.unreadable, list(labelled.problems))
 
 
 def site_report(predictor, scored: ScoredSite, reporting: dict, bins: int) -> SiteEvaluation:
     """The report of a scored site at the predictor's threshold and at 0.5 (``prediction_report``),
-    with what it rests on: the model, the patients' source, the rows left out and the unreadable files.
-
-    Raises:
-        ValueError: if no image could be read.
-    """
+    with what it rests on: the model, the patients' source, the rows left out and the unreadable files."""
     predictions = scored.predictions
-    if predictions.empty:
-        raise ValueError(
-            f"None of the {len(scored.unreadable)} files could be read as an image "
-            f"(e.g. {next(iter(scored.unreadable.items()), ('', ''))[1]}). Give X-ray files (JPEG, PNG, BMP, TIFF or DICOM)."
-        )
     report = {
         "model": predictor.name,
         **prediction_report(predictions, predictor.threshold, predictor.classes, reporting, bins),
