@@ -109,5 +109,5 @@ def test_a_shift_check_of_fewer_than_two_readable_images_is_refused_with_the_cou
     (tmp_path / "b.png").write_text("not an image")
     stored = read_stored_images(gray_predictor(), [write_flat_png(tmp_path / "a.png", 10), tmp_path / "b.png"])
 
-    with pytest.raises(TooFewImagesError, match="holds 1 readable image\\(s\\) of 2 files: a shift check needs at least 2"):
+    with pytest.raises(TooFewImagesError, match=r"1 readable image\(s\) of 2 files: a shift check needs at least 2"):
         shift_check_report(gray_predictor(), tmp_path, stored, {})

@@ -26,7 +26,13 @@ def cli() -> None:
 
 
 for command in (
-    demo_data_command, download_command, predict_command, check_shift_command, evaluate_command, recalibrate_command,
-    serve_command, export_command,
+    demo_data_command,
+    download_command,
+    predict_command,
+    check_shift_command,
+    evaluate_command,
+    recalibrate_command,
+    serve_command,
+    export_command,
 ):
     cli.add_command(command)

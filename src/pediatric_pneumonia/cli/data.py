@@ -18,7 +18,9 @@ def raw_data_root(project_path: Path, raw_data: dict) -> Path:
 
 
 @click.command("demo-data")
-@click.option("--env", default="demo", show_default=True, help="Kedro environment whose raw_data.root and demo_data to use.")
+@click.option(
+    "--env", default="demo", show_default=True, help="Kedro environment whose raw_data.root and demo_data to use."
+)
 @click.option("--force", is_flag=True, help="Regenerate even if the folder already exists.")
 @project_path_option
 def demo_data_command(env: str, force: bool, project_path: Path) -> None:
@@ -66,7 +68,8 @@ def download_command(env: str, project_path: Path) -> None:
 
 
 def link_checked_dataset(downloaded: Path, root: Path, raw_data: dict, expected: dict[str, int]) -> dict[str, int]:
-    """``data_layout.link_checked_download`` for ``raw_data``'s splits and classes; a refusal exits 1 with its reason."""
+    """``data_layout.link_checked_download`` for ``raw_data``'s splits and classes; a refusal exits 1
+    with its reason."""
     from ..data_layout import RawDataLayoutError, link_checked_download
 
     try:

@@ -25,15 +25,14 @@ def project_path_option(command):
         default=".",
         show_default=True,
         type=click.Path(file_okay=False, path_type=Path),
-        help="The project's root folder, the one that holds conf/ (for the model commands also its trained models and MLflow store).",
+        help="The project's root folder, the one that holds conf/ (and, for the model commands, the trained models).",
     )(command)
 
 
 def model_options(command):
     """The options every model command shares: which model, from which project, how talkative."""
-    command = click.option("--verbose", is_flag=True, help="Show TensorFlow's start-up messages and info logs.")(command)
-    command = project_path_option(command)
-    return click.option("--model", default=None, help=MODEL_HELP)(command)
+    verbose = click.option("--verbose", is_flag=True, help="Show TensorFlow's start-up messages and info logs.")
+    return click.option("--model", default=None, help=MODEL_HELP)(project_path_option(verbose(command)))
 
 
 def project_parameters(project_path: Path, env: str | None) -> dict:
@@ -76,7 +75,10 @@ def why_no_input(inputs: Sequence[Path]) -> str:
     empty = [f"'{path}'" for path in inputs if path.exists()]
     problems = [
         f"{', '.join(paths)} {singular if len(paths) == 1 else plural}"
-        for paths, singular, plural in ((missing, "does not exist", "do not exist"), (empty, "holds no files", "hold no files"))
+        for paths, singular, plural in (
+            (missing, "does not exist", "do not exist"),
+            (empty, "holds no files", "hold no files"),
+        )
         if paths
     ]
     return "; ".join(problems)

@@ -56,7 +56,9 @@ def predict_files(predictor, files: Sequence[Path], progress) -> list:
             )
         )
         predictions += [
-            Prediction(str(path), None, None, predictor.threshold, unreadable[index]) if index in unreadable else next(results)
+            Prediction(str(path), None, None, predictor.threshold, unreadable[index])
+            if index in unreadable
+            else next(results)
             for index, path in enumerate(batch)
         ]
         progress.update(len(batch))
@@ -102,11 +104,17 @@ FORMATTERS = {"table": format_table, "json": format_json, "csv": format_csv}
 @click.command("predict")
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path), metavar="IMAGE_OR_FOLDER...")
 @click.option(
-    "--format", "output_format", type=click.Choice(sorted(FORMATTERS)), default="table", show_default=True,
+    "--format",
+    "output_format",
+    type=click.Choice(sorted(FORMATTERS)),
+    default="table",
+    show_default=True,
     help="How the predictions are written to stdout.",
 )
 @model_options
-def predict_command(inputs: tuple[Path, ...], output_format: str, model: str | None, project_path: Path, verbose: bool) -> None:
+def predict_command(
+    inputs: tuple[Path, ...], output_format: str, model: str | None, project_path: Path, verbose: bool
+) -> None:
     """Predict NORMAL or PNEUMONIA for X-ray images (JPEG, PNG, BMP, TIFF or DICOM).
 
     Folders are searched recursively (hidden files skipped); every file is tried, whatever its name.
@@ -115,7 +123,9 @@ def predict_command(inputs: tuple[Path, ...], output_format: str, model: str | N
     """
     files = collect_inputs(inputs)
     if not any(path.exists() for path in files):
-        raise InputOrModelError(f"Nothing to predict: {why_no_input(inputs)}. Give image files or folders that hold them.")
+        raise InputOrModelError(
+            f"Nothing to predict: {why_no_input(inputs)}. Give image files or folders that hold them."
+        )
     # Whatever is printed while the model loads and predicts goes to stderr, so stdout holds the
     # predictions only: Kedro, for one, logs through a console on stdout when it is imported outside
     # the project root (where conf/logging.yml, which logs to stderr, is not found).
@@ -123,12 +133,17 @@ def predict_command(inputs: tuple[Path, ...], output_format: str, model: str | N
         predictor = load_model(model, project_path, verbose)
         from tqdm import tqdm
 
-        with tqdm(total=len(files), unit="image", file=sys.stderr, disable=not any(path.is_dir() for path in inputs)) as progress:
+        with tqdm(
+            total=len(files), unit="image", file=sys.stderr, disable=not any(path.is_dir() for path in inputs)
+        ) as progress:
             predictions = predict_files(predictor, files, progress)
     click.echo(FORMATTERS[output_format]([prediction.as_dict() for prediction in predictions]))
     unlike = sum(prediction.ood_warning is not None for prediction in predictions)
     if unlike:
-        click.echo(f"{unlike} of {len(predictions)} images look unlike the model's validation images (see ood_warning).", err=True)
+        click.echo(
+            f"{unlike} of {len(predictions)} images look unlike the model's validation images (see ood_warning).",
+            err=True,
+        )
     failed = sum(prediction.error is not None for prediction in predictions)
     if failed:
         click.echo(f"{failed} of {len(predictions)} files could not be read.", err=True)

@@ -11,11 +11,16 @@ from .options import load_model, model_options
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0: all interfaces).")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535), help="Port to listen on.")
 @click.option(
-    "--max-upload-mb", default=20.0, show_default=True, type=click.FloatRange(0, min_open=True),
+    "--max-upload-mb",
+    default=20.0,
+    show_default=True,
+    type=click.FloatRange(0, min_open=True),
     help="Largest image upload accepted, in MiB.",
 )
 @model_options
-def serve_command(host: str, port: int, max_upload_mb: float, model: str | None, project_path: Path, verbose: bool) -> None:
+def serve_command(
+    host: str, port: int, max_upload_mb: float, model: str | None, project_path: Path, verbose: bool
+) -> None:
     """Serve the model as a web app: upload an X-ray, get the prediction."""
     predictor = load_model(model, project_path, verbose)
     from ..webapp import run_server
@@ -24,9 +29,14 @@ def serve_command(host: str, port: int, max_upload_mb: float, model: str | None,
 
 
 @click.command("export")
-@click.option("--format", "export_format", type=click.Choice(["tflite"]), required=True, help="The file format to export to.")
 @click.option(
-    "--output", default=Path("tflite", "classifier.tflite"), show_default=True, type=click.Path(dir_okay=False, path_type=Path),
+    "--format", "export_format", type=click.Choice(["tflite"]), required=True, help="The file format to export to."
+)
+@click.option(
+    "--output",
+    default=Path("tflite", "classifier.tflite"),
+    show_default=True,
+    type=click.Path(dir_okay=False, path_type=Path),
     help="The model file to write; predictor.json (preprocessing, calibration, threshold) is written beside it.",
 )
 @model_options

@@ -15,14 +15,33 @@ from .options import InputOrModelError, load_model, model_options, project_param
 @click.command("check-shift")
 @click.argument("data", type=click.Path(path_type=Path), metavar="FOLDER")
 @click.option(
-    "--output", default=Path("shift_check"), show_default=True, type=click.Path(file_okay=False, path_type=Path),
+    "--output",
+    default=Path("shift_check"),
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
     help="Folder to write shift_report.json into (the tests, the per-image scores, unreadable files).",
 )
-@click.option("--permutations", type=click.IntRange(99), default=None, help="Permutations of the MMD test (default: the package's).")
-@click.option("--alpha", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=None, help="Significance level (default: the package's).")
+@click.option(
+    "--permutations",
+    type=click.IntRange(99),
+    default=None,
+    help="Permutations of the MMD test (default: the package's).",
+)
+@click.option(
+    "--alpha",
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    default=None,
+    help="Significance level (default: the package's).",
+)
 @model_options
 def check_shift_command(
-    data: Path, output: Path, permutations: int | None, alpha: float | None, model: str | None, project_path: Path, verbose: bool
+    data: Path,
+    output: Path,
+    permutations: int | None,
+    alpha: float | None,
+    model: str | None,
+    project_path: Path,
+    verbose: bool,
 ) -> None:
     """Check unlabelled X-rays for dataset shift against the model's validation images.
 
@@ -52,7 +71,9 @@ def check_shift_command(
         stored = read_stored_images(predictor, files)
         for reason in stored.unreadable.values():
             click.echo(reason, err=True)
-        overrides = {key: value for key, value in (("permutations", permutations), ("alpha", alpha)) if value is not None}
+        overrides = {
+            key: value for key, value in (("permutations", permutations), ("alpha", alpha)) if value is not None
+        }
         try:
             report = shift_check_report(predictor, data, stored, overrides)
         except TooFewImagesError as error:
@@ -62,7 +83,10 @@ def check_shift_command(
     click.echo("\n".join(f"  {line}" for line in summary_lines(report)))
     click.echo(f"Wrote {written}.", err=True)
     if stored.unreadable:
-        click.echo(f"{len(stored.unreadable)} of {len(files)} files could not be read (listed above and in the report).", err=True)
+        click.echo(
+            f"{len(stored.unreadable)} of {len(files)} files could not be read (listed above and in the report).",
+            err=True,
+        )
         sys.exit(1)
 
 
@@ -100,10 +124,15 @@ def scored_site(predictor, data: Path):
 @click.command("evaluate")
 @click.argument("data", type=click.Path(path_type=Path), metavar="FOLDER_OR_CSV")
 @click.option(
-    "--output", default=Path("evaluation"), show_default=True, type=click.Path(file_okay=False, path_type=Path),
+    "--output",
+    default=Path("evaluation"),
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
     help="Folder for report.json, report.md, predictions.csv and the PNG figures.",
 )
-@click.option("--mlflow", "log_to_mlflow", is_flag=True, help="Log the report as an MLflow run naming the model it evaluated.")
+@click.option(
+    "--mlflow", "log_to_mlflow", is_flag=True, help="Log the report as an MLflow run naming the model it evaluated."
+)
 @click.option("--env", default=None, help="Kedro environment whose parameters (reporting, calibration) to read.")
 @model_options
 def evaluate_command(
@@ -129,7 +158,9 @@ def evaluate_command(
             from ..inference.mlflow_model import log_evaluation_run, use_project_tracking
 
             uri, experiment_id = use_project_tracking(project_path, env)
-            run_id = log_evaluation_run(evaluation.report, written, model or predictor.name, f"evaluate {data.name}", experiment_id)
+            run_id = log_evaluation_run(
+                evaluation.report, written, model or predictor.name, f"evaluate {data.name}", experiment_id
+            )
             click.echo(f"Logged the evaluation as MLflow run {run_id} ({uri}).", err=True)
     click.echo((output / SUMMARY_FILE).read_text().rstrip("\n"))
     if scored.left_out:
@@ -138,16 +169,41 @@ def evaluate_command(
 
 @click.command("recalibrate")
 @click.argument("data", type=click.Path(path_type=Path), metavar="FOLDER_OR_CSV")
-@click.option("--output", required=True, type=click.Path(file_okay=False, path_type=Path), help="Folder for the NEW predictor package.")
-@click.option("--method", default=None, help="Threshold method: youden, sensitivity_target or fixed (default: threshold.method).")
-@click.option("--register", is_flag=True, help="Register the new package as a new version of the base's registered model.")
-@click.option("--site", "site_name", default=None, help="The site's name (required with --register; recorded in the provenance).")
-@click.option("--adapt-batchnorm", is_flag=True, help="Re-estimate BatchNormalization statistics on the site's images first (AdaBN).")
-@click.option("--env", default=None, help="Kedro environment whose parameters (calibration, threshold, reporting, site) to read.")
+@click.option(
+    "--output",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for the NEW predictor package.",
+)
+@click.option(
+    "--method", default=None, help="Threshold method: youden, sensitivity_target or fixed (default: threshold.method)."
+)
+@click.option(
+    "--register", is_flag=True, help="Register the new package as a new version of the base's registered model."
+)
+@click.option(
+    "--site", "site_name", default=None, help="The site's name (required with --register; recorded in the provenance)."
+)
+@click.option(
+    "--adapt-batchnorm",
+    is_flag=True,
+    help="Re-estimate BatchNormalization statistics on the site's images first (AdaBN).",
+)
+@click.option(
+    "--env", default=None, help="Kedro environment whose parameters (calibration, threshold, reporting, site) to read."
+)
 @model_options
 def recalibrate_command(
-    data: Path, output: Path, method: str | None, register: bool, site_name: str | None, adapt_batchnorm: bool,
-    env: str | None, model: str | None, project_path: Path, verbose: bool,
+    data: Path,
+    output: Path,
+    method: str | None,
+    register: bool,
+    site_name: str | None,
+    adapt_batchnorm: bool,
+    env: str | None,
+    model: str | None,
+    project_path: Path,
+    verbose: bool,
 ) -> None:
     """Refit the temperature and the decision threshold on labelled images of another site and write
     them, with their provenance, as a new predictor package (the base model is not changed)."""
@@ -158,7 +214,9 @@ def recalibrate_command(
     from ..inference.package import CONFIG_FILE, MODEL_FILE
 
     if (output / CONFIG_FILE).exists() or (output / MODEL_FILE).exists():
-        raise InputOrModelError(f"'{output}' already holds a predictor package: it is not overwritten. Give another --output folder.")
+        raise InputOrModelError(
+            f"'{output}' already holds a predictor package: it is not overwritten. Give another --output folder."
+        )
     with contextlib.redirect_stdout(sys.stderr):
         predictor = load_model(model, project_path, verbose)
         from ..inference.mlflow_model import model_reference
@@ -178,18 +236,25 @@ def recalibrate_command(
             try:
                 name, version = register_recalibrated(recalibrated, model or "", site_name)
             except ValueError as error:
-                raise click.ClickException(f"The package was written to '{output}', but not registered: {error}") from error
+                raise click.ClickException(
+                    f"The package was written to '{output}', but not registered: {error}"
+                ) from error
             click.echo(f"Registered as {name} version {version}, tagged site={site_name}.", err=True)
-    click.echo(f"Wrote the recalibrated package to '{output}': {recalibration_summary(predictor, recalibrated, len(scored.predictions))}")
+    summary = recalibration_summary(predictor, recalibrated, len(scored.predictions))
+    click.echo(f"Wrote the recalibrated package to '{output}': {summary}")
 
 
 def recalibration_summary(base, recalibrated, images: int) -> str:
     """The temperature and threshold before and after, and the new operating point on the site's ``images``."""
     point = recalibrated.config["provenance"]["operating_point"]
+    temperature, new_temperature = (package.config["calibration"]["temperature"] for package in (base, recalibrated))
+    method = recalibrated.config["decision"]["method"]
+
+    def with_interval(name: str) -> str:
+        return f"{name} {point[name]:.3f} ({point[f'{name}_ci_low']:.3f}-{point[f'{name}_ci_high']:.3f})"
+
     return (
-        f"temperature {base.config['calibration']['temperature']:.3f} -> {recalibrated.config['calibration']['temperature']:.3f}, "
-        f"threshold {base.threshold:.3f} -> {recalibrated.threshold:.3f} ({recalibrated.config['decision']['method']}); "
-        f"on the site's {images} images sensitivity {point['sensitivity']:.3f} "
-        f"({point['sensitivity_ci_low']:.3f}-{point['sensitivity_ci_high']:.3f}), specificity "
-        f"{point['specificity']:.3f} ({point['specificity_ci_low']:.3f}-{point['specificity_ci_high']:.3f})."
+        f"temperature {temperature:.3f} -> {new_temperature:.3f}, threshold {base.threshold:.3f} -> "
+        f"{recalibrated.threshold:.3f} ({method}); on the site's {images} images "
+        f"{with_interval('sensitivity')}, {with_interval('specificity')}."
     )
