@@ -20,8 +20,8 @@ import tensorflow as tf
 from kedro.config import OmegaConfigLoader
 from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2_as_graph
 
+from pediatric_pneumonia.choices import ARCHITECTURE_FAMILIES
 from pediatric_pneumonia.models.classifier import build_classifier
-from pediatric_pneumonia.parameters import ARCHITECTURE_FAMILIES
 from pediatric_pneumonia.settings import CONFIG_LOADER_ARGS
 
 

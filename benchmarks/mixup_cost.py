@@ -18,9 +18,9 @@ import time
 import numpy as np
 from kedro.config import OmegaConfigLoader
 
+from pediatric_pneumonia.choices import MIXUP_METHODS
 from pediatric_pneumonia.imaging.preprocess import as_model_input
 from pediatric_pneumonia.models.classifier_training import TrainingBatches, mix_batch
-from pediatric_pneumonia.parameters import MIXUP_METHODS
 from pediatric_pneumonia.settings import CONFIG_LOADER_ARGS
 
 

@@ -12,6 +12,7 @@ from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 
 from pediatric_pneumonia.demo_data import generate_demo_dataset
+from pediatric_pneumonia.parameters import Training, check_parameters
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data" / "chest_xray_dev"
@@ -70,6 +71,13 @@ TEST_PARAMETERS = {
     },
     "synthesis_report": {"max_images": 50, "closest_pairs": 4, "grid_images": 8},
 }
+
+
+def training_parameters(**changes) -> Training:
+    """The shipped ``training`` group (conf/base) with ``changes`` to its top-level keys, validated:
+    what a node typed with ``Training`` receives from Kedro."""
+    shipped = yaml.safe_load((REPO_ROOT / "conf/base/parameters_training.yml").read_text())["training"]
+    return check_parameters("training", {**shipped, **changes})
 
 
 def random_image_set(normal: int, pneumonia: int, size: int) -> dict:

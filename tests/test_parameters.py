@@ -7,10 +7,14 @@ import sys
 
 import pytest
 from kedro.config import OmegaConfigLoader
+from kedro.validation.exceptions import ParameterValidationError
+from kedro.validation.parameter_validator import ParameterValidator
 
 from pediatric_pneumonia.parameters import (
     GROUPS,
+    Mixup,
     ParameterError,
+    Training,
     check_parameters,
     check_study_gan_profiles,
     file_of,
@@ -166,7 +170,7 @@ def test_combined_needing_more_synthetic_images_than_the_gap_is_refused_with_the
 def test_a_study_listing_an_unknown_gan_profile_is_refused(parameters):
     study = {**parameters["study"], "gan_profiles": ["cpu", "gpu_huge"]}
     with pytest.raises(ParameterError, match=r"unknown GAN profiles \['gpu_huge'\]"):
-        check_study_gan_profiles(study, parameters["synthesis"])
+        check_study_gan_profiles(check_parameters("study", study), parameters["synthesis"]["profiles"])
 
 
 def test_parameter_names_map_to_their_group():
@@ -202,9 +206,20 @@ def test_a_wrong_parameter_stops_the_run_before_the_first_node(tmp_path, monkeyp
     raw = make_raw_dataset(tmp_path / "raw" / "chest_xray")
     project = create_project(tmp_path / "project", {**TEST_PARAMETERS, "raw_data": {"root": str(raw)}})
     monkeypatch.chdir(project)
-    with pytest.raises(ParameterError, match="Unknown training.early_stopping.monitor 'val_f1'"):
+    # Kedro's parameter validation (the node types its group) raises it, with our message.
+    with pytest.raises(ParameterValidationError, match="(?s)Unknown training.early_stopping.monitor 'val_f1'.*Set in conf/base"):
         run_pipelines(project, ["baseline"], runtime_params={"training": {"early_stopping": {"monitor": "val_f1"}}})
     assert not (project / "data").exists()
+
+
+def test_a_node_receives_its_group_checked_with_the_defaults_the_yaml_leaves_out():
+    shipped = shipped_parameters("base")
+    training = {key: value for key, value in shipped["training"].items() if key not in ("mixup", "ensemble")}
+    validator = ParameterValidator({"baseline": create_strategy_pipeline("baseline")})
+    validated = validator.validate_raw_params({**shipped, "training": training})["training"]
+    assert isinstance(validated, Training)
+    assert validated.mixup == Mixup(method="none", alpha=0.2) and validated.ensemble.members == 1
+    assert validated.architecture.label_smoothing == 0.0 and validated.architecture.weight_decay == 0.0
 
 
 def test_an_image_size_the_family_cannot_take_stops_the_run_before_the_first_node(tmp_path, monkeypatch):

@@ -2,17 +2,20 @@
 
 import logging
 from pathlib import Path
+from typing import Any
 
 import mlflow
 import numpy as np
 from kedro.framework.hooks import hook_impl
 from kedro.framework.project import pipelines as registered_pipelines
 from kedro.io import AbstractVersionedDataset, DataCatalog
-from kedro.pipeline import Pipeline
+from kedro.pipeline import Node, Pipeline
 from kedro_datasets.partitions import PartitionedDataset
+from kedro_mlflow.framework.hooks.mlflow_hook import MlflowHook
+from pydantic import BaseModel
 
 from .class_balance import synthetic_images_made, synthetic_images_needed
-from .parameters import check_image_side, check_parameters, check_study_gan_profiles, group_key
+from .parameters import Group, check_image_side, check_parameters, check_study_gan_profiles, group_key
 from .ray_cluster import check_ray_backend
 from .strategies import STRATEGY_TABLE
 from .study.parameters import study_strategies
@@ -37,26 +40,24 @@ class ParameterValidationHook:
 
     @hook_impl(tryfirst=True)
     def before_pipeline_run(self, pipeline: Pipeline, catalog: DataCatalog) -> None:
-        parameters = {}
-        for key in sorted(groups_read_by(pipeline)):
-            parameters[key] = check_group(key, catalog)
+        parameters = {key: check_group(key, catalog) for key in sorted(groups_read_by(pipeline))}
         if "study" in parameters:
             # What the study's jobs will read (each strategy's pipeline), now rather than in every job.
-            for strategy in study_strategies(parameters["study"]):
+            for strategy in study_strategies(parameters["study"].plain()):
                 for key in sorted(groups_read_by(registered_pipelines[strategy]) - parameters.keys()):
                     parameters[key] = check_group(key, catalog)
-            check_study_gan_profiles(parameters["study"], parameters["synthesis"])
+            check_study_gan_profiles(parameters["study"], parameters["synthesis"].profiles)
         check_backends(parameters)
         if "training" in parameters and "preprocessing" in parameters:
-            check_image_side(parameters["training"]["architecture"], parameters["preprocessing"]["image_size"])
+            check_image_side(parameters["training"].architecture, parameters["preprocessing"].image_size)
         self._synthetic_balancing = {
-            key.rpartition(".")[0]: values
+            key.rpartition(".")[0]: values.plain()
             for key, values in parameters.items()
             if key.endswith(".balancing") and STRATEGY_TABLE[key.rpartition(".")[0]].uses_synthetic_images
         }
         if self._synthetic_balancing and "synthetic_normal_set" in pipeline.all_outputs():
-            classes = catalog.load("params:raw_data.classes")
-            self._synthetic_label = classes.index(catalog.load("params:synthesis")["target_class"])
+            classes = parameters["raw_data"].classes if "raw_data" in parameters else catalog.load("params:raw_data.classes")
+            self._synthetic_label = classes.index(check_group("synthesis", catalog).target_class)
             # A run that starts from a saved training set (--from-nodes train_gan_node) checks it now.
             if "train_set" not in pipeline.all_outputs() and catalog.exists("train_set"):
                 labels = catalog.load("train_set")["labels"]
@@ -72,11 +73,10 @@ class ParameterValidationHook:
             check_synthetic_supply(self._synthetic_balancing, data["labels"], self._synthetic_label)
 
 
-def check_group(key: str, catalog: DataCatalog) -> dict:
-    """The parameter group at ``key`` from the catalog, checked against its schema."""
-    values = catalog.load(f"params:{key}")
-    check_parameters(key, values)
-    return values
+def check_group(key: str, catalog: DataCatalog) -> Group:
+    """The parameter group at ``key`` from the catalog as its schema: Kedro has validated the groups
+    that nodes type, this checks the others (each strategy's balancing) with the same messages."""
+    return check_parameters(key, catalog.load(f"params:{key}"))
 
 
 def groups_read_by(pipeline: Pipeline) -> set[str]:
@@ -85,12 +85,12 @@ def groups_read_by(pipeline: Pipeline) -> set[str]:
     return {key for name in pipeline.inputs() if name.startswith("params:") and (key := group_key(name))}
 
 
-def check_backends(parameters: dict[str, dict]) -> None:
+def check_backends(parameters: dict[str, Group]) -> None:
     """Raise an ImportError or ConnectionError if a group whose backend is Ray cannot reach Ray."""
-    if parameters.get("search", {}).get("backend") == "ray":
-        check_ray_backend("search.backend", parameters["search"]["ray"]["connect_timeout_s"])
-    if parameters.get("study", {}).get("backend") == "ray":
-        check_ray_backend("study.backend", parameters["study"]["ray_connect_timeout_s"])
+    if "search" in parameters and parameters["search"].backend == "ray":
+        check_ray_backend("search.backend", parameters["search"].ray.connect_timeout_s)
+    if "study" in parameters and parameters["study"].backend == "ray":
+        check_ray_backend("study.backend", parameters["study"].ray_connect_timeout_s)
 
 
 def check_synthetic_supply(synthetic_balancing: dict[str, dict], labels: np.ndarray, synthetic_label: int) -> None:
@@ -169,3 +169,14 @@ class MlflowArtifactHook:
             saved_file = dataset._get_versioned_path(dataset.resolve_save_version())
         mlflow.log_artifact(str(Path(saved_file)), artifact_path)
         logger.info("Logged %s to MLflow under '%s'.", dataset_name, artifact_path)
+
+
+class TypedParametersMlflowHook(MlflowHook):
+    """kedro-mlflow's hook (settings.py registers it in place of the plugin's own), logging a node's
+    validated parameter group as the keys and values of its YAML with defaults filled
+    (``training.epochs``, ``training.mixup.method``), as kedro-mlflow logs a raw group."""
+
+    @hook_impl
+    def before_node_run(self, node: Node, catalog: DataCatalog, inputs: dict[str, Any], is_async: bool) -> None:
+        plain = {name: value.model_dump(mode="json") if isinstance(value, BaseModel) else value for name, value in inputs.items()}
+        super().before_node_run(node, catalog, plain, is_async)

@@ -7,10 +7,10 @@ import json
 import numpy as np
 import pytest
 
-from pediatric_pneumonia.evaluation.synthesis_features import embed, feature_extractor
 from pediatric_pneumonia.inference import NoShiftReferenceError, Predictor
 from pediatric_pneumonia.inference.package import CONFIG_FILE, REFERENCE_FILE, ModelLoadError
 from pediatric_pneumonia.models.ensemble import ensemble_members
+from pediatric_pneumonia.models.features import embed, feature_extractor
 from tests.inference.conftest import make_ensemble_predictor, smooth_images, with_shift_reference
 
 

@@ -9,14 +9,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pediatric_pneumonia.evaluation.synthesis_features import feature_extractor
+from pediatric_pneumonia.choices import ARCHITECTURE_FAMILIES
 from pediatric_pneumonia.explain import grad_cam
 from pediatric_pneumonia.inference import Predictor
 from pediatric_pneumonia.inference.export import export_tflite, tflite_probabilities
 from pediatric_pneumonia.inference.mlflow_model import log_predictor_model
 from pediatric_pneumonia.models.architectures import FAMILY_BUILDERS, feature_map_layer_name
 from pediatric_pneumonia.models.classifier import build_classifier
-from pediatric_pneumonia.parameters import ARCHITECTURE_FAMILIES, ParameterError
+from pediatric_pneumonia.models.features import feature_extractor
+from pediatric_pneumonia.parameters import ParameterError
 from tests.conftest import PAPER_ARCHITECTURE
 from tests.inference.conftest import predictor_around
 

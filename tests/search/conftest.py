@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import yaml
 
-from tests.conftest import ONLINE_AUGMENTATION, PAPER_ARCHITECTURE
+from pediatric_pneumonia.parameters import Training
+from tests.conftest import ONLINE_AUGMENTATION, PAPER_ARCHITECTURE, training_parameters
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -44,13 +45,13 @@ def two_trial_search(paper_search, tmp_path) -> dict:
 
 
 @pytest.fixture
-def training() -> dict:
-    return {
-        "batch_size": 16,
-        "learning_rate_schedule": "cosine",
-        "augmentation": {**ONLINE_AUGMENTATION, "enabled": False},
-        "architecture": {**PAPER_ARCHITECTURE, "learning_rate": 0.01},
-    }
+def training() -> Training:
+    return training_parameters(
+        batch_size=16,
+        learning_rate_schedule="cosine",
+        augmentation={**ONLINE_AUGMENTATION, "enabled": False},
+        architecture={**PAPER_ARCHITECTURE, "learning_rate": 0.01},
+    )
 
 
 @pytest.fixture

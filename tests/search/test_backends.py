@@ -42,7 +42,7 @@ def test_sequential_search_keeps_the_best_validation_architecture(
     best = results.loc[results["val_auc"].idxmax()]
     assert searched["selection"]["trial"] == best["trial"] and searched["selection"]["trials"] == 2
     assert searched["architecture"]["dense_units"] == ([] if best["dense_units"] == "[]" else [8])
-    assert searched["architecture"]["kernel_size"] == training["architecture"]["kernel_size"]
+    assert searched["architecture"]["kernel_size"] == training.architecture.kernel_size
     assert best["val_auc"] > 0.9  # separable by brightness
     runs = child_runs(parent_run)
     assert sorted(run.data.tags["search.trial"] for run in runs) == ["trial_000", "trial_001"]
@@ -50,7 +50,7 @@ def test_sequential_search_keeps_the_best_validation_architecture(
 
 
 def test_selection_skips_failed_trials_and_minimises_loss(data, two_trial_search, training, preprocessing):
-    search = {**two_trial_search, "backend": "sequential", "metric": "val_loss", "mode": "min"}
+    search = {**two_trial_search, "backend": "sequential", "metric": "val_loss"}
     results = search_architectures(*data, search, training, preprocessing)
     results.loc[0, "status"], results.loc[0, "val_loss"] = "error", -1.0
 

@@ -10,7 +10,7 @@ from pediatric_pneumonia.parameters import check_parameters
 from pediatric_pneumonia.ray_cluster import check_ray_backend
 from pediatric_pneumonia.search import SearchedArchitectureDataset, expand_space
 from pediatric_pneumonia.search.space import check_fits_image, sample_trials
-from tests.conftest import PAPER_ARCHITECTURE
+from tests.conftest import PAPER_ARCHITECTURE, training_parameters
 
 
 def test_the_paper_grid_has_140_buildable_configurations(paper_search):
@@ -38,7 +38,7 @@ def test_max_trials_draws_across_the_grid(paper_search):
         ({"space": {"conv_filters": [[8]], "dense_units": [[64, 64, 64]], "dropout_rates": [[0.2]], "batch_norm": [True]}},
          "can never pair"),
         ({"backend": "spark"}, "Unknown search.backend 'spark'"),
-        ({"metric": "val_auc", "mode": "min"}, "set mode: max"),
+        ({"mode": "max"}, "search.mode is not a setting of search"),
         ({"max_trials": 0}, "max_trials must be a positive integer"),
     ],
 )
@@ -68,13 +68,14 @@ def test_too_many_conv_blocks_for_the_image_are_caught_before_training():
 
 def test_training_takes_the_searched_architecture_only_when_asked(tmp_path):
     searched = {"architecture": {**PAPER_ARCHITECTURE, "conv_filters": [64, 128]}}
-    training = {"architecture": PAPER_ARCHITECTURE, "epochs": 3}
+    training = training_parameters(epochs=3)
 
     assert choose_architecture(training, searched) is training
-    chosen = choose_architecture({**training, "architecture_from": "search"}, searched)
-    assert chosen["architecture"]["conv_filters"] == [64, 128] and chosen["epochs"] == 3
+    from_search = training.model_copy(update={"architecture_from": "search"})
+    chosen = choose_architecture(from_search, searched)
+    assert chosen.architecture.conv_filters == [64, 128] and chosen.epochs == 3
     with pytest.raises(FileNotFoundError, match="kedro run --pipeline search"):
-        choose_architecture({**training, "architecture_from": "search"}, None)
+        choose_architecture(from_search, None)
 
 
 def test_the_architecture_file_loads_as_none_until_written(tmp_path):

@@ -16,7 +16,6 @@ from .metrics import require_both_classes
 
 logger = logging.getLogger(__name__)
 
-CALIBRATION_METHODS = ("temperature", "none")
 
 # Probabilities are kept this far from 0 and 1, so a saturated sigmoid still has a finite logit.
 PROBABILITY_FLOOR = 1e-7

@@ -3,8 +3,9 @@ test report, the calibration, the threshold, the stress summary, the image split
 
 import pandas as pd
 
+from ..choices import better_direction
 from ..naming import SUBTYPES
-from ..parameters import FAMILY_ONLY_KEYS, Architecture
+from ..parameters import Architecture, Training
 from .report import PAPER_THRESHOLD
 
 # Headline test metrics in the order the card lists them.
@@ -74,28 +75,28 @@ def data_section(image_split: pd.DataFrame, classes: list[str], patient_key: str
 
 
 def training_section(
-    strategy: str, training: dict, preprocessing: dict, training_history: dict[str, list[float]]
+    strategy: str, training: Training, preprocessing: dict, training_history: dict[str, list[float]]
 ) -> list[str]:
-    architecture = training["architecture"]
-    stopping = training["early_stopping"]
-    monitored = training_history.get(stopping["monitor"], [])
+    architecture = training.architecture
+    stopping = training.early_stopping
+    monitored = training_history.get(stopping.monitor, [])
     best = None
     if monitored:
-        choose = min if stopping["monitor"] == "val_loss" else max
+        choose = max if better_direction(stopping.monitor) == "max" else min
         best = monitored.index(choose(monitored)) + 1
     side = preprocessing["image_size"]
     return [
         "## Training protocol",
         "",
         f"- Balancing strategy: `{strategy}` (only the training subset is balanced).",
-        f"- Architecture: {_network(architecture)}, hidden dense layers {_listing(architecture['dense_units'])}, "
+        f"- Architecture: {_network(architecture)}, hidden dense layers {_listing(architecture.dense_units)}, "
         f"one sigmoid output{_ensemble(training)}; input {side}x{side} grayscale, intensity normalisation "
         f"`{preprocessing['intensity']['method']}`.",
-        f"- Optimiser: {_optimiser(architecture)}, learning rate {architecture['learning_rate']} "
-        f"({training['learning_rate_schedule']} schedule), batch size {training['batch_size']}, online augmentation "
-        f"{'on' if training['augmentation']['enabled'] else 'off'}, {_regularisation(training)}seed {training['seed']}.",
-        f"- Epochs run: {len(training_history.get('loss', []))} of at most {training['epochs']}; early stopping "
-        f"on `{stopping['monitor']}` (patience {stopping['patience']}) kept the weights of epoch "
+        f"- Optimiser: {_optimiser(architecture)}, learning rate {architecture.learning_rate} "
+        f"({training.learning_rate_schedule} schedule), batch size {training.batch_size}, online augmentation "
+        f"{'on' if training.augmentation.enabled else 'off'}, {_regularisation(training)}seed {training.seed}.",
+        f"- Epochs run: {len(training_history.get('loss', []))} of at most {training.epochs}; early stopping "
+        f"on `{stopping.monitor}` (patience {stopping.patience}) kept the weights of epoch "
         f"{best if best is not None else NOT_AVAILABLE}.",
         "- Model selection, probability calibration and the decision threshold used the validation subset "
         "only. The test subset was read once, by the report, after all of them were fixed.",
@@ -103,49 +104,45 @@ def training_section(
     ]
 
 
-def _network(architecture: dict) -> str:
-    """The family's network in words (``training.architecture.family``, models/architectures.py),
-    with the schema's defaults for the keys the YAML leaves out."""
-    fields = Architecture.model_fields
-    architecture = {**{key: fields[key].default for key in FAMILY_ONLY_KEYS}, **architecture}
-    family = architecture.get("family", fields["family"].default)
-    if family == "paper":
+def _network(architecture: Architecture) -> str:
+    """The family's network in words (``training.architecture.family``, models/architectures.py)."""
+    if architecture.family == "paper":
         return (
-            f"the paper's CNN, convolution blocks of {_listing(architecture['conv_filters'])} filters (kernel "
-            f"{architecture['kernel_size']}, max-pooling {architecture['pool_size']}, batch normalisation "
-            f"{'on' if architecture['batch_norm'] else 'off'})"
+            f"the paper's CNN, convolution blocks of {_listing(architecture.conv_filters)} filters (kernel "
+            f"{architecture.kernel_size}, max-pooling {architecture.pool_size}, batch normalisation "
+            f"{'on' if architecture.batch_norm else 'off'})"
         )
-    if family == "residual":
-        stages = _listing([architecture["width"] * 2**stage for stage in range(4)])
+    if architecture.family == "residual":
+        stages = _listing([architecture.width * 2**stage for stage in range(4)])
         return (
             f"a compact residual network (four stages of {stages} filters, stochastic depth "
-            f"{architecture['stochastic_depth']}), global average pooling, feature dropout {architecture['feature_dropout']}"
+            f"{architecture.stochastic_depth}), global average pooling, feature dropout {architecture.feature_dropout}"
         )
     return (
-        f"Keras' `{family}` from scratch (no pretrained weights), global average pooling, feature dropout "
-        f"{architecture['feature_dropout']}"
+        f"Keras' `{architecture.family}` from scratch (no pretrained weights), global average pooling, feature dropout "
+        f"{architecture.feature_dropout}"
     )
 
 
-def _ensemble(training: dict) -> str:
-    members = training.get("ensemble", {}).get("members", 1)
+def _ensemble(training: Training) -> str:
+    members = training.ensemble.members
     return f", a seed ensemble of {members} such networks (mean logit)" if members > 1 else ""
 
 
-def _optimiser(architecture: dict) -> str:
-    weight_decay = architecture.get("weight_decay", 0.0)
+def _optimiser(architecture: Architecture) -> str:
+    weight_decay = architecture.weight_decay
     return f"AdamW (weight decay {weight_decay})" if weight_decay > 0 else "Adam"
 
 
-def _regularisation(training: dict) -> str:
+def _regularisation(training: Training) -> str:
     """The label smoothing and batch mixing in use, as the start of a listing ("" when neither)."""
-    smoothing = training["architecture"].get("label_smoothing", 0.0)
-    mixup = training.get("mixup", {"method": "none"})
+    smoothing = training.architecture.label_smoothing
+    mixup = training.mixup
     used = []
     if smoothing > 0:
         used.append(f"label smoothing {smoothing}")
-    if mixup["method"] != "none":
-        used.append(f"{mixup['method']} (alpha {mixup['alpha']})")
+    if mixup.method != "none":
+        used.append(f"{mixup.method} (alpha {mixup.alpha})")
     return "".join(f"{item}, " for item in used)
 
 

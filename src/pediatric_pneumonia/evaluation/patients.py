@@ -2,8 +2,9 @@
 
 import pandas as pd
 
+from ..choices import PATIENT_AGGREGATIONS
+
 # How a patient's image probabilities become one patient probability (reporting.patient_aggregation).
-PATIENT_AGGREGATIONS = ("mean", "max")
 
 def aggregate_by_patient(predictions: pd.DataFrame, how: str) -> pd.DataFrame:
     """One row per patient: ``patient_id``, ``target`` (1 if any of their images is positive),

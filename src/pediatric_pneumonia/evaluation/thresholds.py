@@ -10,10 +10,6 @@ from sklearn.metrics import roc_curve
 
 from .metrics import operating_point, require_both_classes
 
-THRESHOLD_METHODS = ("youden", "fixed", "sensitivity_target")
-
-
-
 
 def youden_threshold(labels: np.ndarray, probabilities: np.ndarray) -> tuple[float, float, float]:
     """The cut-off maximising sensitivity + specificity - 1, with that sensitivity and specificity."""

@@ -9,7 +9,7 @@ the generator still learns the un-augmented distribution. Every transform is bui
 import keras
 from keras import ops
 
-from ..parameters import DIFF_AUGMENT_POLICIES
+from ..choices import DIFF_AUGMENT_POLICIES
 
 
 def random_color(images, seed: keras.random.SeedGenerator):

@@ -11,11 +11,6 @@ from .decode import DEFAULT_MAX_PIXELS, decode_grayscale_image
 from .decode import ImageDecodeError as ImageDecodeError  # re-exported: callers catch it from here
 from .decode import reduced_decode_flag as reduced_decode_flag  # re-exported: it lived here
 
-INTENSITY_METHODS = ("none", "histogram_equalisation", "clahe", "percentile_window")
-GEOMETRY_METHODS = ("stretch", "pad")
-
-
-
 
 def fit_to_square(image: np.ndarray, image_size: int, geometry: str, border_crop: float) -> np.ndarray:
     """Crop ``border_crop`` of each side, then make a square of side ``image_size``.

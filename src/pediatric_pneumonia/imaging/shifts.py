@@ -8,6 +8,8 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 
+from ..choices import SHIFT_IDENTITY as IDENTITY
+
 
 def _to_uint8(image: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(image), 0, 255).astype(np.uint8)
@@ -142,20 +144,6 @@ SHIFTS: dict[str, Shift] = {
     "markers": markers,
 }
 
-# The magnitude of each shift that leaves an image unchanged (severity 0).
-IDENTITY = {
-    "brightness": 0.0,
-    "contrast": 1.0,
-    "gamma": 1.0,
-    "blur": 0.0,
-    "noise": 0.0,
-    "jpeg": 100,
-    "resolution": 1.0,
-    "zoom": 1.0,
-    "rotation": 0.0,
-    "crop": 0.0,
-    "markers": 0,
-}
 
 
 def apply_shift(images: np.ndarray, shift: str, magnitude: float, rng: np.random.Generator) -> np.ndarray:

@@ -7,17 +7,8 @@ no transforms means the identity view alone (off)."""
 
 import numpy as np
 
+from ..choices import TTA_TRANSFORMS
 from .shifts import affine, zoom
-
-# Each transform: (the axis it moves along or "zoom", the sign of the move).
-TTA_TRANSFORMS = {
-    "shift_up": ("y", -1),
-    "shift_down": ("y", 1),
-    "shift_left": ("x", -1),
-    "shift_right": ("x", 1),
-    "zoom_in": ("zoom", 1),
-    "zoom_out": ("zoom", -1),
-}
 
 
 def tta_transforms(tta: dict | None) -> list[str]:

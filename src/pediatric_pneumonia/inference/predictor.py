@@ -25,12 +25,12 @@ import numpy as np
 from ..data_layout import labelled_files
 from ..evaluation.calibration import apply_calibration
 from ..evaluation.shift import OutOfDistributionScorer, shift_report
-from ..evaluation.synthesis_features import feature_extractor
 from ..explain import grad_cam
 from ..imaging.decode import DEFAULT_MAX_PIXELS, ImageDecodeError, to_grayscale_uint8
 from ..imaging.preprocess import as_model_input, fit_to_square, stored_image
 from ..models.classifier import predict_probabilities
 from ..models.ensemble import is_ensemble
+from ..models.features import feature_extractor
 from .loading import resolved_package
 from .package import (
     CONFIG_FILE,

@@ -110,7 +110,7 @@ def keras_application(constructor: Callable, **options) -> Callable[[keras.Keras
     return build
 
 
-# family -> builder; parameters.ARCHITECTURE_FAMILIES lists the same names (a test checks it).
+# family -> builder; choices.ARCHITECTURE_FAMILIES lists the same names (a test checks it).
 FAMILY_BUILDERS: dict[str, Callable[[keras.KerasTensor, dict], keras.KerasTensor]] = {
     "paper": paper_network,
     "residual": residual_network,

@@ -7,12 +7,12 @@ from scipy.special import expit
 
 from ..imaging.preprocess import as_model_input
 from ..imaging.tta import tta_transforms, tta_views
-from ..parameters import ARCHITECTURE_SOURCES, check_image_side, check_parameters
+from ..parameters import Architecture, Training, check_image_side, check_parameters
 from .architectures import build_network
 from .ensemble import logit_model
 
 
-def build_classifier(input_shape: tuple[int, ...], architecture: dict) -> keras.Model:
+def build_classifier(input_shape: tuple[int, ...], architecture: Architecture | dict) -> keras.Model:
     """Build and compile the classifier described by ``architecture`` (its ``family``, default
     ``paper``: models/architectures.py) for images of ``input_shape``.
 
@@ -22,10 +22,11 @@ def build_classifier(input_shape: tuple[int, ...], architecture: dict) -> keras.
     hidden Dense(relu) + Dropout layers before the sigmoid output, in every family. The model takes
     0-255 pixels and rescales them to [0, 1] itself. It is compiled by ``compile_classifier``.
     """
-    architecture = check_parameters("training.architecture", architecture).model_dump()
+    if not isinstance(architecture, Architecture):
+        architecture = check_parameters("training.architecture", architecture)
     check_image_side(architecture, min(input_shape[:2]))
-    model = build_network(input_shape, architecture)
-    compile_classifier(model, architecture["learning_rate"], architecture["label_smoothing"], architecture["weight_decay"])
+    model = build_network(input_shape, architecture.plain())
+    compile_classifier(model, architecture.learning_rate, architecture.label_smoothing, architecture.weight_decay)
     return model
 
 
@@ -64,17 +65,15 @@ def predict_probabilities(
     return expit(mean_logit).astype(np.float32)
 
 
-def choose_architecture(training: dict, searched_architecture: dict | None) -> dict:
+def choose_architecture(training: Training, searched_architecture: dict | None) -> Training:
     """The training parameters with ``architecture`` taken from the search when
-    ``training.architecture_from`` is ``search`` (default ``parameters``: unchanged)."""
-    source = training.get("architecture_from", "parameters")
-    if source not in ARCHITECTURE_SOURCES:
-        raise ValueError(f"Unknown training.architecture_from '{source}'. Use one of {ARCHITECTURE_SOURCES}.")
-    if source == "parameters":
+    ``training.architecture_from`` is ``search`` (``parameters``: unchanged)."""
+    if training.architecture_from == "parameters":
         return training
     if searched_architecture is None:
         raise FileNotFoundError(
             "training.architecture_from is 'search' but no search has written data/06_models/search/architecture.yml: "
             "run `kedro run --pipeline search` first, or set training.architecture_from: parameters."
         )
-    return {**training, "architecture": searched_architecture["architecture"]}
+    searched = check_parameters("training.architecture", searched_architecture["architecture"])
+    return training.model_copy(update={"architecture": searched})

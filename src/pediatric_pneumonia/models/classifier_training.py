@@ -1,14 +1,18 @@
-"""What fitting the classifier needs wherever it is trained (the training pipeline, the search's
-trials): batches of a fixed number of images per epoch, freshly augmented, normalised and
-optionally mixed (mixup, cutmix), and the learning-rate schedule."""
+"""The one training loop of the classifier (``fit_classifier``), for every caller (the training
+pipeline, each member of a seed ensemble, the search's trials): batches of a fixed number of images
+per epoch, freshly augmented, normalised and optionally mixed (mixup, cutmix), the learning-rate
+schedule, and early stopping on a validation signal."""
 
 import math
 
 import keras
 import numpy as np
 
+from ..choices import better_direction
 from ..imaging.augment import augment_batch
 from ..imaging.preprocess import as_model_input
+from ..parameters import EarlyStopping, Training
+from .classifier import build_classifier
 
 
 def cosine_learning_rate(epoch: int, epochs: int, initial: float) -> float:
@@ -119,3 +123,57 @@ def _paste_boxes(
         mixed[index][box] = images[partner][box]
         own[index] = 1 - box_height * box_width / (height * width)
     return mixed, own
+
+
+def early_stopping(stopping: EarlyStopping) -> keras.callbacks.EarlyStopping:
+    """Stop when ``stopping.monitor`` has not improved for ``stopping.patience`` epochs and keep the
+    best epoch's weights."""
+    return keras.callbacks.EarlyStopping(
+        monitor=stopping.monitor,
+        mode=better_direction(stopping.monitor),
+        patience=stopping.patience,
+        restore_best_weights=True,
+    )
+
+
+def fit_classifier(
+    train_set: dict,
+    validation_set: dict,
+    training: Training,
+    intensity: dict,
+    callbacks: list[keras.callbacks.Callback] | tuple = (),
+    verbose: int = 2,
+) -> tuple[keras.Model, dict[str, list[float]]]:
+    """Build ``training.architecture`` for the training set's images and fit it for at most
+    ``training.epochs`` epochs of ``training.images_per_epoch`` (all: null) augmented, normalised
+    and mixed images, with ``training.seed`` fixing the weights, the batch order and the
+    augmentation, on the ``training.learning_rate_schedule``. Validation is scored after every
+    epoch, unweighted; ``callbacks`` (early stopping, a reporter) see it.
+
+    Returns the model and its per-epoch history (``loss``, ``val_loss``, ``val_auc``, ``lr``, ...).
+    """
+    keras.utils.set_random_seed(training.seed)
+    images = train_set["images"]
+    batches = TrainingBatches(
+        train_set,
+        batch_size=training.batch_size,
+        images_per_epoch=training.images_per_epoch or len(images),
+        augmentation=training.augmentation.plain(),
+        intensity=intensity,
+        seed=training.seed,
+        mixup=training.mixup.plain(),
+    )
+    model = build_classifier((*images.shape[1:], 1), training.architecture)
+    schedule = []
+    if training.learning_rate_schedule == "cosine":
+        initial, epochs = training.architecture.learning_rate, training.epochs
+        schedule.append(keras.callbacks.LearningRateScheduler(lambda epoch: cosine_learning_rate(epoch, epochs, initial)))
+    history = model.fit(
+        batches,
+        epochs=training.epochs,
+        validation_data=(as_model_input(validation_set["images"], intensity), validation_set["labels"].astype(np.float32)),
+        validation_batch_size=training.batch_size,
+        callbacks=[*schedule, *callbacks],
+        verbose=verbose,
+    )
+    return model, {name: [float(value) for value in values] for name, values in history.history.items()}

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import mlflow
 
+from ..choices import better_direction
 from ..ray_cluster import check_ray_address_answers
 from .trial import TrialTracking, run_trial
 
@@ -63,7 +64,7 @@ def search_sequential(
         except Exception as failure:  # one broken configuration must not lose the others' results
             logger.exception("Search %s failed.", trial_name(index))
             error = f"{type(failure).__name__}: {failure}"
-        rows.append(trial_row(index, architecture, curve, search["metric"], search["mode"], settings["epochs"], error))
+        rows.append(trial_row(index, architecture, curve, search["metric"], better_direction(search["metric"]), settings["training"]["epochs"], error))
         logger.info("Search %s/%d: %s", index + 1, len(architectures), rows[-1])
     return rows
 
@@ -164,10 +165,10 @@ def search_ray(
                 },
                 tune_config=tune.TuneConfig(
                     metric=search["metric"],
-                    mode=search["mode"],
+                    mode=better_direction(search["metric"]),
                     scheduler=ASHAScheduler(
                         time_attr="training_iteration",
-                        max_t=settings["epochs"],
+                        max_t=settings["training"]["epochs"],
                         grace_period=ray_settings["asha"]["grace_period"],
                         reduction_factor=ray_settings["asha"]["reduction_factor"],
                     ),
@@ -183,8 +184,8 @@ def search_ray(
         frame = result.metrics_dataframe
         curve = [] if frame is None else frame.to_dict("records")
         error = None if result.error is None else f"{type(result.error).__name__}: {result.error}"
-        rows.append(trial_row(trial["index"], trial["architecture"], curve, search["metric"], search["mode"],
-                              settings["epochs"], error))
+        rows.append(trial_row(trial["index"], trial["architecture"], curve, search["metric"], better_direction(search["metric"]),
+                              settings["training"]["epochs"], error))
     return sorted(rows, key=lambda row: row["trial"])
 
 

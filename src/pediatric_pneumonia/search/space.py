@@ -4,7 +4,8 @@
 import itertools
 import random
 
-from ..parameters import FAMILY_ONLY_KEYS, smallest_image_side
+from ..choices import FAMILY_ONLY_KEYS
+from ..parameters import check_parameters, smallest_image_side
 from ..ray_cluster import ray_installed
 
 
@@ -65,10 +66,11 @@ def check_fits_image(architectures: list[dict], image_side: int) -> None:
     """Raise a ValueError naming the first architecture that cannot classify ``image_side``-pixel
     images (too many paper conv blocks, or a family's minimum), before any trial trains."""
     for architecture in architectures:
-        smallest = smallest_image_side(architecture)
+        checked = check_parameters("training.architecture", architecture)
+        smallest = smallest_image_side(checked)
         if image_side >= smallest:
             continue
-        if architecture.get("family", "paper") == "paper":
+        if checked.family == "paper":
             raise ValueError(
                 f"search.space.conv_filters {architecture['conv_filters']} has too many conv blocks for "
                 f"{image_side}x{image_side} images (kernel {architecture['kernel_size']}, pool "

@@ -7,11 +7,9 @@ from pathlib import Path
 
 import keras
 import mlflow
-import numpy as np
 
-from ..imaging.preprocess import as_model_input
-from ..models.classifier import build_classifier
-from ..models.classifier_training import TrainingBatches, cosine_learning_rate
+from ..models.classifier_training import fit_classifier
+from ..parameters import Ensemble, Training, check_parameters
 from ..tracking import absolute_tracking_uri
 
 # Called after every epoch with the epoch (from 1) and its validation signals; the Ray backend
@@ -29,19 +27,19 @@ class TrialTracking:
     parent_run_id: str
 
 
-def trial_settings(search: dict, training: dict, preprocessing: dict) -> dict:
-    """What every trial shares: the search's epochs and images per epoch, training's batch size,
-    augmentation, mixup and schedule, the preprocessing's intensity normalisation."""
-    return {
-        "epochs": search["epochs"],
-        "images_per_epoch": search["images_per_epoch"],
-        "seed": search["seed"],
-        "batch_size": training["batch_size"],
-        "augmentation": training["augmentation"],
-        "mixup": training.get("mixup"),
-        "learning_rate_schedule": training["learning_rate_schedule"],
-        "intensity": preprocessing["intensity"],
-    }
+def trial_settings(search: dict, training: Training, preprocessing: dict) -> dict:
+    """What every trial shares, as plain values (Ray ships them; the experiment's name hashes them):
+    the training parameters with the search's epochs, images per epoch and seed and a single member,
+    and the preprocessing's intensity normalisation."""
+    trial = training.model_copy(
+        update={
+            "epochs": search["epochs"],
+            "images_per_epoch": search["images_per_epoch"],
+            "seed": search["seed"],
+            "ensemble": Ensemble(),
+        }
+    )
+    return {"training": trial.model_dump(mode="json", exclude_unset=True), "intensity": preprocessing["intensity"]}
 
 
 def architecture_params(architecture: dict) -> dict[str, str]:
@@ -74,32 +72,13 @@ def run_trial(
     tracking: TrialTracking | None = None,
     run_name: str = "trial",
 ) -> str | None:
-    """Train ``architecture`` for ``settings['epochs']`` epochs of ``images_per_epoch`` augmented
-    images and call ``report`` after each epoch with ``val_loss``, ``val_auc``, ``loss``, ...
+    """Train ``architecture`` with ``settings`` (``trial_settings``: the search's epochs of its
+    images per epoch, augmented) and call ``report`` after each epoch with ``val_loss``, ``val_auc``, ``loss``, ...
 
     With ``tracking``, the trial is an MLflow child run (its architecture as parameters, every
     epoch's signals as metrics); returns that run's id (None without tracking).
     """
-    keras.utils.set_random_seed(settings["seed"])
-    batches = TrainingBatches(
-        train_set,
-        batch_size=settings["batch_size"],
-        images_per_epoch=settings["images_per_epoch"],
-        augmentation=settings["augmentation"],
-        intensity=settings["intensity"],
-        seed=settings["seed"],
-        mixup=settings.get("mixup"),
-    )
-    model = build_classifier((*train_set["images"].shape[1:], 1), architecture)
-    epochs = settings["epochs"]
-    callbacks: list[keras.callbacks.Callback] = []
-    if settings["learning_rate_schedule"] == "cosine":
-        initial = architecture["learning_rate"]
-        callbacks.append(keras.callbacks.LearningRateScheduler(lambda epoch: cosine_learning_rate(epoch, epochs, initial)))
-    validation = (
-        as_model_input(validation_set["images"], settings["intensity"]),
-        validation_set["labels"].astype(np.float32),
-    )
+    training = check_parameters("training", {**settings["training"], "architecture": architecture})
     client, run_id = None, None
     if tracking is not None:
         client = mlflow.MlflowClient(tracking.tracking_uri)
@@ -111,17 +90,11 @@ def run_trial(
         run_id = run.info.run_id
         for name, value in architecture_params(architecture).items():
             client.log_param(run_id, name, value)
-        client.log_param(run_id, "search.epochs", epochs)
-        client.log_param(run_id, "search.images_per_epoch", settings["images_per_epoch"])
-    callbacks.append(_ReportEachEpoch(report, client, run_id))
+        client.log_param(run_id, "search.epochs", training.epochs)
+        client.log_param(run_id, "search.images_per_epoch", training.images_per_epoch)
     try:
-        model.fit(
-            batches,
-            epochs=epochs,
-            validation_data=validation,
-            validation_batch_size=settings["batch_size"],
-            callbacks=callbacks,
-            verbose=0,
+        fit_classifier(
+            train_set, validation_set, training, settings["intensity"], [_ReportEachEpoch(report, client, run_id)], verbose=0
         )
     except Exception:
         if run_id is not None:

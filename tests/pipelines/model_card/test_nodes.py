@@ -2,6 +2,7 @@ import pytest
 
 from pediatric_pneumonia.evaluation.model_card import LIMITATIONS
 from pediatric_pneumonia.pipelines.model_card.nodes import write_model_card
+from tests.conftest import training_parameters
 
 
 def card_of(inputs: dict, **changes) -> str:
@@ -14,7 +15,7 @@ def card_of(inputs: dict, **changes) -> str:
         values["stress_metrics"],
         values["training_history"],
         values["image_split"],
-        values["params:training"],
+        training_parameters(**values["params:training"]),
         values["params:preprocessing"],
         values["params:reporting"],
         values["params:ingestion"],

@@ -197,9 +197,8 @@ def test_the_default_study_parameters_pass():
 )
 def test_gan_profiles_that_cannot_work_are_refused_with_a_fix(gan_profiles, message):
     with pytest.raises(ValueError, match=message):
-        study = STUDY | {"gan_profiles": gan_profiles}
-        check_parameters("study", study)
-        check_study_gan_profiles(study, {"profiles": dict.fromkeys(["cpu", "cpu_stable", "paper"])})
+        study = check_parameters("study", STUDY | {"gan_profiles": gan_profiles})
+        check_study_gan_profiles(study, ["cpu", "cpu_stable", "paper"])
 
 
 def test_a_synthetic_image_reference_cannot_be_split_by_gan_profile():

@@ -9,7 +9,7 @@ from pediatric_pneumonia.imaging.preprocess import as_model_input
 from pediatric_pneumonia.models.classifier import build_classifier
 from pediatric_pneumonia.models.classifier_training import TrainingBatches
 from pediatric_pneumonia.models.ensemble import ensemble_members, is_ensemble
-from pediatric_pneumonia.parameters import check_parameters
+from pediatric_pneumonia.parameters import Training, check_parameters
 from pediatric_pneumonia.pipelines.training.nodes import (
     fit_calibration,
     package_predictor,
@@ -45,8 +45,13 @@ TRAINING = {
 }
 
 
+def checked(training: dict) -> Training:
+    """``training`` as the training node receives it from Kedro: validated, defaults filled."""
+    return check_parameters("training", training)
+
+
 def test_training_returns_a_model_and_per_epoch_history():
-    model, history = train_classifier(separable_set(64), separable_set(32, seed=1), TRAINING, PREPROCESSING, None)
+    model, history = train_classifier(separable_set(64), separable_set(32, seed=1), checked(TRAINING), PREPROCESSING, None)
 
     assert isinstance(model, keras.Model)
     assert set(history) >= {"loss", "val_loss", "accuracy", "val_accuracy", "learning_rate"}
@@ -57,8 +62,8 @@ def test_training_returns_a_model_and_per_epoch_history():
 
 
 def test_training_is_reproducible_with_a_seed():
-    first = train_classifier(separable_set(64), separable_set(32, seed=1), TRAINING, PREPROCESSING, None)[1]
-    second = train_classifier(separable_set(64), separable_set(32, seed=1), TRAINING, PREPROCESSING, None)[1]
+    first = train_classifier(separable_set(64), separable_set(32, seed=1), checked(TRAINING), PREPROCESSING, None)[1]
+    second = train_classifier(separable_set(64), separable_set(32, seed=1), checked(TRAINING), PREPROCESSING, None)[1]
     assert first["loss"] == pytest.approx(second["loss"], rel=1e-5)
 
 
@@ -91,9 +96,9 @@ def test_batches_carry_the_weights_of_a_class_weighted_set_only():
 
 def test_per_image_weights_change_the_training_loss():
     training = {**TRAINING, "epochs": 1}
-    plain = train_classifier(separable_set(32), separable_set(16, seed=1), training, PREPROCESSING, None)[1]
+    plain = train_classifier(separable_set(32), separable_set(16, seed=1), checked(training), PREPROCESSING, None)[1]
     weighted_set = {**separable_set(32), "weights": np.tile([1.8, 0.2], 16).astype(np.float32)}
-    weighted = train_classifier(weighted_set, separable_set(16, seed=1), training, PREPROCESSING, None)[1]
+    weighted = train_classifier(weighted_set, separable_set(16, seed=1), checked(training), PREPROCESSING, None)[1]
     assert weighted["loss"][0] != pytest.approx(plain["loss"][0], rel=1e-3)
     assert weighted["val_loss"][0] > 0
 
@@ -101,7 +106,7 @@ def test_per_image_weights_change_the_training_loss():
 @pytest.fixture(scope="module")
 def unregularised_weights() -> list[np.ndarray]:
     training = {**TRAINING, "epochs": 1}
-    return train_classifier(separable_set(32), separable_set(16, seed=1), training, PREPROCESSING, None)[0].get_weights()
+    return train_classifier(separable_set(32), separable_set(16, seed=1), checked(training), PREPROCESSING, None)[0].get_weights()
 
 
 @pytest.mark.parametrize(
@@ -116,7 +121,7 @@ def unregularised_weights() -> list[np.ndarray]:
 )
 def test_each_regularisation_trains_and_changes_the_training(change, unregularised_weights):
     training = {**TRAINING, "epochs": 1, **change}
-    model, history = train_classifier(separable_set(32), separable_set(16, seed=1), training, PREPROCESSING, None)
+    model, history = train_classifier(separable_set(32), separable_set(16, seed=1), checked(training), PREPROCESSING, None)
     assert len(history["loss"]) == 1 and np.isfinite(history["val_loss"][0])
     assert not all(np.array_equal(new, old) for new, old in zip(model.get_weights(), unregularised_weights))
 
@@ -228,7 +233,7 @@ def weights_of(model: keras.Model) -> list[np.ndarray]:
 
 
 def trained(training: dict) -> tuple[keras.Model, dict]:
-    return train_classifier(separable_set(32), separable_set(16, seed=1), training, PREPROCESSING, None)
+    return train_classifier(separable_set(32), separable_set(16, seed=1), checked(training), PREPROCESSING, None)
 
 
 @pytest.fixture(scope="module")

@@ -12,6 +12,7 @@ from ...evaluation.model_card import (
     validation_section,
 )
 from ...models.classifier import choose_architecture
+from ...parameters import Training
 
 
 def write_model_card(
@@ -21,7 +22,7 @@ def write_model_card(
     stress_metrics: dict | None,
     training_history: dict[str, list[float]],
     image_split: pd.DataFrame,
-    training: dict,
+    training: Training,
     preprocessing: dict,
     reporting: dict,
     ingestion: dict,

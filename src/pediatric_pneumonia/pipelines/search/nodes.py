@@ -7,6 +7,8 @@ import math
 
 import pandas as pd
 
+from ...choices import better_direction
+from ...parameters import Training
 from ...search import (
     expand_space,
     resolve_backend,
@@ -20,7 +22,7 @@ from ...search.space import check_fits_image, sample_trials
 logger = logging.getLogger(__name__)
 
 def search_architectures(
-    train_set: dict, validation_set: dict, search: dict, training: dict, preprocessing: dict
+    train_set: dict, validation_set: dict, search: dict, training: Training, preprocessing: dict
 ) -> pd.DataFrame:
     """Train every architecture of ``search.space`` (or ``max_trials`` of them) for
     ``search.epochs`` epochs and score it on validation, on the ``search.backend``.
@@ -29,7 +31,7 @@ def search_architectures(
     architecture, best validation ``search.metric``, the epoch of it, the epochs run and the status
     (``completed``, ``stopped_early`` by ASHA, ``error``).
     """
-    architectures = sample_trials(expand_space(search, training["architecture"]), search["max_trials"], search["seed"])
+    architectures = sample_trials(expand_space(search, training.architecture.model_dump(mode="json", exclude_unset=True)), search["max_trials"], search["seed"])
     check_fits_image(architectures, train_set["images"].shape[1])
     backend = resolve_backend(search)
     logger.info("Searching %d architectures on the %s backend.", len(architectures), backend)
@@ -45,7 +47,7 @@ def search_architectures(
     return pd.DataFrame(rows)
 
 
-def select_architecture(search_results: pd.DataFrame, search: dict, training: dict) -> dict:
+def select_architecture(search_results: pd.DataFrame, search: dict, training: Training) -> dict:
     """The architecture with the best validation ``search.metric`` (the earliest trial on a tie),
     merged over ``training.architecture``, with how it was selected."""
     metric = search["metric"]
@@ -54,10 +56,10 @@ def select_architecture(search_results: pd.DataFrame, search: dict, training: di
         raise RuntimeError(
             f"No search trial produced a validation {metric}: every one failed (see search_results' error column)."
         )
-    order = scored.sort_values([metric, "trial"], ascending=[search["mode"] == "min", True])
+    order = scored.sort_values([metric, "trial"], ascending=[better_direction(metric) == "min", True])
     best = order.iloc[0]
     architecture = {
-        **training["architecture"],
+        **training.architecture.model_dump(mode="json", exclude_unset=True),
         "conv_filters": json.loads(best["conv_filters"]),
         "dense_units": json.loads(best["dense_units"]),
         "dropout_rates": json.loads(best["dropout_rates"]),

@@ -1,6 +1,6 @@
 """Are the synthetic images any good, and do they copy training patients?
 
-Distances are taken in the ``baseline`` classifier's feature space (``evaluation.synthesis_features``)
+Distances are taken in the ``baseline`` classifier's feature space (``models.features``)
 and in pixels; the measures are in ``evaluation.synthesis``.
 """
 
@@ -9,8 +9,8 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from ...evaluation.synthesis import subsample, synthetic_image_scores
-from ...evaluation.synthesis_features import embed, feature_extractor
 from ...imaging.grids import class_images, image_grid
+from ...models.features import embed, feature_extractor
 from ...naming import synthetic_image_profiles
 
 

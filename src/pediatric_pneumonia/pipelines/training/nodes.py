@@ -8,15 +8,15 @@ import pandas as pd
 
 from ...evaluation.calibration import apply_calibration, calibration_from_validation
 from ...evaluation.metrics import roc_auc
-from ...evaluation.synthesis_features import embed, feature_extractor
 from ...evaluation.thresholds import choose_threshold
-from ...imaging.preprocess import as_model_input
 from ...inference import Predictor
 from ...inference.package import PACKAGE_FORMAT_VERSION, REFERENCE_FILE
 from ...models.architectures import feature_map_layer_name
-from ...models.classifier import build_classifier, choose_architecture, predict_probabilities
-from ...models.classifier_training import TrainingBatches, cosine_learning_rate
+from ...models.classifier import choose_architecture, predict_probabilities
+from ...models.classifier_training import early_stopping, fit_classifier
 from ...models.ensemble import build_ensemble, ensemble_members
+from ...models.features import embed, feature_extractor
+from ...parameters import Training
 
 logger = logging.getLogger(__name__)
 
@@ -24,7 +24,7 @@ logger = logging.getLogger(__name__)
 def train_classifier(
     balanced_train_set: dict,
     validation_set: dict,
-    training: dict,
+    training: Training,
     preprocessing: dict,
     searched_architecture: dict | None,
 ) -> tuple[keras.Model, dict[str, list[float]]]:
@@ -42,59 +42,18 @@ def train_classifier(
     """
     training = choose_architecture(training, searched_architecture)
     members, history = [], {}
-    for index in range(training.get("ensemble", {}).get("members", 1)):
-        member, member_history = fit_member(balanced_train_set, validation_set, training, preprocessing, training["seed"] + index)
+    for index in range(training.ensemble.members):
+        member, member_history = fit_classifier(
+            balanced_train_set,
+            validation_set,
+            training.model_copy(update={"seed": training.seed + index}),
+            preprocessing["intensity"],
+            callbacks=[early_stopping(training.early_stopping)],
+        )
         members.append(member)
         prefix = f"member_{index}." if index else ""
         history |= {f"{prefix}{name}": values for name, values in member_history.items()}
     return build_ensemble(members), history
-
-
-def fit_member(
-    balanced_train_set: dict, validation_set: dict, training: dict, preprocessing: dict, seed: int
-) -> tuple[keras.Model, dict[str, list[float]]]:
-    """One classifier trained with ``seed`` (weights, batch order and augmentation) and its history."""
-    keras.utils.set_random_seed(seed)
-    intensity = preprocessing["intensity"]
-    images = balanced_train_set["images"]
-    batches = TrainingBatches(
-        balanced_train_set,
-        batch_size=training["batch_size"],
-        images_per_epoch=training["images_per_epoch"] or len(images),
-        augmentation=training["augmentation"],
-        intensity=intensity,
-        seed=seed,
-        mixup=training.get("mixup"),
-    )
-    model = build_classifier((*images.shape[1:], 1), training["architecture"])
-    stopping = training["early_stopping"]
-    callbacks = [
-        keras.callbacks.EarlyStopping(
-            monitor=stopping["monitor"],
-            mode="min" if stopping["monitor"] == "val_loss" else "max",
-            patience=stopping["patience"],
-            restore_best_weights=True,
-        )
-    ]
-    if training["learning_rate_schedule"] == "cosine":
-        initial = training["architecture"]["learning_rate"]
-        callbacks.append(
-            keras.callbacks.LearningRateScheduler(
-                lambda epoch: cosine_learning_rate(epoch, training["epochs"], initial)
-            )
-        )
-    history = model.fit(
-        batches,
-        epochs=training["epochs"],
-        validation_data=(
-            as_model_input(validation_set["images"], intensity),
-            validation_set["labels"].astype(np.float32),
-        ),
-        validation_batch_size=training["batch_size"],
-        callbacks=callbacks,
-        verbose=2,
-    )
-    return model, {name: [float(value) for value in values] for name, values in history.history.items()}
 
 
 def score_validation_set(classifier: keras.Model, validation_set: dict, preprocessing: dict, inference: dict) -> pd.DataFrame:

@@ -7,8 +7,8 @@ import keras
 import numpy as np
 
 from ..imaging.preprocess import as_model_input
-from ..models.architectures import feature_map_layer_name
-from ..models.ensemble import ensemble_members
+from .architectures import feature_map_layer_name
+from .ensemble import ensemble_members
 
 
 def feature_extractor(classifier: keras.Model, layer_name: str | None = None) -> keras.Model:

@@ -1,72 +1,40 @@
-"""One schema per parameter group, and the messages a wrong value gets, derived from it.
+"""One schema per parameter group (and one per balancing method), and the file that sets each group.
 
-``ParameterValidationHook`` (hooks.py) checks every group a pipeline reads once, before its first
-node; nodes trust their parameters. ``check_parameters("training", training)`` is the entry point
-for library code that users call outside Kedro (e.g. ``build_classifier``).
-
-A message names the full key (``training.early_stopping.monitor``), what was given, the allowed
-values or range (read from the schema) and the file that sets the group.
-
-This module imports no model code (no Keras): the hooks and the CLI import it on every run.
+Nodes type their ``params:`` inputs with these models: Kedro validates each group against its
+schema before the first node runs and hands the node the validated object, defaults filled
+(Kedro's parameter validation calls ``model_validate``, which answers with our messages).
 """
 
 import math
-import types
-import typing
-from collections.abc import Iterable
 from typing import Annotated, Any, Literal
 
-from annotated_types import Ge, Gt, Le, Lt, MaxLen, MinLen
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
-from pydantic.fields import FieldInfo
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from .evaluation.calibration import CALIBRATION_METHODS
-from .evaluation.patients import PATIENT_AGGREGATIONS
-from .evaluation.thresholds import THRESHOLD_METHODS
-from .imaging.preprocess import GEOMETRY_METHODS, INTENSITY_METHODS
-from .imaging.shifts import IDENTITY, SHIFTS
-from .imaging.tta import TTA_TRANSFORMS
-from .naming import PATIENT_KEYS
-from .strategies import STRATEGIES, STRATEGY_TABLE
-
-# Allowed values whose code imports Keras (the classifier, its training, the DCGAN) live here.
-ARCHITECTURE_SOURCES = ("parameters", "search")  # training.architecture_from
-# training.architecture.family -> the smallest image side it takes (None: the paper CNN's depends on
-# its blocks, see smallest_image_side). models/architectures.py has one builder per name.
-ARCHITECTURE_FAMILIES: dict[str, int | None] = {
-    "paper": None,
-    "residual": 1,
-    "densenet121": 32,  # keras.applications refuse inputs under 32 x 32
-    "efficientnetv2b0": 32,
-    "mobilenetv3small": 32,
-    "resnet50v2": 32,
-}
-# The architecture keys only some families read -> those families (refused for the others).
-FAMILY_ONLY_KEYS: dict[str, tuple[str, ...]] = {
-    "width": ("residual",),
-    "stochastic_depth": ("residual",),
-    "feature_dropout": tuple(family for family in ARCHITECTURE_FAMILIES if family != "paper"),
-}
-LEARNING_RATE_SCHEDULES = ("constant", "cosine")
-MIXUP_METHODS = ("none", "mixup", "cutmix")  # training.mixup.method
-EARLY_STOPPING_SIGNALS = ("val_loss", "val_auc")
-GAN_LOSS_NAMES = ("bce", "hinge")
-GAN_OPTIMIZERS = ("rmsprop", "adam")
-DIFF_AUGMENT_POLICIES = ("color", "translation", "cutout")
-STUDY_BACKENDS = ("sequential", "ray")
-SEARCH_BACKENDS = ("auto", "sequential", "ray")  # auto: Ray Tune when installed
-# The validation signals a search trial reports each epoch (Keras' names) and the direction that is better.
-METRIC_MODES = {"val_auc": "max", "val_loss": "min"}
-
-# Groups every strategy has its own copy of, under its namespace (``combined.balancing``);
-# every other group a strategy reads is shared by all strategies.
-PER_STRATEGY_GROUPS = ("balancing",)
-
-OVERRIDE_NOTE = "a `kedro run --params` value or a conf/<env> file (conf/local, conf/demo) may override it"
-
-
-class ParameterError(ValueError):
-    """A parameter group that does not fit its schema; the message says which key and how to fix it."""
+from ..choices import (
+    ARCHITECTURE_FAMILIES,
+    ARCHITECTURE_SOURCES,
+    CALIBRATION_METHODS,
+    DIFF_AUGMENT_POLICIES,
+    FAMILY_ONLY_KEYS,
+    GAN_LOSS_NAMES,
+    GAN_OPTIMIZERS,
+    GEOMETRY_METHODS,
+    INTENSITY_METHODS,
+    LEARNING_RATE_SCHEDULES,
+    MIXUP_METHODS,
+    PATIENT_AGGREGATIONS,
+    SEARCH_BACKENDS,
+    SHIFT_IDENTITY,
+    STUDY_BACKENDS,
+    THRESHOLD_METHODS,
+    TTA_TRANSFORMS,
+    VALIDATION_SIGNALS,
+    better_direction,
+)
+from ..naming import PATIENT_KEYS
+from ..strategies import STRATEGIES, STRATEGY_TABLE
+from .errors import here as _key
+from .errors import validated
 
 
 class Group(BaseModel):
@@ -74,6 +42,19 @@ class Group(BaseModel):
     and no unknown keys (a misspelt key would otherwise be ignored)."""
 
     model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+    @classmethod
+    def model_validate(cls, obj: Any, *, context: dict | None = None, **options: Any) -> "Group":
+        """``obj`` as this schema. Called without a context on a whole group (as Kedro's parameter
+        validation does), a wrong value raises a ParameterError naming the group's key and file."""
+        registered = next(((key, file) for key, (schema, file) in GROUPS.items() if schema is cls), None)
+        if context is None and registered is not None:
+            return validated(cls, *registered, obj)
+        return super().model_validate(obj, context=context, **options)
+
+    def plain(self) -> dict:
+        """The values as the YAML would write them (defaults filled): for files and MLflow."""
+        return self.model_dump(mode="json")
 
 
 PositiveInt = Annotated[int, Field(gt=0)]
@@ -84,16 +65,6 @@ OpenFraction = Annotated[float, Field(gt=0, lt=1)]
 Momentum = Annotated[float, Field(ge=0, lt=1)]
 NonNegative = Annotated[float, Field(ge=0)]
 Name = Annotated[str, Field(min_length=1)]
-
-
-# Where a rule's message names a key, it writes HERE for the model being validated; the message is
-# completed with that model's full key (``combined.balancing``, ``training.architecture``).
-HERE = "<here>"
-
-
-def _key(name: str = "") -> str:
-    """The key of ``name`` in the model being validated, completed when the message is written."""
-    return f"{HERE}.{name}" if name else HERE
 
 
 # --- data -----------------------------------------------------------------------------------
@@ -242,37 +213,9 @@ class Architecture(Group):
         return self
 
 
-def smallest_image_side(architecture: dict) -> int:
-    """The smallest image side (pixels) ``architecture`` can classify: each paper block's valid
-    convolution and pooling must leave at least one pixel; the other families have a fixed minimum."""
-    minimum = ARCHITECTURE_FAMILIES[architecture.get("family", "paper")]
-    if minimum is not None:
-        return minimum
-    side = 1
-    while True:
-        remaining = side
-        for _ in architecture["conv_filters"]:
-            remaining = (remaining - architecture["kernel_size"] + 1) // architecture["pool_size"]
-        if remaining >= 1:
-            return side
-        side += 1
-
-
-def check_image_side(architecture: dict, image_side: int, where: str = "training.architecture") -> None:
-    """Raise a ParameterError if ``architecture`` cannot classify ``image_side``-pixel images."""
-    smallest = smallest_image_side(architecture)
-    if image_side < smallest:
-        family = architecture.get("family", "paper")
-        raise ParameterError(
-            f"{where} (family '{family}') needs images of at least {smallest} x {smallest} pixels, but "
-            f"preprocessing.image_size is {image_side}: raise preprocessing.image_size "
-            f"({file_of('preprocessing')}) or choose another family or fewer conv blocks ({file_of('training')}); "
-            f"{OVERRIDE_NOTE}."
-        )
-
 
 class EarlyStopping(Group):
-    monitor: Literal[EARLY_STOPPING_SIGNALS]
+    monitor: Literal[tuple(VALIDATION_SIGNALS)]
     patience: Count
 
 
@@ -381,13 +324,13 @@ class Stress(Group):
     @classmethod
     def _known_and_graded(cls, severities: dict[str, list[float]]) -> dict[str, list[float]]:
         for shift, magnitudes in severities.items():
-            if shift not in SHIFTS:
-                raise ValueError(f"Unknown shift '{shift}' in {_key()}. Use any of {tuple(SHIFTS)}.")
-            distances = [abs(magnitude - IDENTITY[shift]) for magnitude in magnitudes]
+            if shift not in SHIFT_IDENTITY:
+                raise ValueError(f"Unknown shift '{shift}' in {_key()}. Use any of {tuple(SHIFT_IDENTITY)}.")
+            distances = [abs(magnitude - SHIFT_IDENTITY[shift]) for magnitude in magnitudes]
             if not magnitudes or distances[0] == 0 or any(b <= a for a, b in zip(distances, distances[1:])):
                 raise ValueError(
                     f"{_key()}.{shift} {magnitudes} must list magnitudes for severity 1, 2, ... "
-                    f"moving steadily away from the identity ({IDENTITY[shift]}, severity 0)."
+                    f"moving steadily away from the identity ({SHIFT_IDENTITY[shift]}, severity 0)."
                 )
         return severities
 
@@ -559,8 +502,7 @@ class RaySettings(Group):
 
 class Search(Group):
     space: SearchSpace
-    metric: Literal[tuple(METRIC_MODES)]
-    mode: Literal[tuple(dict.fromkeys(METRIC_MODES.values()))]
+    metric: Literal[tuple(VALIDATION_SIGNALS)]
     epochs: PositiveInt
     images_per_epoch: PositiveInt
     max_trials: PositiveInt | None
@@ -569,14 +511,10 @@ class Search(Group):
     storage_path: Name
     ray: RaySettings
 
-    @model_validator(mode="after")
-    def _mode_fits_metric(self) -> "Search":
-        if self.mode != METRIC_MODES[self.metric]:
-            raise ValueError(
-                f"{_key('mode')} '{self.mode}' does not fit {_key('metric')} '{self.metric}': "
-                f"set mode: {METRIC_MODES[self.metric]}."
-            )
-        return self
+    @property
+    def mode(self) -> str:
+        """``max`` or ``min``: the direction in which ``metric`` is better."""
+        return better_direction(self.metric)
 
 
 class Study(Group):
@@ -614,20 +552,11 @@ class Study(Group):
         return self
 
 
-def check_study_gan_profiles(study: dict, synthesis: dict) -> None:
-    """Raise a ParameterError if ``study.gan_profiles`` names a profile ``synthesis.profiles`` lacks."""
-    known = sorted(synthesis["profiles"])
-    unknown = [profile for profile in study.get("gan_profiles") or [] if profile not in known]
-    if unknown:
-        raise ParameterError(
-            f"study.gan_profiles names unknown GAN profiles {unknown}. Use some of {known} (synthesis.profiles). "
-            f"Set in {file_of('study')}; {OVERRIDE_NOTE}."
-        )
-
 
 # --- the groups -------------------------------------------------------------------------------
 
-# Each group: its schema and the file that sets it. ``balancing`` has one schema per method.
+# Each group: its schema and the file that sets it. ``balancing`` has one schema per method
+# (BALANCING_SCHEMAS), under each strategy's namespace.
 GROUPS: dict[str, tuple[type[Group] | None, str]] = {
     "raw_data": (RawData, "conf/base/parameters.yml"),
     "ingestion": (Ingestion, "conf/base/parameters_ingestion.yml"),
@@ -649,169 +578,3 @@ GROUPS: dict[str, tuple[type[Group] | None, str]] = {
     "search": (Search, "conf/base/parameters_search.yml"),
     "study": (Study, "conf/base/parameters_study.yml"),
 }
-
-
-def group_key(parameter: str) -> str | None:
-    """The key of the whole group a parameter name reads (``params:raw_data.classes`` -> ``raw_data``,
-    ``params:combined.balancing`` -> ``combined.balancing``), or None if no schema covers it."""
-    parts = parameter.removeprefix("params:").split(".")
-    if len(parts) == 2 and parts[1] in PER_STRATEGY_GROUPS and parts[0] in STRATEGY_TABLE:
-        return ".".join(parts)
-    return parts[0] if parts[0] in GROUPS and parts[0] not in PER_STRATEGY_GROUPS else None
-
-
-def shared_parameters(parameters: Iterable[str]) -> set[str]:
-    """The names among ``parameters`` (``params:...``) that every strategy shares: all but the groups
-    each strategy has its own copy of (``PER_STRATEGY_GROUPS``)."""
-    return {
-        name
-        for name in parameters
-        if name.startswith("params:") and name.removeprefix("params:").split(".")[0] not in PER_STRATEGY_GROUPS
-    }
-
-
-def schema_of(key: str) -> type[Group]:
-    """The schema at ``key``: a group (``training``, ``combined.balancing``) or a part of one
-    (``training.architecture``)."""
-    namespace, _, last = key.rpartition(".")
-    if last in PER_STRATEGY_GROUPS and namespace in STRATEGY_TABLE:
-        return BALANCING_SCHEMAS[STRATEGY_TABLE[namespace].balancing]
-    group, *path = key.split(".")
-    schema = GROUPS[group][0]
-    for part in path:
-        schema = _model_in(schema.model_fields[part].annotation)
-    return schema
-
-
-def file_of(key: str) -> str:
-    """The file in conf/base that sets the group at ``key``."""
-    namespace, _, last = key.rpartition(".")
-    return GROUPS[last if last in PER_STRATEGY_GROUPS and namespace in STRATEGY_TABLE else key.split(".")[0]][1]
-
-
-def check_parameters(key: str, parameters: Any) -> Group:
-    """The parameters at ``key`` (a group such as ``training`` or ``combined.balancing``, or a part of
-    one such as ``training.architecture``) as their schema; a ParameterError listing every key that
-    does not fit, what it must be and the file to fix."""
-    schema = schema_of(key)
-    try:
-        return schema.model_validate(parameters, context={"key": key})
-    except ValidationError as error:
-        problems = "\n".join(_describe_error(schema, key, detail) for detail in error.errors())
-        raise ParameterError(f"{problems}\nSet in {file_of(key)}; {OVERRIDE_NOTE}.") from None
-
-
-def _describe_error(schema: type[Group], key: str, detail: dict) -> str:
-    """One line for one pydantic error: the full key, what was given and what is allowed."""
-    location = [str(part) for part in detail["loc"]]
-    full_key = ".".join([key, *location])
-    given = detail.get("input")
-    kind = detail["type"]
-    if kind == "value_error":
-        return str(detail["ctx"]["error"]).replace(HERE, full_key)
-    if kind == "extra_forbidden":
-        parent_key, _, name = full_key.rpartition(".")
-        parent = _field_at(schema, detail["loc"][:-1], container=True)
-        allowed = sorted(parent.model_fields) if isinstance(parent, type) else []
-        return f"{full_key} is not a setting of {parent_key}: its settings are {allowed}. Remove {name} or fix its spelling."
-    field = _field_at(schema, detail["loc"])
-    requirement = _requirement(field) if isinstance(field, FieldInfo) else detail["msg"].lower()
-    if kind == "missing":
-        return f"{full_key} is missing: set it to {requirement}."
-    if kind == "literal_error":
-        return f"Unknown {full_key} {given!r}: use one of {_literal_values(field)}."
-    if kind == "too_short" and not given:
-        return f"{full_key} is empty: it must be {requirement}."
-    return f"{full_key} must be {requirement}, got {given!r}."
-
-
-def _field_at(schema: type[Group], location: tuple, container: bool = False) -> FieldInfo | type | None:
-    """The field of ``schema`` at ``location`` (list indices and mapping keys step into their item);
-    with ``container``, the model that holds the keys at ``location`` instead."""
-    field = None
-    for part in location:
-        model = schema if field is None else _model_in(field.annotation)
-        if model is not None and part in model.model_fields:
-            field = model.model_fields[part]
-    if container:
-        return schema if field is None else _model_in(field.annotation)
-    return field
-
-
-def _model_in(annotation: Any) -> type | None:
-    """The model inside an annotation (``Model``, ``Model | None``, ``dict[str, Model]``, ``list[Model]``)."""
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for argument in typing.get_args(annotation):
-        found = _model_in(argument)
-        if found is not None:
-            return found
-    return None
-
-
-def _literal_values(field: FieldInfo) -> tuple:
-    """The allowed values of a Literal field (or of the Literal items of a list field)."""
-    def values(annotation: Any) -> tuple:
-        if typing.get_origin(annotation) is Literal:
-            return typing.get_args(annotation)
-        return next((found for argument in typing.get_args(annotation) if (found := values(argument))), ())
-
-    return values(field.annotation)
-
-
-def _requirement(field: FieldInfo) -> str:
-    """What a field accepts, in words: its type, range and whether null is allowed."""
-    annotation, metadata = field.annotation, list(field.metadata)
-    arguments = typing.get_args(annotation)
-    nullable = typing.get_origin(annotation) in (typing.Union, types.UnionType) and type(None) in arguments
-    if nullable:
-        annotation = next(argument for argument in arguments if argument is not type(None))
-    if typing.get_origin(annotation) is Annotated:
-        annotation, *extra = typing.get_args(annotation)
-        metadata += [item for entry in extra for item in (entry.metadata if isinstance(entry, FieldInfo) else [entry])]
-    if field.description and field.description.startswith("null"):
-        return field.description
-    text = _describe_type(annotation, metadata, field.description)
-    return f"{text} or null" if nullable else text
-
-
-def _describe_type(annotation: Any, metadata: list, noun: str | None) -> str:
-    bound = {type(item): getattr(item, type(item).__name__.lower()) for item in metadata if isinstance(item, Ge | Gt | Le | Lt)}
-    length = {
-        kind: getattr(item, name)
-        for item in metadata
-        for kind, name in ((MinLen, "min_length"), (MaxLen, "max_length"))
-        if isinstance(item, kind)
-    }
-    if typing.get_origin(annotation) is Literal:
-        return f"one of {typing.get_args(annotation)}"
-    if annotation is bool:
-        return "true or false"
-    if annotation is int:
-        if bound.get(Gt) == 0:
-            return "a positive integer"
-        if Ge in bound:
-            return f"a whole number >= {bound[Ge]}"
-        return "an integer"
-    if annotation is float:
-        low = f"[{bound[Ge]}" if Ge in bound else f"({bound[Gt]}" if Gt in bound else None
-        high = f"{bound[Le]}]" if Le in bound else f"{bound[Lt]})" if Lt in bound else None
-        prefix = f"{noun} " if noun else ""
-        if low and high:
-            return f"{prefix}in {low}, {high}"
-        if bound.get(Gt) == 0:
-            return noun or "a positive number"
-        if low:
-            return f"{prefix or 'a number '}{'>=' if Ge in bound else '>'} {low[1:]}"
-        return noun or "a number"
-    if noun:
-        return noun
-    if annotation is str:
-        return "a non-empty string" if length.get(MinLen) else "a string"
-    if typing.get_origin(annotation) is list:
-        if length.get(MinLen) == length.get(MaxLen) is not None:
-            return f"a list of {length[MinLen]} numbers"
-        return "a non-empty list" if length.get(MinLen) else "a list"
-    if typing.get_origin(annotation) is dict or (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
-        return "a mapping" + (f" of {sorted(annotation.model_fields)}" if isinstance(annotation, type) else "")
-    return str(annotation)
