@@ -6,10 +6,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from pediatric_pneumonia.parameters import check_parameters
 from tests.inference.conftest import predictor_around
 from tests.pipelines.reporting.tiny_model import INTENSITY, mean_gray_model
 
-REPORTING = {"bootstrap_resamples": 50, "bootstrap_seed": 0, "confidence_level": 0.95, "patient_aggregation": "mean"}
+REPORTING = check_parameters(
+    "reporting", {"bootstrap_resamples": 50, "bootstrap_seed": 0, "confidence_level": 0.95, "patient_aggregation": "mean"}
+)
 # Normal images darker than pneumonia ones, with an overlap the base threshold 0.5 gets wrong:
 # every level from 60 up is pneumonia, so the best threshold is the probability of level 60.
 NORMAL_LEVELS = [10, 20, 30, 40, 50]

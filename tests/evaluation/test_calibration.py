@@ -12,7 +12,7 @@ from pediatric_pneumonia.evaluation.calibration import (
 )
 from pediatric_pneumonia.parameters import check_parameters
 
-CALIBRATION = {"method": "temperature", "bins": 10}
+CALIBRATION = check_parameters("calibration", {"method": "temperature", "bins": 10})
 
 
 def sigmoid(logits: np.ndarray) -> np.ndarray:
@@ -55,7 +55,7 @@ def test_temperature_keeps_the_half_way_point_and_the_order():
 
 def test_method_none_leaves_probabilities_as_they_are():
     labels, probabilities = miscalibrated(sharpening=3.0, count=500)
-    calibration = calibration_from_validation(labels, probabilities, {"method": "none", "bins": 10})
+    calibration = calibration_from_validation(labels, probabilities, check_parameters("calibration", {"method": "none", "bins": 10}))
     assert calibration["temperature"] == 1.0
     assert calibration["validation_nll_after"] == calibration["validation_nll_before"]
     assert apply_calibration(probabilities, calibration) is probabilities

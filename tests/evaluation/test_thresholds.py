@@ -38,7 +38,7 @@ def test_sensitivity_target_is_not_fooled_by_floating_point():
 
 
 def test_chosen_threshold_states_method_and_validation_operating_point():
-    chosen = choose_threshold(LABELS, SCORES, {"method": "sensitivity_target", "sensitivity_target": 0.8})
+    chosen = choose_threshold(LABELS, SCORES, check_parameters("threshold", {"method": "sensitivity_target", "sensitivity_target": 0.8}))
     assert chosen == {
         "method": "sensitivity_target",
         "threshold": 0.6,
@@ -46,9 +46,9 @@ def test_chosen_threshold_states_method_and_validation_operating_point():
         "validation_specificity": 0.8,  # 0.65 is the one negative at or above 0.6
         "sensitivity_target": 0.8,
     }
-    fixed = choose_threshold(LABELS, SCORES, {"method": "fixed", "value": 0.5})
+    fixed = choose_threshold(LABELS, SCORES, check_parameters("threshold", {"method": "fixed", "value": 0.5}))
     assert fixed == {"method": "fixed", "threshold": 0.5, "validation_sensitivity": 0.8, "validation_specificity": 0.8}
-    youden = choose_threshold(LABELS, SCORES, {"method": "youden"})
+    youden = choose_threshold(LABELS, SCORES, check_parameters("threshold", {"method": "youden"}))
     assert youden["validation_sensitivity"] - (1 - youden["validation_specificity"]) == pytest.approx(0.6)
 
 
@@ -62,7 +62,7 @@ def test_chosen_threshold_states_method_and_validation_operating_point():
 )
 def test_one_class_validation_raises_for_every_method(threshold):
     with pytest.raises(ValueError, match=r"choose a decision threshold.*only label\(s\) \[0\]"):
-        choose_threshold(np.zeros(6, dtype=np.uint8), np.linspace(0.1, 0.6, 6), threshold)
+        choose_threshold(np.zeros(6, dtype=np.uint8), np.linspace(0.1, 0.6, 6), check_parameters("threshold", threshold))
 
 
 @pytest.mark.parametrize(

@@ -21,16 +21,17 @@ from pediatric_pneumonia.inference.recalibration import (
     recalibrated_predictor,
     save_new_package,
 )
+from pediatric_pneumonia.parameters import check_parameters
 from tests.conftest import CLASSES
 from tests.evaluation.site_data import PNEUMONIA_LEVELS, REPORTING, gray_predictor, make_site
 from tests.inference.conftest import make_predictor, smooth_images, with_shift_reference
 from tests.pipelines.reporting.tiny_model import expected_probability
 
 SETTINGS = {
-    "calibration": {"method": "none", "bins": 10},
-    "threshold": {"method": "youden", "value": 0.5, "sensitivity_target": 0.95},
+    "calibration": check_parameters("calibration", {"method": "none", "bins": 10}),
+    "threshold": check_parameters("threshold", {"method": "youden", "value": 0.5, "sensitivity_target": 0.95}),
     "reporting": REPORTING,
-    "site": {"min_images": 5},
+    "site": check_parameters("site", {"min_images": 5}),
 }
 BASE = {"model_uri": "base", "path": "base"}
 
@@ -66,7 +67,7 @@ def test_recalibration_finds_the_sites_best_threshold_and_leaves_the_base_packag
 def test_the_temperature_is_refitted_with_the_trainings_function(tmp_path):
     base = gray_predictor(temperature=1.0)
     site = make_site(tmp_path / "site", normal=[10, 20, 80, 120], pneumonia=[60, 140, 180, 230])
-    settings = {**SETTINGS, "calibration": {"method": "temperature", "bins": 10}}
+    settings = {**SETTINGS, "calibration": check_parameters("calibration", {"method": "temperature", "bins": 10})}
 
     recalibrated = recalibrated_predictor(base, scored(base, site), settings, BASE)
 
@@ -93,7 +94,7 @@ def test_a_small_site_warns_with_the_interval_it_implies(tmp_path, caplog):
     base = gray_predictor()
 
     with caplog.at_level(logging.WARNING):
-        recalibrated_predictor(base, scored(base, make_site(tmp_path / "site")), {**SETTINGS, "site": {"min_images": 50}}, BASE)
+        recalibrated_predictor(base, scored(base, make_site(tmp_path / "site")), {**SETTINGS, "site": check_parameters("site", {"min_images": 50})}, BASE)
 
     assert "Only 11 site images (fewer than site.min_images = 50)" in caplog.text and "specificity 1.000 (1.000-1.000)" in caplog.text
 

@@ -100,7 +100,7 @@ def site_parameters(project_path: Path, env: str | None, groups: Sequence[str], 
     for group in groups:
         values = {**parameters.get(group, {}), **(overrides or {}).get(group, {})}
         try:
-            checked[group] = check_parameters(group, values).model_dump()
+            checked[group] = check_parameters(group, values)
         except ParameterError as error:
             raise InputOrModelError(str(error)) from error
     return checked
@@ -151,7 +151,7 @@ def evaluate_command(
         from ..evaluation.site import SUMMARY_FILE, site_report, write_site_report
 
         scored = scored_site(predictor, data)
-        evaluation = site_report(predictor, scored, settings["reporting"], settings["calibration"]["bins"])
+        evaluation = site_report(predictor, scored, settings["reporting"], settings["calibration"].bins)
         written = write_site_report(evaluation, output)
         click.echo(f"Wrote {', '.join(path.name for path in written)} to '{output}'.", err=True)
         if log_to_mlflow:

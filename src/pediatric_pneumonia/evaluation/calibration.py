@@ -12,6 +12,7 @@ import numpy as np
 from scipy.optimize import minimize_scalar
 from scipy.special import expit
 
+from ..parameters import Calibration
 from .metrics import require_both_classes
 
 logger = logging.getLogger(__name__)
@@ -108,7 +109,7 @@ def fit_temperature(labels: np.ndarray, probabilities: np.ndarray) -> float:
     return float(np.exp(result.x))
 
 
-def calibration_from_validation(labels: np.ndarray, probabilities: np.ndarray, calibration: dict) -> dict:
+def calibration_from_validation(labels: np.ndarray, probabilities: np.ndarray, calibration: Calibration) -> dict:
     """Fit ``calibration.method`` on validation and describe it: method, temperature, bins, the
     validation NLL / ECE / Brier before and after, and both reliability curves.
 
@@ -116,7 +117,7 @@ def calibration_from_validation(labels: np.ndarray, probabilities: np.ndarray, c
         ValueError: if the parameters are unusable or validation holds one class only.
     """
     require_both_classes(labels, "fit the probability calibration")
-    method, bins = calibration["method"], calibration["bins"]
+    method, bins = calibration.method, calibration.bins
     temperature = fit_temperature(labels, probabilities) if method == "temperature" else 1.0
     calibrated = apply_calibration(probabilities, {"temperature": temperature})
     before = calibration_scores(labels, probabilities, bins)

@@ -5,7 +5,7 @@ import pandas as pd
 
 from ..choices import better_direction
 from ..naming import SUBTYPES
-from ..parameters import Architecture, Training
+from ..parameters import Architecture, Reporting, Training
 from .report import PAPER_THRESHOLD
 
 # Headline test metrics in the order the card lists them.
@@ -175,8 +175,8 @@ def validation_section(calibration: dict, decision_threshold: dict) -> list[str]
     ]
 
 
-def test_section(test_metrics: dict, reporting: dict) -> list[str]:
-    level = f"{reporting['confidence_level']:.0%}"
+def test_section(test_metrics: dict, reporting: Reporting) -> list[str]:
+    level = f"{reporting.confidence_level:.0%}"
 
     def interval(name: str) -> str:
         low, high = test_metrics.get(f"{name}_ci_low"), test_metrics.get(f"{name}_ci_high")
@@ -204,7 +204,7 @@ def test_section(test_metrics: dict, reporting: dict) -> list[str]:
         "",
         f"{_number(test_metrics['n_images'])} test images ({counts}) from {_number(test_metrics['n_patients'])} "
         f"patients, at the validation threshold {_number(test_metrics['threshold'])}. The {level} intervals come "
-        f"from {_number(reporting['bootstrap_resamples'])} bootstrap resamples of patients (stratified by class).",
+        f"from {_number(reporting.bootstrap_resamples)} bootstrap resamples of patients (stratified by class).",
         "",
         *_table(
             [
@@ -212,7 +212,7 @@ def test_section(test_metrics: dict, reporting: dict) -> list[str]:
                 "value",
                 f"{level} interval",
                 f"at threshold {PAPER_THRESHOLD}",
-                f"per patient ({reporting['patient_aggregation']})",
+                f"per patient ({reporting.patient_aggregation})",
                 "without duplicates",
             ],
             rows,

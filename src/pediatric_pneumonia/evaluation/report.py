@@ -8,6 +8,7 @@ import pandas as pd
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 from ..naming import SUBTYPES, subtype_from_path
+from ..parameters import Reporting
 from .bootstrap import group_bootstrap_intervals
 from .calibration import calibration_scores
 from .metrics import core_metrics, headline_metrics, threshold_metrics
@@ -49,7 +50,7 @@ NEEDS_POSITIVES = ("sensitivity", "recall", "f1", "precision")
 NEEDS_NEGATIVES = ("specificity",)
 
 
-def prediction_report(predictions: pd.DataFrame, threshold: float, classes: list[str], reporting: dict, bins: int) -> dict:
+def prediction_report(predictions: pd.DataFrame, threshold: float, classes: list[str], reporting: Reporting, bins: int) -> dict:
     """The report of scored, labelled images at ``threshold`` and at 0.5: metrics (``_at_0.5``
     suffix for the second), ROC-AUC and PR-AUC, counts, NLL / ECE / Brier before and after the
     calibration (``test_ece_after``, ...), patient-bootstrap intervals, per-patient and per-subtype
@@ -87,11 +88,11 @@ def prediction_report(predictions: pd.DataFrame, threshold: float, classes: list
         **interval_figures(
             predictions,
             threshold,
-            resamples=reporting["bootstrap_resamples"],
-            seed=reporting["bootstrap_seed"],
-            confidence=reporting["confidence_level"],
+            resamples=reporting.bootstrap_resamples,
+            seed=reporting.bootstrap_seed,
+            confidence=reporting.confidence_level,
         ),
-        **patient_figures(predictions, threshold, reporting["patient_aggregation"]),
+        **patient_figures(predictions, threshold, reporting.patient_aggregation),
         **subtype_figures(predictions, threshold),
     }
 

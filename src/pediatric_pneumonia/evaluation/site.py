@@ -16,6 +16,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from ..data_layout import LabelledFiles
+from ..parameters import Reporting
 from .plots import plot_confusion_matrices, plot_roc_curve, reliability_figure, set_reliability
 from .report import prediction_report
 from .shift import read_stored_images
@@ -82,7 +83,7 @@ def score_site(predictor, labelled: LabelledFiles) -> ScoredSite:
     return ScoredSite(predictions, stored.images, stored.unreadable, list(labelled.problems))
 
 
-def site_report(predictor, scored: ScoredSite, reporting: dict, bins: int) -> SiteEvaluation:
+def site_report(predictor, scored: ScoredSite, reporting: Reporting, bins: int) -> SiteEvaluation:
     """The report of a scored site at the predictor's threshold and at 0.5 (``prediction_report``),
     with what it rests on: the model, the patients' source, the rows left out and the unreadable files."""
     predictions = scored.predictions

@@ -8,6 +8,7 @@ import math
 import numpy as np
 from sklearn.metrics import roc_curve
 
+from ..parameters import Threshold
 from .metrics import operating_point, require_both_classes
 
 
@@ -30,7 +31,7 @@ def sensitivity_target_threshold(labels: np.ndarray, probabilities: np.ndarray, 
     return float(positive_scores[max(needed, 1) - 1])
 
 
-def choose_threshold(labels: np.ndarray, probabilities: np.ndarray, threshold: dict) -> dict:
+def choose_threshold(labels: np.ndarray, probabilities: np.ndarray, threshold: Threshold) -> dict:
     """The threshold ``threshold.method`` picks on these (validation) probabilities, with the
     validation sensitivity and specificity it gives.
 
@@ -41,15 +42,15 @@ def choose_threshold(labels: np.ndarray, probabilities: np.ndarray, threshold: d
         ValueError: if the parameters are unusable or the labels hold one class only.
     """
     require_both_classes(labels, "choose a decision threshold")
-    method = threshold["method"]
+    method = threshold.method
     extra = {}
     if method == "youden":
         chosen = youden_threshold(labels, probabilities)[0]
     elif method == "fixed":
-        chosen = float(threshold["value"])
+        chosen = float(threshold.value)
     else:
-        chosen = sensitivity_target_threshold(labels, probabilities, threshold["sensitivity_target"])
-        extra = {"sensitivity_target": float(threshold["sensitivity_target"])}
+        chosen = sensitivity_target_threshold(labels, probabilities, threshold.sensitivity_target)
+        extra = {"sensitivity_target": float(threshold.sensitivity_target)}
     sensitivity, specificity = operating_point(labels, np.asarray(probabilities), chosen)
     return {
         "method": method,

@@ -16,6 +16,7 @@ from ..evaluation.calibration import apply_calibration, calibration_from_validat
 from ..evaluation.report import interval_figures
 from ..evaluation.site import ScoredSite
 from ..evaluation.thresholds import choose_threshold
+from ..parameters import Calibration, Group, Threshold
 from .package import CONFIG_FILE, MODEL_FILE
 from .predictor import Predictor
 
@@ -49,7 +50,9 @@ def adapted_batchnorm(classifier: keras.Model, model_inputs: np.ndarray, batch_s
     return adapted, len(layers)
 
 
-def refit_operating_point(targets: np.ndarray, raw_probabilities: np.ndarray, calibration: dict, threshold: dict) -> tuple[dict, dict]:
+def refit_operating_point(
+    targets: np.ndarray, raw_probabilities: np.ndarray, calibration: Calibration, threshold: Threshold
+) -> tuple[dict, dict]:
     """The calibration (``calibration.method``) and decision threshold (``threshold.method``) fitted
     on a site's labels, as training fits them on validation."""
     fitted = calibration_from_validation(targets, raw_probabilities, calibration)
@@ -70,7 +73,7 @@ def require_two_classes(targets: np.ndarray, classes: list[str]) -> None:
 def recalibrated_predictor(
     predictor: Predictor,
     scored: ScoredSite,
-    settings: dict,
+    settings: dict[str, Group],
     base: dict,
     site_name: str | None = None,
     adapt_batchnorm: bool = False,
@@ -97,9 +100,9 @@ def recalibrated_predictor(
     intervals = interval_figures(
         predictions.assign(probability=probability),
         decision["threshold"],
-        resamples=reporting["bootstrap_resamples"],
-        seed=reporting["bootstrap_seed"],
-        confidence=reporting["confidence_level"],
+        resamples=reporting.bootstrap_resamples,
+        seed=reporting.bootstrap_seed,
+        confidence=reporting.confidence_level,
     )
     counts = {name: int((targets == index).sum()) for index, name in enumerate(predictor.classes)}
     provenance = {
@@ -116,8 +119,8 @@ def recalibrated_predictor(
             "n_unreadable": len(scored.unreadable),
         },
         "methods": {
-            "calibration": settings["calibration"]["method"],
-            "threshold": settings["threshold"]["method"],
+            "calibration": settings["calibration"].method,
+            "threshold": settings["threshold"].method,
             "adapt_batchnorm": adapt_batchnorm,
             "batchnorm_layers_adapted": adapted_layers,
         },
@@ -125,12 +128,12 @@ def recalibrated_predictor(
             "threshold": decision["threshold"],
             "sensitivity": decision["validation_sensitivity"],
             "specificity": decision["validation_specificity"],
-            "confidence_level": reporting["confidence_level"],
+            "confidence_level": reporting.confidence_level,
             # In-sample: fitted and measured on the same images, so optimistic (README).
             **{key: value for key, value in intervals.items() if key.split("_ci_")[0] in ("sensitivity", "specificity")},
         },
     }
-    minimum = settings["site"]["min_images"]
+    minimum = settings["site"].min_images
     if len(targets) < minimum:
         point = provenance["operating_point"]
         logger.warning(
@@ -138,7 +141,7 @@ def recalibrated_predictor(
             "%.3f (%.3f-%.3f), specificity %.3f (%.3f-%.3f) at threshold %.3f (%.0f%% patient-bootstrap intervals).",
             len(targets), minimum, point["sensitivity"], point["sensitivity_ci_low"], point["sensitivity_ci_high"],
             point["specificity"], point["specificity_ci_low"], point["specificity_ci_high"], point["threshold"],
-            100 * reporting["confidence_level"],
+            100 * reporting.confidence_level,
         )
     # The base's validation figures describe the base model on its validation set, not this one:
     # kept under provenance, so the registry never ranks a site's version by them.

@@ -1,6 +1,7 @@
 import pytest
 
 from pediatric_pneumonia.evaluation.model_card import LIMITATIONS
+from pediatric_pneumonia.parameters import check_parameters
 from pediatric_pneumonia.pipelines.model_card.nodes import write_model_card
 from tests.conftest import training_parameters
 
@@ -17,7 +18,7 @@ def card_of(inputs: dict, **changes) -> str:
         values["image_split"],
         training_parameters(**values["params:training"]),
         values["params:preprocessing"],
-        values["params:reporting"],
+        check_parameters("reporting", values["params:reporting"]),
         values["params:ingestion"],
         values["params:raw_data.classes"],
         values["searched_architecture"],

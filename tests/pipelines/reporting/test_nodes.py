@@ -64,7 +64,7 @@ def predictions() -> pd.DataFrame:
 
 def metrics_of(threshold: float = 0.25, duplicates: pd.DataFrame = NO_DUPLICATES, **reporting) -> dict:
     return compute_test_metrics(
-        predictions(), threshold_at(threshold), CALIBRATION, duplicates, CLASSES, {**REPORTING, **reporting}
+        predictions(), threshold_at(threshold), CALIBRATION, duplicates, CLASSES, check_parameters("reporting", {**REPORTING, **reporting})
     )
 
 
@@ -202,7 +202,7 @@ def test_sensitivity_by_pneumonia_subtype():
 def test_a_subtype_without_images_gets_a_count_and_no_made_up_sensitivity():
     frame = predictions()
     frame["path"] = frame["path"].str.replace("virus", "bacteria")
-    metrics = compute_test_metrics(frame, threshold_at(0.5), CALIBRATION, NO_DUPLICATES, CLASSES, REPORTING)
+    metrics = compute_test_metrics(frame, threshold_at(0.5), CALIBRATION, NO_DUPLICATES, CLASSES, check_parameters("reporting", REPORTING))
     assert metrics["n_images_virus"] == 0 and "sensitivity_virus" not in metrics
 
 

@@ -4,6 +4,7 @@ from kedro.io import DataCatalog, MemoryDataset
 from kedro.runner import SequentialRunner
 from matplotlib.figure import Figure
 
+from pediatric_pneumonia.parameters import check_parameters
 from pediatric_pneumonia.pipelines.reporting import create_pipeline
 from tests.inference.conftest import predictor_around
 
@@ -66,12 +67,10 @@ def test_reporting_pipeline_runs_on_a_tiny_catalog():
         },
         "training_history": {"loss": [0.7], "val_loss": [0.8], "accuracy": [0.6], "val_accuracy": [0.5]},
         "params:raw_data.classes": ["NORMAL", "PNEUMONIA"],
-        "params:reporting": {
-            "bootstrap_resamples": 50,
-            "bootstrap_seed": 0,
-            "confidence_level": 0.95,
-            "patient_aggregation": "max",
-        },
+        "params:reporting": check_parameters(
+            "reporting",
+            {"bootstrap_resamples": 50, "bootstrap_seed": 0, "confidence_level": 0.95, "patient_aggregation": "max"},
+        ),
     }
     pipeline = create_pipeline()
     assert set(inputs) == pipeline.inputs()

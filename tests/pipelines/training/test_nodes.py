@@ -162,7 +162,7 @@ def scored(validation_set: dict) -> pd.DataFrame:
 
 
 def threshold_of(calibration: dict, threshold: dict, validation_set: dict = SEPARABLE) -> dict:
-    return select_decision_threshold(scored(validation_set), calibration, threshold)
+    return select_decision_threshold(scored(validation_set), calibration, check_parameters("threshold", threshold))
 
 
 def test_validation_is_scored_once_with_its_paths_and_raw_probabilities():
@@ -202,7 +202,7 @@ def test_sensitivity_target_node_keeps_the_target_on_validation():
 def test_one_class_validation_stops_calibration_and_threshold():
     only_pneumonia = brightness_set([], [150, 180, 230])
     with pytest.raises(ValueError, match="both classes"):
-        fit_calibration(scored(only_pneumonia), {"method": "temperature", "bins": 5})
+        fit_calibration(scored(only_pneumonia), check_parameters("calibration", {"method": "temperature", "bins": 5}))
     with pytest.raises(ValueError, match="both classes"):
         threshold_of(UNCHANGED, {"method": "fixed", "value": 0.5}, only_pneumonia)
 
@@ -210,7 +210,7 @@ def test_one_class_validation_stops_calibration_and_threshold():
 def test_calibration_node_softens_an_overconfident_model():
     # Confident and half wrong: the likelihood is best with probabilities pulled towards 0.5.
     confidently_wrong = brightness_set([30, 225, 40], [225, 30, 220])
-    calibration = fit_calibration(scored(confidently_wrong), {"method": "temperature", "bins": 5})
+    calibration = fit_calibration(scored(confidently_wrong), check_parameters("calibration", {"method": "temperature", "bins": 5}))
     assert calibration["method"] == "temperature"
     assert calibration["temperature"] > 3
     assert calibration["validation_nll_after"] < calibration["validation_nll_before"]

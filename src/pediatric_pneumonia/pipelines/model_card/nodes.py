@@ -12,7 +12,7 @@ from ...evaluation.model_card import (
     validation_section,
 )
 from ...models.classifier import choose_architecture
-from ...parameters import Training
+from ...parameters import Reporting, Training
 
 
 def write_model_card(
@@ -24,7 +24,7 @@ def write_model_card(
     image_split: pd.DataFrame,
     training: Training,
     preprocessing: dict,
-    reporting: dict,
+    reporting: Reporting,
     ingestion: dict,
     classes: list[str],
     searched_architecture: dict | None,

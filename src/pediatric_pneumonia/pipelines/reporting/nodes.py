@@ -8,6 +8,7 @@ import pandas as pd
 from ...evaluation.duplicates import find_duplicates, pixel_hashes
 from ...evaluation.report import calibration_figures, duplicate_figures, prediction_report
 from ...inference import Predictor
+from ...parameters import Reporting
 
 
 def _rows_of(image_split: pd.DataFrame, paths: np.ndarray, columns: list[str]) -> pd.DataFrame:
@@ -56,7 +57,7 @@ def compute_test_metrics(
     calibration: dict,
     test_duplicates: pd.DataFrame,
     classes: list[str],
-    reporting: dict,
+    reporting: Reporting,
 ) -> dict:
     """The test report, computed once from the (calibrated) test predictions.
 

@@ -16,7 +16,7 @@ from ...models.classifier import choose_architecture, predict_probabilities
 from ...models.classifier_training import early_stopping, fit_classifier
 from ...models.ensemble import build_ensemble, ensemble_members
 from ...models.features import embed, feature_extractor
-from ...parameters import Training
+from ...parameters import Calibration, Threshold, Training
 
 logger = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ def score_validation_set(classifier: keras.Model, validation_set: dict, preproce
     )
 
 
-def fit_calibration(validation_predictions: pd.DataFrame, calibration_params: dict) -> dict:
+def fit_calibration(validation_predictions: pd.DataFrame, calibration_params: Calibration) -> dict:
     """Fit the probability calibration (``calibration.method``) on the validation set only.
 
     Returns the calibration ``apply_calibration`` reads (method, temperature) with the validation
@@ -82,7 +82,7 @@ def fit_calibration(validation_predictions: pd.DataFrame, calibration_params: di
     )
 
 
-def select_decision_threshold(validation_predictions: pd.DataFrame, calibration: dict, threshold: dict) -> dict:
+def select_decision_threshold(validation_predictions: pd.DataFrame, calibration: dict, threshold: Threshold) -> dict:
     """Choose the decision threshold on the calibrated validation probabilities (never on test).
 
     ``youden`` maximises Youden's J = sensitivity + specificity - 1; ``fixed`` uses
