@@ -11,6 +11,7 @@ from pediatric_pneumonia.inference import Predictor
 from pediatric_pneumonia.inference.predictor import PACKAGE_FORMAT_VERSION
 from pediatric_pneumonia.models.classifier import build_classifier
 from pediatric_pneumonia.models.ensemble import build_ensemble
+from pediatric_pneumonia.parameters import check_parameters
 from pediatric_pneumonia.pipelines.training.nodes import package_predictor, sample_shift_reference
 from tests.conftest import PAPER_ARCHITECTURE
 
@@ -114,15 +115,17 @@ def with_shift_reference(predictor: Predictor, validation_images: np.ndarray, sh
     """``predictor`` repackaged by the training nodes with a shift reference taken from
     ``validation_images`` (their labels do not matter to it)."""
     validation_set = {"images": validation_images, "labels": np.zeros(len(validation_images), np.uint8)}
+    inference = check_parameters("inference", {"batch_size": predictor.batch_size, "tta": predictor.tta or {}})
+    shift = check_parameters("shift", shift)
     validation_predictions = pd.DataFrame({"raw_probability": predictor.raw_probabilities(validation_images)})
     reference = sample_shift_reference(
         predictor.classifier, validation_set, validation_predictions, predictor.config["calibration"],
-        predictor.preprocessing, {"batch_size": predictor.batch_size}, shift,
+        predictor.preprocessing, inference, shift,
     )
     decision = {**predictor.config["decision"], "validation_roc_auc": 0.5}
     return package_predictor(
         predictor.classifier, predictor.config["calibration"], decision, predictor.preprocessing,
-        {"batch_size": predictor.batch_size, "tta": predictor.tta}, predictor.classes, reference, shift,
+        inference, predictor.classes, reference, shift,
     )
 
 

@@ -28,6 +28,7 @@ from ..evaluation.shift import OutOfDistributionScorer, shift_report
 from ..explain import grad_cam
 from ..imaging.decode import DEFAULT_MAX_PIXELS, ImageDecodeError, to_grayscale_uint8
 from ..imaging.preprocess import as_model_input, fit_to_square, stored_image
+from ..imaging.tta import tta_transforms
 from ..models.classifier import predict_probabilities
 from ..models.ensemble import is_ensemble
 from ..models.features import feature_extractor
@@ -237,7 +238,7 @@ class Predictor:
         out-of-distribution score costs no second pass. With test-time augmentation or a seed
         ensemble, the probabilities are ``probabilities`` and the features a second pass of the
         image itself (of the first member), as the shift reference was taken."""
-        if self.tta or is_ensemble(self.classifier):
+        if tta_transforms(self.tta) or is_ensemble(self.classifier):
             probabilities = self.probabilities(stored_images)
             with self._lock:
                 if self._features is None:

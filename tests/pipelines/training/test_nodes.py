@@ -158,7 +158,7 @@ SOFTENED = {"method": "temperature", "temperature": 3.0}
 
 
 def scored(validation_set: dict) -> pd.DataFrame:
-    return score_validation_set(mean_gray_model(), validation_set, PREPROCESSING, {"batch_size": 8})
+    return score_validation_set(mean_gray_model(), validation_set, PREPROCESSING, INFERENCE)
 
 
 def threshold_of(calibration: dict, threshold: dict, validation_set: dict = SEPARABLE) -> dict:
@@ -266,7 +266,7 @@ def test_validation_is_scored_with_the_test_time_augmentation_the_package_scores
     tta = {"transforms": ["shift_down", "zoom_out"], "shift_fraction": 0.1, "zoom": 0.2}
     validation_set = brightness_set([40, 100], [150, 180])
     validation_set["images"] = np.random.default_rng(0).integers(0, 256, (4, 4, 4), dtype=np.uint8)
-    inference = {"batch_size": 8, "tta": tta}
+    inference = check_parameters("inference", {"batch_size": 8, "tta": tta})
     frame = score_validation_set(mean_gray_model(), validation_set, PREPROCESSING, inference)
 
     predictor = package_predictor(
@@ -279,29 +279,32 @@ def test_validation_is_scored_with_the_test_time_augmentation_the_package_scores
     assert not np.allclose(frame["raw_probability"], scored(validation_set)["raw_probability"], atol=1e-4)
 
 
-SHIFT = {"reference_size": 6, "seed": 1, "permutations": 99, "alpha": 0.05, "max_images": 100, "neighbours": 5, "warning_percentile": 99.0}
+SHIFT_VALUES = {"reference_size": 10, "seed": 1, "permutations": 99, "alpha": 0.05, "max_images": 100, "neighbours": 5, "warning_percentile": 99.0}
+SHIFT = check_parameters("shift", SHIFT_VALUES)
+INFERENCE = check_parameters("inference", {"batch_size": 8})
 
 
 def test_the_shift_reference_is_a_seeded_validation_sample_with_its_calibrated_probabilities():
     classifier = build_classifier((16, 16, 1), TRAINING["architecture"])
     validation_set = separable_set(10, seed=4)
-    predictions = score_validation_set(classifier, validation_set, PREPROCESSING, {"batch_size": 8})
+    predictions = score_validation_set(classifier, validation_set, PREPROCESSING, INFERENCE)
     calibration = {"method": "temperature", "temperature": 2.0}
 
-    reference = sample_shift_reference(classifier, validation_set, predictions, calibration, PREPROCESSING, {"batch_size": 8}, SHIFT)
-    again = sample_shift_reference(classifier, validation_set, predictions, calibration, PREPROCESSING, {"batch_size": 8}, SHIFT)
+    reference = sample_shift_reference(classifier, validation_set, predictions, calibration, PREPROCESSING, INFERENCE, SHIFT)
+    again = sample_shift_reference(classifier, validation_set, predictions, calibration, PREPROCESSING, INFERENCE, SHIFT)
     decision, packaged = {"method": "fixed", "threshold": 0.5, "validation_roc_auc": 0.9}, {**PREPROCESSING, "image_size": 16}
     predictor = package_predictor(
-        classifier, calibration, decision, packaged, {"batch_size": 8}, ["NORMAL", "PNEUMONIA"], reference, SHIFT
+        classifier, calibration, decision, packaged, INFERENCE, ["NORMAL", "PNEUMONIA"], reference, SHIFT
     )
 
-    assert reference["features"].shape == (6, 8) and str(reference["feature_layer"]) == "conv_2"
+    assert reference["features"].shape == (10, 8) and str(reference["feature_layer"]) == "conv_2"
     np.testing.assert_array_equal(reference["features"], again["features"])
     calibrated = apply_calibration(predictions["raw_probability"].to_numpy(), calibration)
     assert all(np.isclose(calibrated, value).any() for value in reference["probabilities"])
     recorded = predictor.config["shift_reference"]
-    assert recorded["count"] == 6 and recorded["settings"]["neighbours"] == 5 and "reference_size" not in recorded["settings"]
+    assert recorded["count"] == 10 and recorded["settings"]["neighbours"] == 5 and "reference_size" not in recorded["settings"]
     capped = package_predictor(
-        classifier, calibration, decision, packaged, {"batch_size": 8}, ["NORMAL", "PNEUMONIA"], reference, {**SHIFT, "neighbours": 50}
+        classifier, calibration, decision, packaged, INFERENCE, ["NORMAL", "PNEUMONIA"], reference,
+        check_parameters("shift", {**SHIFT_VALUES, "reference_size": 60, "neighbours": 50}),
     )
-    assert capped.config["shift_reference"]["settings"]["neighbours"] == 5  # below the reference's 6 images
+    assert capped.config["shift_reference"]["settings"]["neighbours"] == 9  # below the reference's 10 images

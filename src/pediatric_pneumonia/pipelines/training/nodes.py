@@ -16,7 +16,7 @@ from ...models.classifier import choose_architecture, predict_probabilities
 from ...models.classifier_training import early_stopping, fit_classifier
 from ...models.ensemble import build_ensemble, ensemble_members
 from ...models.features import embed, feature_extractor
-from ...parameters import Calibration, Threshold, Training
+from ...parameters import Calibration, Inference, Shift, Threshold, Training
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ def train_classifier(
     return build_ensemble(members), history
 
 
-def score_validation_set(classifier: keras.Model, validation_set: dict, preprocessing: dict, inference: dict) -> pd.DataFrame:
+def score_validation_set(classifier: keras.Model, validation_set: dict, preprocessing: dict, inference: Inference) -> pd.DataFrame:
     """One row per validation image: path, target and the model's uncalibrated ``raw_probability``,
     scored once (by the function ``Predictor`` scores with, test-time augmentation included) for the
     calibration and the threshold."""
@@ -65,7 +65,7 @@ def score_validation_set(classifier: keras.Model, validation_set: dict, preproce
             "path": validation_set["paths"],
             "target": validation_set["labels"].astype(int),
             "raw_probability": predict_probabilities(
-                classifier, validation_set["images"], preprocessing["intensity"], inference["batch_size"], inference.get("tta")
+                classifier, validation_set["images"], preprocessing["intensity"], inference.batch_size, inference.tta.plain()
             ),
         }
     )
@@ -112,17 +112,17 @@ def sample_shift_reference(
     validation_predictions: pd.DataFrame,
     calibration: dict,
     preprocessing: dict,
-    inference: dict,
-    shift: dict,
+    inference: Inference,
+    shift: Shift,
 ) -> dict[str, np.ndarray]:
     """The shift reference the package carries: for a seeded sample of up to
     ``shift.reference_size`` validation images, the model's pooled last feature map
     (``features``, float32) and the calibrated probability (``probabilities``), with the name of the
     layer the features come from (``feature_layer``)."""
     images = validation_set["images"]
-    chosen = np.sort(np.random.default_rng(shift["seed"]).choice(len(images), min(shift["reference_size"], len(images)), replace=False))
+    chosen = np.sort(np.random.default_rng(shift.seed).choice(len(images), min(shift.reference_size, len(images)), replace=False))
     layer = feature_map_layer_name(ensemble_members(classifier)[0])
-    features = embed(feature_extractor(classifier, layer), images[chosen], preprocessing["intensity"], inference["batch_size"])
+    features = embed(feature_extractor(classifier, layer), images[chosen], preprocessing["intensity"], inference.batch_size)
     raw = validation_predictions["raw_probability"].to_numpy()[chosen]
     return {
         "features": features.astype(np.float32),
@@ -136,17 +136,17 @@ def package_predictor(
     calibration: dict,
     decision_threshold: dict,
     preprocessing: dict,
-    inference: dict,
+    inference: Inference,
     classes: list[str],
     shift_reference: dict[str, np.ndarray],
-    shift: dict,
+    shift: Shift,
 ) -> Predictor:
     """Bundle the classifier with what using it needs: the preprocessing it was trained with, the
     calibration and the decision threshold (both fitted on validation), the class names, the
     batch size and the test-time augmentation it scores with, and the shift reference with the shift
     check's settings (``k`` capped below the reference's size). Every later node scores with this object."""
     count = len(shift_reference["features"])
-    settings = {key: value for key, value in shift.items() if key != "reference_size"}
+    settings = shift.model_dump(mode="json", exclude={"reference_size"})
     return Predictor(
         classifier,
         {
@@ -155,14 +155,14 @@ def package_predictor(
             "preprocessing": preprocessing,
             "calibration": {"method": calibration["method"], "temperature": calibration["temperature"]},
             "decision": decision_threshold,
-            "inference": {"batch_size": inference["batch_size"], "tta": inference.get("tta")},
+            "inference": inference.plain(),
             "validation": {"roc_auc": decision_threshold["validation_roc_auc"]},
             "shift_reference": {
                 "file": REFERENCE_FILE,
                 "source": "validation",
                 "count": count,
                 "feature_layer": str(shift_reference["feature_layer"]),
-                "settings": {**settings, "neighbours": min(shift["neighbours"], count - 1)},
+                "settings": {**settings, "neighbours": min(shift.neighbours, count - 1)},
             },
         },
         shift_reference={name: shift_reference[name] for name in ("features", "probabilities")},
