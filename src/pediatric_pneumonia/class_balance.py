@@ -23,3 +23,17 @@ def synthetic_images_needed(strategy: str, balancing: dict, class_counts: np.nda
     """How many synthetic images of ``synthetic_label`` ``strategy`` takes for these class counts."""
     target, synthetic_share = balancing_targets(strategy_named(strategy), balancing, class_counts)
     return round(synthetic_share * max(target - int(class_counts[synthetic_label]), 0))
+
+
+def check_synthetic_supply(strategy: str, balancing: dict, class_counts: np.ndarray, synthetic_label: int, available: int) -> int:
+    """How many synthetic images ``strategy`` takes for these class counts; a ValueError naming the
+    settings to lower when that is more than the ``available`` ones (checked before the GAN trains,
+    with what it will make, and when balancing, with what it made)."""
+    needed = synthetic_images_needed(strategy, balancing, class_counts, synthetic_label)
+    if needed > available:
+        raise ValueError(
+            f"Strategy '{strategy}' needs {needed} synthetic images but the synthesis makes "
+            f"{available} (largest class - class {synthetic_label}, class counts {class_counts.tolist()}). Lower "
+            f"{strategy}.balancing.synthetic_share or target_scale."
+        )
+    return needed

@@ -14,7 +14,7 @@ from kedro_datasets.partitions import PartitionedDataset
 from kedro_mlflow.framework.hooks.mlflow_hook import MlflowHook
 from pydantic import BaseModel
 
-from .class_balance import synthetic_images_made, synthetic_images_needed
+from .class_balance import check_synthetic_supply, synthetic_images_made
 from .parameters import Group, check_image_side, check_parameters, check_study_gan_profiles, group_key
 from .ray_cluster import check_ray_backend
 from .strategies import STRATEGY_TABLE
@@ -61,7 +61,7 @@ class ParameterValidationHook:
             # A run that starts from a saved training set (--from-nodes train_gan_node) checks it now.
             if "train_set" not in pipeline.all_outputs() and catalog.exists("train_set"):
                 labels = catalog.load("train_set")["labels"]
-                check_synthetic_supply(self._synthetic_balancing, labels, self._synthetic_label)
+                check_synthetic_supplies(self._synthetic_balancing, labels, self._synthetic_label)
         else:
             self._synthetic_balancing = {}
         check_inputs_are_saved(pipeline, catalog)
@@ -70,7 +70,7 @@ class ParameterValidationHook:
     def after_dataset_saved(self, dataset_name: str, data: object) -> None:
         # After the save, so a rerun with fixed parameters starts from the saved training set.
         if dataset_name == "train_set" and self._synthetic_balancing:
-            check_synthetic_supply(self._synthetic_balancing, data["labels"], self._synthetic_label)
+            check_synthetic_supplies(self._synthetic_balancing, data["labels"], self._synthetic_label)
 
 
 def check_group(key: str, catalog: DataCatalog) -> Group:
@@ -93,19 +93,14 @@ def check_backends(parameters: dict[str, Group]) -> None:
         check_ray_backend("study.backend", parameters["study"].ray_connect_timeout_s)
 
 
-def check_synthetic_supply(synthetic_balancing: dict[str, dict], labels: np.ndarray, synthetic_label: int) -> None:
-    """Raise a ValueError if a strategy needs more synthetic images than the synthesis makes for
-    this training set (``generate_synthetic_images``: largest class - the synthetic class)."""
+def check_synthetic_supplies(synthetic_balancing: dict[str, dict], labels: np.ndarray, synthetic_label: int) -> None:
+    """Raise a ValueError if a strategy needs more synthetic images than the synthesis will make for
+    this training set (``generate_synthetic_images``: largest class - the synthetic class), before
+    the GAN trains."""
     class_counts = np.bincount(labels, minlength=synthetic_label + 1)
     made = synthetic_images_made(class_counts, synthetic_label)
     for strategy, balancing in synthetic_balancing.items():
-        needed = synthetic_images_needed(strategy, balancing, class_counts, synthetic_label)
-        if needed > made:
-            raise ValueError(
-                f"Strategy '{strategy}' needs {needed} synthetic images but the synthesis makes {made} "
-                f"(largest class - class {synthetic_label}, class counts {class_counts.tolist()}). Lower "
-                f"{strategy}.balancing.synthetic_share or target_scale; stopped before the GAN trains."
-            )
+        check_synthetic_supply(strategy, balancing, class_counts, synthetic_label, made)
 
 
 def check_inputs_are_saved(pipeline: Pipeline, catalog: DataCatalog) -> None:

@@ -14,6 +14,8 @@ from collections.abc import Callable
 
 import keras
 
+from .ensemble import OUTPUT_LAYER
+
 FEATURE_POOL = "global_pool"  # the GlobalAveragePooling2D of every family but the paper's
 
 
@@ -41,7 +43,7 @@ def classifier_head(features: keras.KerasTensor, architecture: dict) -> keras.Ke
     for index, (units, rate) in enumerate(zip(architecture["dense_units"], architecture["dropout_rates"])):
         features = keras.layers.Dense(units, activation="relu", name=f"dense_{index + 1}")(features)
         features = keras.layers.Dropout(rate, name=f"dropout_{index + 1}")(features)
-    return keras.layers.Dense(1, activation="sigmoid", name="pneumonia_probability")(features)
+    return keras.layers.Dense(1, activation="sigmoid", name=OUTPUT_LAYER)(features)
 
 
 def pooled_head(feature_map: keras.KerasTensor, architecture: dict) -> keras.KerasTensor:

@@ -148,5 +148,5 @@ def test_combined_strategy_follows_the_recipe():
 
 
 def test_too_few_synthetic_images_is_a_clear_error():
-    with pytest.raises(ValueError, match="needs 7 synthetic images .* made 3"):
+    with pytest.raises(ValueError, match="needs 7 synthetic images but the synthesis makes 3"):
         balance_with_synthetic_images(imbalanced_set(), synthetic_normal_set(3), {"seed": 1}, strategy="gan")

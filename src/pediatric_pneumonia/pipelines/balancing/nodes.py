@@ -4,7 +4,7 @@ import logging
 
 import numpy as np
 
-from ...class_balance import balancing_targets, synthetic_images_needed
+from ...class_balance import balancing_targets, check_synthetic_supply
 from ...imaging.augment import random_affine_matrix
 from ...imaging.shifts import affine
 from ...strategies import strategy_named
@@ -128,13 +128,9 @@ def balance_with_synthetic_images(train_set: dict, synthetic_set: dict, balancin
     parts = [train_set]
     for label, count in enumerate(class_counts):
         gap = max(target - int(count), 0)
-        from_gan = synthetic_images_needed(chosen.name, balancing, class_counts, label) if label == synthetic_label else 0
-        if from_gan > len(synthetic_set["labels"]):
-            raise ValueError(
-                f"Strategy '{chosen.name}' needs {from_gan} synthetic images of class "
-                f"{label} but the synthesis made {len(synthetic_set['labels'])}. Lower "
-                f"{chosen.name}.balancing.synthetic_share or target_scale."
-            )
+        from_gan = 0
+        if label == synthetic_label:
+            from_gan = check_synthetic_supply(chosen.name, balancing, class_counts, label, len(synthetic_set["labels"]))
         parts.append({name: synthetic_set[name][:from_gan] for name in ("images", "labels", "paths")})
         if gap > from_gan:
             parts.append(augmented_class_images(train_set, label, gap - from_gan, balancing["augmentation"], rng))
