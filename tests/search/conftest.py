@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import yaml
 
-from pediatric_pneumonia.parameters import Training
+from pediatric_pneumonia.parameters import Search, Training, check_parameters
 from tests.conftest import ONLINE_AUGMENTATION, PAPER_ARCHITECTURE, training_parameters
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -24,6 +24,11 @@ def image_set(count: int, seed: int) -> dict:
         "labels": labels.astype(np.int64),
         "paths": np.array([f"image_{index}.png" for index in range(count)]),
     }
+
+
+def checked(search: dict) -> Search:
+    """``search`` as the search nodes receive it from Kedro: validated, defaults filled."""
+    return check_parameters("search", search)
 
 
 @pytest.fixture

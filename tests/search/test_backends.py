@@ -8,6 +8,7 @@ from kedro_datasets.pandas import CSVDataset
 from pediatric_pneumonia.pipelines.search import create_pipeline
 from pediatric_pneumonia.pipelines.search.nodes import search_architectures, select_architecture
 from pediatric_pneumonia.search import SearchedArchitectureDataset
+from tests.search.conftest import checked
 
 from .conftest import child_runs
 
@@ -19,7 +20,7 @@ def run_search_pipeline(data, search, training, preprocessing, folder):
         {
             "train_set": MemoryDataset(train_set),
             "validation_set": MemoryDataset(validation_set),
-            "params:search": MemoryDataset(search),
+            "params:search": MemoryDataset(checked(search)),
             "params:training": MemoryDataset(training),
             "params:preprocessing": MemoryDataset(preprocessing),
             "search_results": CSVDataset(filepath=str(folder / "search_results.csv"), save_args={"index": False}),
@@ -51,13 +52,13 @@ def test_sequential_search_keeps_the_best_validation_architecture(
 
 def test_selection_skips_failed_trials_and_minimises_loss(data, two_trial_search, training, preprocessing):
     search = {**two_trial_search, "backend": "sequential", "metric": "val_loss"}
-    results = search_architectures(*data, search, training, preprocessing)
+    results = search_architectures(*data, checked(search), training, preprocessing)
     results.loc[0, "status"], results.loc[0, "val_loss"] = "error", -1.0
 
-    searched = select_architecture(results, search, training)
+    searched = select_architecture(results, checked(search), training)
 
     assert searched["selection"]["trial"] == "trial_001"
     assert math.isfinite(searched["selection"]["value"])
     results["status"] = "error"
     with pytest.raises(RuntimeError, match="every one failed"):
-        select_architecture(results, search, training)
+        select_architecture(results, checked(search), training)

@@ -6,6 +6,7 @@ import mlflow
 import pytest
 
 from pediatric_pneumonia.pipelines.search.nodes import search_architectures
+from tests.search.conftest import checked
 
 from .conftest import child_runs
 
@@ -24,7 +25,7 @@ def test_ray_search_logs_child_runs_and_resumes_instead_of_restarting(
 ):
     search = {**two_trial_search, "backend": "ray"}
 
-    results = search_architectures(*data, search, training, preprocessing)
+    results = search_architectures(*data, checked(search), training, preprocessing)
 
     assert list(results["trial"]) == ["trial_000", "trial_001"]
     assert set(results["status"]) <= {"completed", "stopped_early"} and results["val_auc"].notna().all()
@@ -37,7 +38,7 @@ def test_ray_search_logs_child_runs_and_resumes_instead_of_restarting(
     experiments = list(storage.iterdir())
     assert len(experiments) == 1 and experiments[0].name.startswith("paper_grid_")
 
-    resumed = search_architectures(*data, search, training, preprocessing)
+    resumed = search_architectures(*data, checked(search), training, preprocessing)
 
     assert resumed.equals(results)
     assert len(child_runs(parent_run)) == 2  # restored: no trial trained again

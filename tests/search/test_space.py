@@ -11,10 +11,11 @@ from pediatric_pneumonia.ray_cluster import check_ray_backend
 from pediatric_pneumonia.search import SearchedArchitectureDataset, expand_space
 from pediatric_pneumonia.search.space import check_fits_image, sample_trials
 from tests.conftest import PAPER_ARCHITECTURE, training_parameters
+from tests.search.conftest import checked
 
 
 def test_the_paper_grid_has_140_buildable_configurations(paper_search):
-    architectures = expand_space(paper_search, PAPER_ARCHITECTURE)
+    architectures = expand_space(checked(paper_search), PAPER_ARCHITECTURE)
 
     assert len(architectures) == 5 * (1 + 2 * 2 + 3 * 3) * 2 == 140
     assert all(len(a["dense_units"]) == len(a["dropout_rates"]) for a in architectures)
@@ -24,7 +25,7 @@ def test_the_paper_grid_has_140_buildable_configurations(paper_search):
 
 
 def test_max_trials_draws_across_the_grid(paper_search):
-    architectures = expand_space(paper_search, PAPER_ARCHITECTURE)
+    architectures = expand_space(checked(paper_search), PAPER_ARCHITECTURE)
     drawn = sample_trials(architectures, 10, seed=1)
 
     assert len(drawn) == 10 and len({str(a["conv_filters"]) for a in drawn}) > 1
@@ -89,9 +90,9 @@ def test_the_architecture_file_loads_as_none_until_written(tmp_path):
 def test_family_is_a_dimension_whose_other_families_take_only_the_heads(paper_search):
     base = {**PAPER_ARCHITECTURE, "family": "paper"}
     space = {**paper_search["space"], "family": ["paper", "residual", "mobilenetv3small"]}
-    architectures = expand_space({**paper_search, "space": space}, base)
+    architectures = expand_space(checked({**paper_search, "space": space}), base)
 
-    assert architectures[:140] == expand_space(paper_search, base)
+    assert architectures[:140] == expand_space(checked(paper_search), base)
     residual = [a for a in architectures if a["family"] == "residual"]
     assert len(residual) == len(architectures) - 140 - 14 == 14
     assert {str(a["dense_units"]) for a in residual} == {str(units) for units in paper_search["space"]["dense_units"]}
@@ -105,6 +106,6 @@ def test_family_is_a_dimension_whose_other_families_take_only_the_heads(paper_se
 def test_a_residual_width_in_training_does_not_reach_the_paper_trials(paper_search):
     base = {**PAPER_ARCHITECTURE, "family": "residual", "width": 16}
     space = {**paper_search["space"], "family": ["paper", "residual"]}
-    architectures = expand_space({**paper_search, "space": space}, base)
+    architectures = expand_space(checked({**paper_search, "space": space}), base)
     assert all("width" not in a for a in architectures if a["family"] == "paper")
     assert all(a["width"] == 16 for a in architectures if a["family"] == "residual")

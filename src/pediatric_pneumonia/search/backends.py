@@ -12,8 +12,8 @@ from pathlib import Path
 
 import mlflow
 
-from ..choices import better_direction
-from ..ray_cluster import check_ray_address_answers
+from ..parameters import RaySettings, Search
+from ..ray_cluster import CLUSTER_PY_MODULES, check_ray_address_answers
 from .trial import TrialTracking, run_trial
 
 logger = logging.getLogger(__name__)
@@ -47,7 +47,7 @@ def trial_row(index: int, architecture: dict, curve: list[dict], metric: str, mo
 
 
 def search_sequential(
-    architectures: list[dict], train_set: dict, validation_set: dict, settings: dict, search: dict,
+    architectures: list[dict], train_set: dict, validation_set: dict, settings: dict, search: Search,
     tracking: TrialTracking | None,
 ) -> list[dict]:
     """Every trial to the end, one after another in this process (no early stopping)."""
@@ -64,27 +64,27 @@ def search_sequential(
         except Exception as failure:  # one broken configuration must not lose the others' results
             logger.exception("Search %s failed.", trial_name(index))
             error = f"{type(failure).__name__}: {failure}"
-        rows.append(trial_row(index, architecture, curve, search["metric"], better_direction(search["metric"]), settings["training"]["epochs"], error))
+        rows.append(trial_row(index, architecture, curve, search.metric, search.mode, settings["training"]["epochs"], error))
         logger.info("Search %s/%d: %s", index + 1, len(architectures), rows[-1])
     return rows
 
 
-def experiment_name(search: dict, architectures: list[dict], settings: dict, train_set: dict) -> str:
+def experiment_name(search: Search, architectures: list[dict], settings: dict, train_set: dict) -> str:
     """``search.ray.experiment`` plus a fingerprint of what the trials compute (grid, settings,
     training data), so a rerun of the same search resumes its experiment and a changed one starts
     afresh instead of mixing results."""
     fingerprint = hashlib.sha1(
         json.dumps(
-            [architectures, settings, search["metric"], search["ray"]["asha"], train_set["labels"].tolist(),
+            [architectures, settings, search.metric, search.ray.asha.plain(), train_set["labels"].tolist(),
              list(train_set["images"].shape)],
             sort_keys=True, default=str,
         ).encode()
     ).hexdigest()[:10]
-    return f"{search['ray']['experiment']}_{fingerprint}"
+    return f"{search.ray.experiment}_{fingerprint}"
 
 
 @contextlib.contextmanager
-def ray_session(ray_settings: dict):
+def ray_session(ray_settings: RaySettings):
     """Ray, connected: to the cluster at ``RAY_ADDRESS`` when it is set (checked to answer within
     ``connect_timeout_s``; the package ships to the workers), else a local instance of ``num_cpus``
     (null: all cores). An instance that was already running is kept running afterwards."""
@@ -95,18 +95,16 @@ def ray_session(ray_settings: dict):
         return
     address = os.environ.get("RAY_ADDRESS") or None
     if address:
-        check_ray_address_answers(address, ray_settings["connect_timeout_s"])
-        import pediatric_pneumonia
-
+        check_ray_address_answers(address, ray_settings.connect_timeout_s)
         try:
-            ray.init(address=address, runtime_env={"py_modules": [str(Path(pediatric_pneumonia.__file__).parent)]})
+            ray.init(address=address, runtime_env={"py_modules": list(CLUSTER_PY_MODULES)})
         except Exception as error:
             raise ConnectionError(
                 f"RAY_ADDRESS is '{address}' but Ray could not connect to it ({error}). Fix the address or unset "
                 "RAY_ADDRESS to run on this machine."
             ) from error
     else:
-        ray.init(num_cpus=ray_settings["num_cpus"], include_dashboard=False, configure_logging=False)
+        ray.init(num_cpus=ray_settings.num_cpus, include_dashboard=False, configure_logging=False)
     try:
         yield
     finally:
@@ -130,7 +128,7 @@ def _ray_trial(config: dict, train_set: dict, validation_set: dict, settings: di
 
 
 def search_ray(
-    architectures: list[dict], train_set: dict, validation_set: dict, settings: dict, search: dict,
+    architectures: list[dict], train_set: dict, validation_set: dict, settings: dict, search: Search,
     tracking: TrialTracking | None,
 ) -> list[dict]:
     """The trials on Ray Tune: a grid over ``architectures`` with ASHA (on ``search.metric``,
@@ -140,10 +138,10 @@ def search_ray(
     from ray import tune
     from ray.tune.schedulers import ASHAScheduler
 
-    ray_settings = search["ray"]
-    storage = Path(search["storage_path"]).resolve()
+    ray_settings = search.ray
+    storage = Path(search.storage_path).resolve()
     name = experiment_name(search, architectures, settings, train_set)
-    cpus = ray_settings["cpus_per_trial"]
+    cpus = ray_settings.cpus_per_trial
     trainable = tune.with_resources(
         tune.with_parameters(
             _ray_trial, train_set=train_set, validation_set=validation_set, settings=settings, tracking=tracking,
@@ -164,13 +162,13 @@ def search_ray(
                     )
                 },
                 tune_config=tune.TuneConfig(
-                    metric=search["metric"],
-                    mode=better_direction(search["metric"]),
+                    metric=search.metric,
+                    mode=search.mode,
                     scheduler=ASHAScheduler(
                         time_attr="training_iteration",
                         max_t=settings["training"]["epochs"],
-                        grace_period=ray_settings["asha"]["grace_period"],
-                        reduction_factor=ray_settings["asha"]["reduction_factor"],
+                        grace_period=ray_settings.asha.grace_period,
+                        reduction_factor=ray_settings.asha.reduction_factor,
                     ),
                 ),
                 run_config=tune.RunConfig(storage_path=str(storage), name=name, verbose=0),
@@ -184,7 +182,7 @@ def search_ray(
         frame = result.metrics_dataframe
         curve = [] if frame is None else frame.to_dict("records")
         error = None if result.error is None else f"{type(result.error).__name__}: {result.error}"
-        rows.append(trial_row(trial["index"], trial["architecture"], curve, search["metric"], better_direction(search["metric"]),
+        rows.append(trial_row(trial["index"], trial["architecture"], curve, search.metric, search.mode,
                               settings["training"]["epochs"], error))
     return sorted(rows, key=lambda row: row["trial"])
 

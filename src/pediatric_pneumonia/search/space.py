@@ -5,7 +5,7 @@ import itertools
 import random
 
 from ..choices import FAMILY_ONLY_KEYS
-from ..parameters import check_parameters, smallest_image_side
+from ..parameters import Search, check_parameters, smallest_image_side
 from ..ray_cluster import ray_installed
 
 
@@ -23,15 +23,15 @@ def pair_heads(dense_units: list[list[int]], dropout_rates: list[list[float]]) -
     return heads
 
 
-def expand_space(search: dict, base_architecture: dict) -> list[dict]:
+def expand_space(search: Search, base_architecture: dict) -> list[dict]:
     """Every architecture of ``search.space``, each merged over ``base_architecture``
     (``training.architecture``: kernel, pool, learning rate, momentum, the residual width): per
-    ``family`` (default [paper]), the paper's conv filters x paired heads x batch norm, and for every
+    ``family``, the paper's conv filters x paired heads x batch norm, and for every
     other family (which reads no conv or batch-norm option) the paired heads alone."""
-    space = search["space"]
-    heads = pair_heads(space["dense_units"], space["dropout_rates"])
+    space = search.space
+    heads = pair_heads(space.dense_units, space.dropout_rates)
     architectures = []
-    for family in space.get("family", ["paper"]):
+    for family in space.family:
         base = {
             **{key: value for key, value in base_architecture.items() if family in FAMILY_ONLY_KEYS.get(key, (family,))},
             "family": family,
@@ -41,16 +41,16 @@ def expand_space(search: dict, base_architecture: dict) -> list[dict]:
             continue
         architectures += [
             {**base, "conv_filters": list(filters), "dense_units": units, "dropout_rates": rates, "batch_norm": bool(batch_norm)}
-            for filters, (units, rates), batch_norm in itertools.product(space["conv_filters"], heads, space["batch_norm"])
+            for filters, (units, rates), batch_norm in itertools.product(space.conv_filters, heads, space.batch_norm)
         ]
     return architectures
 
 
-def resolve_backend(search: dict) -> str:
+def resolve_backend(search: Search) -> str:
     """``sequential`` or ``ray``: ``auto`` picks Ray when it is installed."""
-    if search["backend"] == "auto":
+    if search.backend == "auto":
         return "ray" if ray_installed() else "sequential"
-    return search["backend"]
+    return search.backend
 
 
 def sample_trials(architectures: list[dict], max_trials: int | None, seed: int) -> list[dict]:

@@ -9,7 +9,7 @@ import keras
 import mlflow
 
 from ..models.classifier_training import fit_classifier
-from ..parameters import Ensemble, Training, check_parameters
+from ..parameters import Ensemble, Search, Training, check_parameters
 from ..tracking import absolute_tracking_uri
 
 # Called after every epoch with the epoch (from 1) and its validation signals; the Ray backend
@@ -27,15 +27,15 @@ class TrialTracking:
     parent_run_id: str
 
 
-def trial_settings(search: dict, training: Training, preprocessing: dict) -> dict:
+def trial_settings(search: Search, training: Training, preprocessing: dict) -> dict:
     """What every trial shares, as plain values (Ray ships them; the experiment's name hashes them):
     the training parameters with the search's epochs, images per epoch and seed and a single member,
     and the preprocessing's intensity normalisation."""
     trial = training.model_copy(
         update={
-            "epochs": search["epochs"],
-            "images_per_epoch": search["images_per_epoch"],
-            "seed": search["seed"],
+            "epochs": search.epochs,
+            "images_per_epoch": search.images_per_epoch,
+            "seed": search.seed,
             "ensemble": Ensemble(),
         }
     )

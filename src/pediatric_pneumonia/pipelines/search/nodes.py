@@ -7,8 +7,7 @@ import math
 
 import pandas as pd
 
-from ...choices import better_direction
-from ...parameters import Training
+from ...parameters import Search, Training
 from ...search import (
     expand_space,
     resolve_backend,
@@ -22,7 +21,7 @@ from ...search.space import check_fits_image, sample_trials
 logger = logging.getLogger(__name__)
 
 def search_architectures(
-    train_set: dict, validation_set: dict, search: dict, training: Training, preprocessing: dict
+    train_set: dict, validation_set: dict, search: Search, training: Training, preprocessing: dict
 ) -> pd.DataFrame:
     """Train every architecture of ``search.space`` (or ``max_trials`` of them) for
     ``search.epochs`` epochs and score it on validation, on the ``search.backend``.
@@ -31,7 +30,7 @@ def search_architectures(
     architecture, best validation ``search.metric``, the epoch of it, the epochs run and the status
     (``completed``, ``stopped_early`` by ASHA, ``error``).
     """
-    architectures = sample_trials(expand_space(search, training.architecture.model_dump(mode="json", exclude_unset=True)), search["max_trials"], search["seed"])
+    architectures = sample_trials(expand_space(search, training.architecture.model_dump(mode="json", exclude_unset=True)), search.max_trials, search.seed)
     check_fits_image(architectures, train_set["images"].shape[1])
     backend = resolve_backend(search)
     logger.info("Searching %d architectures on the %s backend.", len(architectures), backend)
@@ -47,16 +46,16 @@ def search_architectures(
     return pd.DataFrame(rows)
 
 
-def select_architecture(search_results: pd.DataFrame, search: dict, training: Training) -> dict:
+def select_architecture(search_results: pd.DataFrame, search: Search, training: Training) -> dict:
     """The architecture with the best validation ``search.metric`` (the earliest trial on a tie),
     merged over ``training.architecture``, with how it was selected."""
-    metric = search["metric"]
+    metric = search.metric
     scored = search_results[search_results["status"] != "error"].dropna(subset=[metric])
     if scored.empty:
         raise RuntimeError(
             f"No search trial produced a validation {metric}: every one failed (see search_results' error column)."
         )
-    order = scored.sort_values([metric, "trial"], ascending=[better_direction(metric) == "min", True])
+    order = scored.sort_values([metric, "trial"], ascending=[search.mode == "min", True])
     best = order.iloc[0]
     architecture = {
         **training.architecture.model_dump(mode="json", exclude_unset=True),
@@ -74,7 +73,7 @@ def select_architecture(search_results: pd.DataFrame, search: dict, training: Tr
             "metric": metric,
             "value": value if math.isfinite(value) else None,
             "trials": len(search_results),
-            "epochs_per_trial": search["epochs"],
-            "images_per_epoch": search["images_per_epoch"],
+            "epochs_per_trial": search.epochs,
+            "images_per_epoch": search.images_per_epoch,
         },
     }
