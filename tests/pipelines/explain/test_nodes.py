@@ -22,6 +22,7 @@ EXPLAIN = {
     "randomisation_seed": 0,
 }
 CLASSES = ["NORMAL", "PNEUMONIA"]
+EXPLAIN_GROUP = check_parameters("explain", EXPLAIN)
 NO_NORMALISATION = {"intensity": {"method": "none"}}
 
 
@@ -40,12 +41,12 @@ def test_sample_has_every_error_and_a_seeded_draw_of_correct_predictions():
     targets = [1] * 5 + [0] * 5 + [0, 0, 1]
     probabilities = [0.9, 0.8, 0.7, 0.95, 0.6] + [0.1, 0.2, 0.3, 0.05, 0.4] + [0.7, 0.55, 0.2]
 
-    sample = select_explanation_sample(predictions(targets, probabilities), {"threshold": 0.5}, EXPLAIN)
+    sample = select_explanation_sample(predictions(targets, probabilities), {"threshold": 0.5}, EXPLAIN_GROUP)
 
     counts = sample["outcome"].value_counts().to_dict()
     assert counts == {"true_positive": 2, "true_negative": 2, "false_positive": 2, "false_negative": 1}
     assert set(sample.loc[sample["outcome"].str.startswith("false"), "position"]) == {10, 11, 12}
-    again = select_explanation_sample(predictions(targets, probabilities), {"threshold": 0.5}, EXPLAIN)
+    again = select_explanation_sample(predictions(targets, probabilities), {"threshold": 0.5}, EXPLAIN_GROUP)
     pd.testing.assert_frame_equal(sample, again)
 
 
@@ -53,7 +54,7 @@ def test_errors_beyond_the_limit_keep_the_most_confident():
     targets = [0] * 6
     probabilities = [0.6, 0.99, 0.7, 0.95, 0.51, 0.8]
 
-    sample = select_explanation_sample(predictions(targets, probabilities), {"threshold": 0.5}, EXPLAIN)
+    sample = select_explanation_sample(predictions(targets, probabilities), {"threshold": 0.5}, EXPLAIN_GROUP)
 
     assert sample["probability"].tolist() == [0.99, 0.95, 0.8]
     assert (sample["outcome"] == "false_positive").all()
@@ -89,14 +90,14 @@ def test_overlays_are_named_by_outcome_class_probability_and_file():
     test_set = {"images": np.zeros((2, 8, 8), dtype=np.uint8)}
     heatmaps = np.zeros((2, 8, 8), dtype=np.float32)
 
-    overlays = render_overlays(test_set, sample, heatmaps, EXPLAIN, NO_NORMALISATION, CLASSES)
+    overlays = render_overlays(test_set, sample, heatmaps, EXPLAIN_GROUP, NO_NORMALISATION, CLASSES)
 
     assert list(overlays) == [
         "000_false_negative_PNEUMONIA_p0.234_person1-virus",
         "001_false_positive_NORMAL_p0.800_IM-0001",
     ]
     assert overlays["001_false_positive_NORMAL_p0.800_IM-0001"].size == (8, 8)
-    assert isinstance(plot_contact_sheet(test_set, sample, heatmaps, EXPLAIN, NO_NORMALISATION, CLASSES), Figure)
+    assert isinstance(plot_contact_sheet(test_set, sample, heatmaps, EXPLAIN_GROUP, NO_NORMALISATION, CLASSES), Figure)
 
 
 def test_metrics_give_border_share_and_randomisation_correlation_per_class():
@@ -106,7 +107,7 @@ def test_metrics_give_border_share_and_randomisation_correlation_per_class():
     heatmaps = np.stack([uniform, centre, empty])
     ramp = np.arange(100.0).reshape(10, 10)
 
-    metrics = summarise_explanations(sample, heatmaps, np.stack([ramp, ramp, ramp]), EXPLAIN, CLASSES)
+    metrics = summarise_explanations(sample, heatmaps, np.stack([ramp, ramp, ramp]), EXPLAIN_GROUP, CLASSES)
 
     assert metrics["n_explained"] == 3 and metrics["n_false_negative"] == 1 and metrics["n_false_positive"] == 0
     assert metrics["n_empty_maps"] == 1
@@ -120,8 +121,8 @@ def test_an_empty_sample_gives_counts_and_a_sheet_that_says_so():
     sample = pd.DataFrame(columns=["position", "path", "target", "probability", "outcome"])
     no_maps = np.zeros((0, 8, 8), dtype=np.float32)
 
-    metrics = summarise_explanations(sample, no_maps, no_maps, EXPLAIN, CLASSES)
+    metrics = summarise_explanations(sample, no_maps, no_maps, EXPLAIN_GROUP, CLASSES)
 
     assert metrics["n_explained"] == 0 and "border_mass_share_mean" not in metrics
     test_set = {"images": np.zeros((0, 8, 8), dtype=np.uint8)}
-    assert isinstance(plot_contact_sheet(test_set, sample, no_maps, EXPLAIN, NO_NORMALISATION, CLASSES), Figure)
+    assert isinstance(plot_contact_sheet(test_set, sample, no_maps, EXPLAIN_GROUP, NO_NORMALISATION, CLASSES), Figure)

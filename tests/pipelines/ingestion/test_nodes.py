@@ -8,7 +8,7 @@ import pytest
 
 from pediatric_pneumonia.data_layout import RawDataLayoutError, locate_layout_root
 from pediatric_pneumonia.imaging.decode import read_image_header
-from pediatric_pneumonia.parameters import check_parameters
+from pediatric_pneumonia.parameters import RawData, check_parameters
 from pediatric_pneumonia.pipelines.ingestion.nodes import (
     build_image_manifest,
     find_split_leakage,
@@ -18,11 +18,11 @@ from pediatric_pneumonia.pipelines.ingestion.nodes import (
 )
 from tests.conftest import CLASSES, SPLITS, TINY_COUNTS, plant_bad_files
 
-INGESTION = {"workers": 2, "patient_key": "person_and_subtype"}
+INGESTION = check_parameters("ingestion", {"workers": 2, "patient_key": "person_and_subtype"})
 
 
-def raw_data(root) -> dict:
-    return {"root": str(root), "splits": SPLITS, "classes": CLASSES}
+def raw_data(root) -> RawData:
+    return check_parameters("raw_data", {"root": str(root), "splits": SPLITS, "classes": CLASSES})
 
 
 @pytest.mark.parametrize(

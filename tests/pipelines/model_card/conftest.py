@@ -107,7 +107,7 @@ def card_inputs() -> dict:
         },
         "params:preprocessing": {"image_size": 148, "intensity": {"method": "histogram_equalisation"}},
         "params:reporting": {"confidence_level": 0.95, "bootstrap_resamples": 1000, "bootstrap_seed": 0, "patient_aggregation": "max"},
-        "params:ingestion": {"patient_key": "person_and_subtype"},
+        "params:ingestion": {"workers": 2, "patient_key": "person_and_subtype"},
         "params:raw_data.classes": CLASSES,
         # A search result that training.architecture_from: parameters (the default) ignores.
         "searched_architecture": {

@@ -19,7 +19,7 @@ def card_of(inputs: dict, **changes) -> str:
         training_parameters(**values["params:training"]),
         values["params:preprocessing"],
         check_parameters("reporting", values["params:reporting"]),
-        values["params:ingestion"],
+        check_parameters("ingestion", values["params:ingestion"]),
         values["params:raw_data.classes"],
         values["searched_architecture"],
         strategy="combined",

@@ -13,6 +13,7 @@ def test_model_card_pipeline_writes_the_card_from_the_catalog(card_inputs):
         **card_inputs,
         "params:training": training_parameters(**card_inputs["params:training"]),
         "params:reporting": check_parameters("reporting", card_inputs["params:reporting"]),
+        "params:ingestion": check_parameters("ingestion", card_inputs["params:ingestion"]),
     }
     catalog = DataCatalog({name: MemoryDataset(value) for name, value in inputs.items()})
     card = SequentialRunner().run(pipeline, catalog)["model_card"].load()

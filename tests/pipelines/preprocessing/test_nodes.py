@@ -2,6 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from pediatric_pneumonia.parameters import check_parameters
 from pediatric_pneumonia.pipelines.ingestion.nodes import build_image_manifest
 from pediatric_pneumonia.pipelines.preprocessing.nodes import (
     PatientLeakageError,
@@ -9,9 +10,10 @@ from pediatric_pneumonia.pipelines.preprocessing.nodes import (
     assign_subsets,
     build_image_sets,
 )
-from tests.conftest import CLASSES, SPLITS, plant_bad_files
+from tests.conftest import CLASSES, plant_bad_files
+from tests.pipelines.ingestion.test_nodes import INGESTION, raw_data
 
-SPLIT = {"validation_fraction": 0.25, "seed": 1}
+SPLIT = check_parameters("split", {"validation_fraction": 0.25, "seed": 1})
 INTENSITY = {"method": "clahe", "clahe_clip_limit": 2.0, "clahe_tile_grid": 4, "percentiles": [1, 99]}
 PREPROCESSING = {"image_size": 24, "workers": 2, "geometry": "stretch", "border_crop": 0.0, "intensity": INTENSITY}
 
@@ -75,7 +77,7 @@ def test_leakage_check_fails_loudly():
 
 def test_image_sets_are_uint8_with_labels_in_class_order(raw_dataset):
     plant_bad_files(raw_dataset / "train" / "PNEUMONIA")
-    manifest = build_image_manifest({"root": str(raw_dataset), "splits": SPLITS, "classes": CLASSES}, {"workers": 2, "patient_key": "person_and_subtype"})
+    manifest = build_image_manifest(raw_data(raw_dataset), INGESTION)
     split = assign_subsets(manifest, SPLIT)
 
     train, validation, test = build_image_sets(split, CLASSES, PREPROCESSING)
@@ -90,7 +92,7 @@ def test_image_sets_are_uint8_with_labels_in_class_order(raw_dataset):
 
 
 def test_a_subset_without_a_class_is_a_clear_error(raw_dataset):
-    manifest = build_image_manifest({"root": str(raw_dataset), "splits": SPLITS, "classes": CLASSES}, {"workers": 2, "patient_key": "person_and_subtype"})
+    manifest = build_image_manifest(raw_data(raw_dataset), INGESTION)
     split = assign_subsets(manifest, SPLIT)
     no_normal_test = split[~((split["subset"] == "test") & (split["label"] == "NORMAL"))]
     with pytest.raises(ValueError, match=r"test subset has no \['NORMAL'\]"):

@@ -39,8 +39,8 @@ def test_the_shortcut_audit_runs_in_its_pipeline_on_tiny_data():
         "predictor": make_predictor(),
         "train_set": image_set(12, 18, 0),
         "validation_set": image_set(6, 8, 1),
-        "params:shortcuts": SHORTCUTS,
-        "params:explain": EXPLAIN,
+        "params:shortcuts": check_parameters("shortcuts", SHORTCUTS),
+        "params:explain": check_parameters("explain", EXPLAIN),
         "params:raw_data.classes": ["NORMAL", "PNEUMONIA"],
     }
     pipeline = create_pipeline()

@@ -38,7 +38,7 @@ def labelled_by_brightness(count: int, seed: int) -> dict:
 
 def run_stress(stress: dict = STRESS) -> pd.DataFrame:
     predictor = predictor_around(brightness_reader(), INTENSITY, threshold=120 / 255, batch_size=16)
-    return stress_test(predictor, labelled_by_brightness(40, 0), labelled_by_brightness(36, 1), stress)
+    return stress_test(predictor, labelled_by_brightness(40, 0), labelled_by_brightness(36, 1), check_parameters("stress", stress))
 
 
 def test_stress_table_has_every_set_shift_and_severity_and_is_deterministic():

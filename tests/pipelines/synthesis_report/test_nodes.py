@@ -1,6 +1,7 @@
 import numpy as np
 
 from pediatric_pneumonia.models.classifier import build_classifier
+from pediatric_pneumonia.parameters import check_parameters
 from pediatric_pneumonia.pipelines.synthesis_report.nodes import (
     assess_synthetic_images,
     plot_closest_pairs,
@@ -36,7 +37,7 @@ def test_copies_of_training_images_are_reported_memorized_and_shown_beside_their
     classifier = build_classifier((16, 16, 1), PAPER_ARCHITECTURE)
 
     metrics, shown = assess_synthetic_images(
-        classifier, train_set, validation_set, synthetic_copies(train_set, 5), CLASSES, "NORMAL", REPORT, PREPROCESSING
+        classifier, train_set, validation_set, synthetic_copies(train_set, 5), CLASSES, "NORMAL", check_parameters("synthesis_report", REPORT), PREPROCESSING
     )
 
     assert metrics["gan_profile"] == "cpu"

@@ -13,6 +13,7 @@ from PIL import Image
 from ...explain import border_mass_share, grad_cam, overlay_heatmap, randomised_copy, rank_correlation
 from ...imaging.preprocess import as_model_input
 from ...inference import Predictor
+from ...parameters import Explain
 
 logger = logging.getLogger(__name__)
 
@@ -21,7 +22,7 @@ OUTCOMES = ("true_positive", "true_negative", "false_positive", "false_negative"
 
 
 
-def select_explanation_sample(test_predictions: pd.DataFrame, decision_threshold: dict, explain: dict) -> pd.DataFrame:
+def select_explanation_sample(test_predictions: pd.DataFrame, decision_threshold: dict, explain: Explain) -> pd.DataFrame:
     """The test images to explain, one row each: ``position`` in the test set, path, target,
     calibrated probability and outcome at the decision threshold.
 
@@ -36,16 +37,16 @@ def select_explanation_sample(test_predictions: pd.DataFrame, decision_threshold
         OUTCOMES[:3],
         default=OUTCOMES[3],
     )
-    rng = np.random.default_rng(explain["seed"])
+    rng = np.random.default_rng(explain.seed)
     chosen = []
     for outcome in OUTCOMES:
         rows = predictions[predictions["outcome"] == outcome]
         if outcome.startswith("true"):
-            picks = rng.choice(len(rows), size=min(explain["per_outcome"], len(rows)), replace=False)
+            picks = rng.choice(len(rows), size=min(explain.per_outcome, len(rows)), replace=False)
             rows = rows.iloc[np.sort(picks)]
         else:
             confidence = (rows["probability"] - decision_threshold["threshold"]).abs()
-            rows = rows.loc[confidence.sort_values(ascending=False, kind="stable").index[: explain["max_errors"]]]
+            rows = rows.loc[confidence.sort_values(ascending=False, kind="stable").index[: explain.max_errors]]
         chosen.append(rows)
     sample = pd.concat(chosen, ignore_index=True)
     logger.info("Explaining %s.", ", ".join(f"{count} {name}" for name, count in sample["outcome"].value_counts().items()))
@@ -63,28 +64,28 @@ def _sampled_input(test_set: dict, explanation_sample: pd.DataFrame, preprocessi
 
 
 def compute_heatmaps(
-    predictor: Predictor, test_set: dict, explanation_sample: pd.DataFrame, explain: dict
+    predictor: Predictor, test_set: dict, explanation_sample: pd.DataFrame, explain: Explain
 ) -> tuple[np.ndarray, np.ndarray]:
     """Grad-CAM maps of the sample from the predictor package's model and from a randomised copy of it."""
     images = _sampled_images(test_set, explanation_sample)
-    trained = predictor.heatmaps(images, explain["layer"])
-    randomised_model = randomised_copy(predictor.classifier, explain["randomisation_seed"])
-    randomised = grad_cam(randomised_model, predictor.model_input(images), explain["layer"])
+    trained = predictor.heatmaps(images, explain.layer)
+    randomised_model = randomised_copy(predictor.classifier, explain.randomisation_seed)
+    randomised = grad_cam(randomised_model, predictor.model_input(images), explain.layer)
     return trained, randomised
 
 
-def _overlays(test_set: dict, explanation_sample: pd.DataFrame, heatmaps: np.ndarray, explain: dict, preprocessing: dict):
+def _overlays(test_set: dict, explanation_sample: pd.DataFrame, heatmaps: np.ndarray, explain: Explain, preprocessing: dict):
     """(sample row, overlay) pairs; each overlay is drawn on the image as the model saw it."""
     images = _sampled_input(test_set, explanation_sample, preprocessing)
     for row, image, heatmap in zip(explanation_sample.itertuples(index=False), images[..., 0], heatmaps):
-        yield row, overlay_heatmap(image.astype(np.uint8), heatmap, explain["alpha"])
+        yield row, overlay_heatmap(image.astype(np.uint8), heatmap, explain.alpha)
 
 
 def render_overlays(
     test_set: dict,
     explanation_sample: pd.DataFrame,
     heatmaps: np.ndarray,
-    explain: dict,
+    explain: Explain,
     preprocessing: dict,
     classes: list[str],
 ) -> dict[str, Image.Image]:
@@ -100,12 +101,12 @@ def plot_contact_sheet(
     test_set: dict,
     explanation_sample: pd.DataFrame,
     heatmaps: np.ndarray,
-    explain: dict,
+    explain: Explain,
     preprocessing: dict,
     classes: list[str],
 ) -> Figure:
     """Every overlay on one page, titled with outcome, true class and calibrated probability."""
-    columns = explain["contact_sheet_columns"]
+    columns = explain.contact_sheet_columns
     rows = max(1, -(-len(explanation_sample) // columns))
     figure = Figure(figsize=(2.4 * columns, 2.6 * rows), layout="constrained")
     axes_grid = figure.subplots(rows, columns, squeeze=False).ravel()
@@ -124,7 +125,7 @@ def summarise_explanations(
     explanation_sample: pd.DataFrame,
     heatmaps: np.ndarray,
     randomised_heatmaps: np.ndarray,
-    explain: dict,
+    explain: Explain,
     classes: list[str],
 ) -> dict:
     """Flat metrics: sample counts per outcome, maps with no evidence, and overall and per true
@@ -135,7 +136,7 @@ def summarise_explanations(
     metrics["n_empty_maps"] = int(sum(not heatmap.any() for heatmap in heatmaps))
     if explanation_sample.empty:
         return metrics
-    border = np.array([border_mass_share(heatmap, explain["border_fraction"]) for heatmap in heatmaps])
+    border = np.array([border_mass_share(heatmap, explain.border_fraction) for heatmap in heatmaps])
     correlation = np.array([rank_correlation(a, b) for a, b in zip(heatmaps, randomised_heatmaps)])
     metrics["border_mass_share_mean"] = float(border.mean())
     metrics["randomisation_rank_correlation_mean"] = float(correlation.mean())

@@ -11,6 +11,7 @@ from tqdm.auto import tqdm
 from ...data_layout import RawDataLayoutError, expected_layout, locate_layout_root
 from ...imaging.decode import DEFAULT_MAX_PIXELS, find_file_problem, read_image_header
 from ...naming import patient_id_from_filename
+from ...parameters import Ingestion, RawData
 
 logger = logging.getLogger(__name__)
 
@@ -57,14 +58,14 @@ def inspect_image_file(path: Path) -> dict:
     return record
 
 
-def build_image_manifest(raw_data: dict, ingestion: dict) -> pd.DataFrame:
+def build_image_manifest(raw_data: RawData, ingestion: Ingestion) -> pd.DataFrame:
     """Scan ``raw_data.root`` into one row per file of every split/class folder.
 
     Unusable files stay in the manifest with ``status == "rejected"`` and a reason, so nothing is
     silently dropped; the rest of the pipeline only reads rows whose status is ``ok``.
     """
-    splits, classes = raw_data["splits"], raw_data["classes"]
-    layout_root = locate_layout_root(raw_data["root"], splits, classes).resolve()
+    splits, classes = raw_data.splits, raw_data.classes
+    layout_root = locate_layout_root(raw_data.root, splits, classes).resolve()
     located = [
         (path, split, label)
         for split in splits
@@ -72,7 +73,7 @@ def build_image_manifest(raw_data: dict, ingestion: dict) -> pd.DataFrame:
         for path in sorted((layout_root / split / label).iterdir())
         if path.is_file()
     ]
-    with ThreadPoolExecutor(max_workers=ingestion["workers"]) as pool:
+    with ThreadPoolExecutor(max_workers=ingestion.workers) as pool:
         records = list(
             tqdm(
                 pool.map(inspect_image_file, (path for path, _, _ in located)),
@@ -86,7 +87,7 @@ def build_image_manifest(raw_data: dict, ingestion: dict) -> pd.DataFrame:
             "path": str(path),
             "split": split,
             "label": label,
-            "patient_id": patient_id_from_filename(path.name, ingestion["patient_key"]),
+            "patient_id": patient_id_from_filename(path.name, ingestion.patient_key),
             **record,
         }
         for (path, split, label), record in zip(located, records)

@@ -12,7 +12,7 @@ from ...evaluation.model_card import (
     validation_section,
 )
 from ...models.classifier import choose_architecture
-from ...parameters import Reporting, Training
+from ...parameters import Ingestion, Reporting, Training
 
 
 def write_model_card(
@@ -25,7 +25,7 @@ def write_model_card(
     training: Training,
     preprocessing: dict,
     reporting: Reporting,
-    ingestion: dict,
+    ingestion: Ingestion,
     classes: list[str],
     searched_architecture: dict | None,
     strategy: str,
@@ -45,7 +45,7 @@ def write_model_card(
         "> **Not a diagnostic device.** This model is not cleared or approved for clinical use. It must not "
         "be used to diagnose, treat or triage patients, nor replace a clinician's reading.",
         "",
-        *data_section(image_split, classes, ingestion["patient_key"]),
+        *data_section(image_split, classes, ingestion.patient_key),
         *training_section(strategy, training, preprocessing, training_history),
         *validation_section(calibration, decision_threshold),
         *test_section(test_metrics, reporting),

@@ -8,6 +8,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from ...imaging.preprocess import load_grayscale_image
+from ...parameters import Split
 
 logger = logging.getLogger(__name__)
 
@@ -18,7 +19,7 @@ class PatientLeakageError(ValueError):
     """A patient has images in more than one of train, validation and test."""
 
 
-def assign_subsets(image_manifest: pd.DataFrame, split: dict) -> pd.DataFrame:
+def assign_subsets(image_manifest: pd.DataFrame, split: Split) -> pd.DataFrame:
     """Assign every usable image to train, validation or test, keeping patients on one side.
 
     - The public ``test`` split stays the test subset, untouched.
@@ -46,10 +47,10 @@ def assign_subsets(image_manifest: pd.DataFrame, split: dict) -> pd.DataFrame:
     val_patients = set(usable.loc[usable["split"] == "val", "patient_id"])
     usable.loc[usable["patient_id"].isin(val_patients), "subset"] = "validation"
 
-    rng = np.random.default_rng(split["seed"])
+    rng = np.random.default_rng(split.seed)
     candidates = usable[usable["split"] == "train"]
     for label, class_images in candidates.groupby("label"):
-        wanted = split["validation_fraction"] * len(class_images)
+        wanted = split.validation_fraction * len(class_images)
         already = (usable["subset"].eq("validation") & usable["label"].eq(label)).sum()
         patients = class_images.loc[class_images["subset"] == "train", "patient_id"].unique()
         images_per_patient = class_images.groupby("patient_id").size()

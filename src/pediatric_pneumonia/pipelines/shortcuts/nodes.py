@@ -15,15 +15,16 @@ from ...evaluation.shortcuts import (
 )
 from ...explain import border_mass_share
 from ...inference import Predictor
+from ...parameters import Explain, Shortcuts
 
 STRATA_METRICS = ("specificity", "sensitivity")
 
 
-def measure_shortcut_properties(train_set: dict, validation_set: dict, explain: dict) -> pd.DataFrame:
+def measure_shortcut_properties(train_set: dict, validation_set: dict, explain: Explain) -> pd.DataFrame:
     """One row per training and validation image: ``subset``, ``path``, ``target`` and every
     shortcut property (markers looked for within ``explain.border_fraction`` of the edges)."""
     frames = [
-        image_properties(image_set["images"], explain["border_fraction"]).assign(
+        image_properties(image_set["images"], explain.border_fraction).assign(
             subset=subset, path=image_set["paths"], target=image_set["labels"].astype(int)
         )
         for subset, image_set in (("train", train_set), ("validation", validation_set))
@@ -32,7 +33,7 @@ def measure_shortcut_properties(train_set: dict, validation_set: dict, explain: 
 
 
 def score_shortcut_strata(
-    predictor: Predictor, validation_set: dict, shortcut_properties: pd.DataFrame, shortcuts: dict
+    predictor: Predictor, validation_set: dict, shortcut_properties: pd.DataFrame, shortcuts: Shortcuts
 ) -> pd.DataFrame:
     """The predictor's validation specificity (negative images) and sensitivity (positive ones) per
     stratum of each property, at its threshold; strata boundaries are quantiles of the training split."""
@@ -41,23 +42,23 @@ def score_shortcut_strata(
     validation = shortcut_properties[shortcut_properties["subset"] == "validation"]
     predicted_positive = predictor.probabilities(validation_set["images"]) >= predictor.threshold
     return strata_metrics(
-        train[properties], validation[properties], validation["target"].to_numpy(), predicted_positive, shortcuts["strata"]
+        train[properties], validation[properties], validation["target"].to_numpy(), predicted_positive, shortcuts.strata
     )
 
 
 def measure_gradcam_border_mass(
-    predictor: Predictor, validation_set: dict, shortcuts: dict, explain: dict, classes: list[str]
+    predictor: Predictor, validation_set: dict, shortcuts: Shortcuts, explain: Explain, classes: list[str]
 ) -> dict:
     """The share of Grad-CAM heat within ``explain.border_fraction`` of the edges, over a seeded
     draw of ``shortcuts.gradcam_images`` validation images: the mean, and per true class."""
     labels = validation_set["labels"]
-    rng = np.random.default_rng(shortcuts["seed"])
-    chosen = np.sort(rng.choice(len(labels), size=min(shortcuts["gradcam_images"], len(labels)), replace=False))
+    rng = np.random.default_rng(shortcuts.seed)
+    chosen = np.sort(rng.choice(len(labels), size=min(shortcuts.gradcam_images, len(labels)), replace=False))
     metrics: dict = {"n_images": int(len(chosen))}
     if not len(chosen):
         return metrics
-    heatmaps = predictor.heatmaps(validation_set["images"][chosen], explain["layer"])
-    border = np.array([border_mass_share(heatmap, explain["border_fraction"]) for heatmap in heatmaps])
+    heatmaps = predictor.heatmaps(validation_set["images"][chosen], explain.layer)
+    border = np.array([border_mass_share(heatmap, explain.border_fraction) for heatmap in heatmaps])
     metrics["border_mass_share_mean"] = float(border.mean())
     for label, name in enumerate(classes):
         if (labels[chosen] == label).any():
@@ -66,7 +67,7 @@ def measure_gradcam_border_mass(
 
 
 def summarise_shortcut_audit(
-    shortcut_properties: pd.DataFrame, shortcut_strata: pd.DataFrame, gradcam_border_mass: dict, shortcuts: dict
+    shortcut_properties: pd.DataFrame, shortcut_strata: pd.DataFrame, gradcam_border_mass: dict, shortcuts: Shortcuts
 ) -> dict:
     """Flat keys: the training split's label predictability (``train.<property>.roc_auc`` with its
     ``direction``, ``train.combined.roc_auc``); per property the validation metrics of every stratum
@@ -74,7 +75,7 @@ def summarise_shortcut_audit(
     with the largest spread; the Grad-CAM border mass (``gradcam.``)."""
     train = shortcut_properties[shortcut_properties["subset"] == "train"]
     training = label_predictability(
-        train[list(SHORTCUT_PROPERTIES)], train["target"].to_numpy(), shortcuts["cv_folds"], shortcuts["seed"]
+        train[list(SHORTCUT_PROPERTIES)], train["target"].to_numpy(), shortcuts.cv_folds, shortcuts.seed
     )
     spread = strata_summary(shortcut_strata)
     summary: dict = {f"train.{key}": value for key, value in training.items()}

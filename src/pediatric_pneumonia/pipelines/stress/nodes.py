@@ -11,6 +11,7 @@ from matplotlib.figure import Figure
 from ...evaluation.metrics import core_metrics
 from ...imaging.shifts import IDENTITY, apply_shift
 from ...inference import Predictor
+from ...parameters import Stress
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +35,7 @@ def stratified_subset(image_set: dict, max_images: int | None, rng: np.random.Ge
     return {name: values[np.sort(chosen)] for name, values in image_set.items()}
 
 
-def stress_test(predictor: Predictor, validation_set: dict, test_set: dict, stress: dict) -> pd.DataFrame:
+def stress_test(predictor: Predictor, validation_set: dict, test_set: dict, stress: Stress) -> pd.DataFrame:
     """One row per set, shift and severity (0 = no shift, shared by every shift) with its metrics.
 
     Shifts act on the stored image before the intensity normalisation, as a scanner's would; the
@@ -47,13 +48,13 @@ def stress_test(predictor: Predictor, validation_set: dict, test_set: dict, stre
 
     rows = []
     for set_index, (set_name, image_set) in enumerate(zip(STRESSED_SETS, (validation_set, test_set))):
-        sample = stratified_subset(image_set, stress["max_images"], np.random.default_rng([stress["seed"], set_index]))
+        sample = stratified_subset(image_set, stress.max_images, np.random.default_rng([stress.seed, set_index]))
         images, targets = sample["images"], sample["labels"].astype(int)
         unshifted = scored(images, targets)
-        for shift_index, (shift, magnitudes) in enumerate(stress["severities"].items()):
+        for shift_index, (shift, magnitudes) in enumerate(stress.severities.items()):
             rows.append({"set": set_name, "shift": shift, "severity": 0, "magnitude": IDENTITY[shift], **unshifted})
             for severity, magnitude in enumerate(magnitudes, start=1):
-                rng = np.random.default_rng([stress["seed"], set_index, shift_index, severity])
+                rng = np.random.default_rng([stress.seed, set_index, shift_index, severity])
                 metrics = scored(apply_shift(images, shift, magnitude, rng), targets)
                 rows.append({"set": set_name, "shift": shift, "severity": severity, "magnitude": magnitude, **metrics})
         logger.info("Stress-tested %d %s images.", len(targets), set_name)

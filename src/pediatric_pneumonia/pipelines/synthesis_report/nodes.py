@@ -12,6 +12,7 @@ from ...evaluation.synthesis import subsample, synthetic_image_scores
 from ...imaging.grids import class_images, image_grid
 from ...models.features import embed, feature_extractor
 from ...naming import synthetic_image_profiles
+from ...parameters import SynthesisReport
 
 
 def assess_synthetic_images(
@@ -21,7 +22,7 @@ def assess_synthetic_images(
     synthetic_set: dict,
     classes: list[str],
     target_class: str,
-    report: dict,
+    report: SynthesisReport,
     preprocessing: dict,
 ) -> tuple[dict, dict[str, np.ndarray]]:
     """Quality, diversity and memorization of the synthetic images against real ones of the same class.
@@ -30,18 +31,18 @@ def assess_synthetic_images(
     real images it never saw (the held-out reference). Returns the flat report and the image
     sets that the plots show (``synthetic``, ``real``, and ``closest`` synthetic/real pairs).
     """
-    rng = np.random.default_rng(report["seed"])
+    rng = np.random.default_rng(report.seed)
     images = {
-        "training": subsample(class_images(train_set, classes, target_class), report["max_images"], rng),
-        "held_out": subsample(class_images(validation_set, classes, target_class), report["max_images"], rng),
-        "synthetic": subsample(synthetic_set["images"], report["max_images"], rng),
+        "training": subsample(class_images(train_set, classes, target_class), report.max_images, rng),
+        "held_out": subsample(class_images(validation_set, classes, target_class), report.max_images, rng),
+        "synthetic": subsample(synthetic_set["images"], report.max_images, rng),
     }
     extractor = feature_extractor(classifier)
-    intensity, batch_size = preprocessing["intensity"], report["batch_size"]
+    intensity, batch_size = preprocessing["intensity"], report.batch_size
     features = {name: embed(extractor, sample, intensity, batch_size) for name, sample in images.items()}
     pixels = {name: sample.reshape(len(sample), -1) / 255.0 for name, sample in images.items()}
     scores, pixel_distance, pixel_index = synthetic_image_scores(
-        features, pixels, report["nearest_k"], report["memorization_percentile"]
+        features, pixels, report.nearest_k, report.memorization_percentile
     )
     metrics = {
         "gan_profile": "+".join(synthetic_image_profiles(synthetic_set["paths"])) or "unknown",
@@ -52,10 +53,10 @@ def assess_synthetic_images(
         "feature_space": "baseline classifier, last conv block, global average pooled",
     }
     synthetic, training = images["synthetic"], images["training"]
-    closest = np.argsort(pixel_distance)[: report["closest_pairs"]]
+    closest = np.argsort(pixel_distance)[: report.closest_pairs]
     shown = {
-        "synthetic": synthetic[: report["grid_images"]],
-        "real": training[: report["grid_images"]],
+        "synthetic": synthetic[: report.grid_images],
+        "real": training[: report.grid_images],
         "closest": np.stack([image for i in closest for image in (synthetic[i], training[pixel_index[i]])]),
     }
     return metrics, shown
