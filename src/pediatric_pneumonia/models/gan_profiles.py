@@ -2,15 +2,17 @@
 (conf/base/parameters_synthesis.yml), checked against the parameter schema (``parameters.Synthesis``)
 so that a GAN training cannot fail half-way on a setting."""
 
-from ..parameters import check_parameters
+from ..parameters import Synthesis, check_parameters
 
 
-def select_gan_profile(synthesis: dict) -> dict:
+def select_gan_profile(synthesis: Synthesis | dict) -> dict:
     """The GAN profile named by ``synthesis.profile``.
 
     Raises:
         ParameterError: for an unknown profile, a resolution the generator cannot produce or an
             unusable method setting (the schema's message names the key and the fix).
     """
-    check_parameters("synthesis", synthesis)
-    return synthesis["profiles"][synthesis["profile"]]
+    if not isinstance(synthesis, Synthesis):
+        synthesis = check_parameters("synthesis", synthesis)
+    # The profile as written (no defaults added): its checkpoints are fingerprinted by these values.
+    return synthesis.profiles[synthesis.profile].model_dump(mode="json", exclude_unset=True)

@@ -18,6 +18,7 @@ from ...imaging.grids import image_grid
 from ...models.dcgan_training import generate_images, select_class_images, train_dcgan
 from ...models.gan_profiles import select_gan_profile
 from ...naming import synthetic_image_path
+from ...parameters import Synthesis
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +35,7 @@ def log_progress_to_mlflow(losses: dict[str, float], iteration: int, samples: np
     mlflow.log_image(image_grid(samples), key="gan_samples", step=iteration)
 
 
-def train_gan(train_set: dict, classes: list[str], synthesis: dict) -> tuple[keras.Model, dict[str, list[float]]]:
+def train_gan(train_set: dict, classes: list[str], synthesis: Synthesis) -> tuple[keras.Model, dict[str, list[float]]]:
     """Train the DCGAN of ``synthesis.profile`` on the training images of ``synthesis.target_class`` only.
 
     Checkpoints go to ``synthesis.checkpoint_dir/<profile>``, so a rerun with the same settings
@@ -42,13 +43,13 @@ def train_gan(train_set: dict, classes: list[str], synthesis: dict) -> tuple[ker
     Returns the published generator and the loss history.
     """
     profile = select_gan_profile(synthesis)
-    real = select_class_images(train_set, classes, synthesis["target_class"], profile["image_size"])
-    checkpoint_folder = Path(synthesis["checkpoint_dir"]) / synthesis["profile"]
-    return train_dcgan(real, profile, synthesis["seed"], checkpoint_folder, log_progress_to_mlflow)
+    real = select_class_images(train_set, classes, synthesis.target_class, profile["image_size"])
+    checkpoint_folder = Path(synthesis.checkpoint_dir) / synthesis.profile
+    return train_dcgan(real, profile, synthesis.seed, checkpoint_folder, log_progress_to_mlflow)
 
 
 def generate_synthetic_images(
-    generator: keras.Model, train_set: dict, classes: list[str], synthesis: dict, image_size: int
+    generator: keras.Model, train_set: dict, classes: list[str], synthesis: Synthesis, image_size: int
 ) -> tuple[dict, dict[str, Image.Image]]:
     """As many synthetic ``target_class`` images as balancing needs (largest class - target class).
 
@@ -57,17 +58,17 @@ def generate_synthetic_images(
     and as PNG partitions for a person to look at.
     """
     class_counts = np.bincount(train_set["labels"], minlength=len(classes))
-    label = classes.index(synthesis["target_class"])
+    label = classes.index(synthesis.target_class)
     count = synthetic_images_made(class_counts, label)
-    images = generate_images(generator, count, image_size, np.random.default_rng(synthesis["seed"] + 1))
-    names = [f"synthetic_{synthesis['target_class'].lower()}_{index:05d}" for index in range(count)]
+    images = generate_images(generator, count, image_size, np.random.default_rng(synthesis.seed + 1))
+    names = [f"synthetic_{synthesis.target_class.lower()}_{index:05d}" for index in range(count)]
     logger.info(
-        "Generated %d synthetic %s images (class counts %s).", count, synthesis["target_class"], class_counts.tolist()
+        "Generated %d synthetic %s images (class counts %s).", count, synthesis.target_class, class_counts.tolist()
     )
     synthetic_set = {
         "images": images,
         "labels": np.full(count, label, dtype=np.uint8),
-        "paths": np.array([synthetic_image_path(synthesis["profile"], name) for name in names], dtype=str),
+        "paths": np.array([synthetic_image_path(synthesis.profile, name) for name in names], dtype=str),
     }
     return synthetic_set, {name: Image.fromarray(image) for name, image in zip(names, images)}
 
