@@ -4,9 +4,12 @@
 import importlib.util
 import os
 import socket
+from pathlib import Path
 from urllib.parse import urlsplit
 
 INSTALL_RAY = 'pip install "pediatric-pneumonia[search]"'
+# What a cluster's workers need of this project: the package's folder (this module's), shipped with the job.
+CLUSTER_PY_MODULES = (str(Path(__file__).parent),)
 
 
 def ray_installed() -> bool:
