@@ -18,18 +18,23 @@ from .pipelines import (
     synthesis_report,
     training,
 )
-from .strategies import STRATEGIES, SYNTHETIC_IMAGE_STRATEGIES
+from .strategies import STRATEGIES, STUDY_GAN_TAG, STUDY_MODEL_TAG, SYNTHETIC_IMAGE_STRATEGIES
 
 __all__ = ["STRATEGIES", "SYNTHETIC_IMAGE_STRATEGIES", "create_strategy_pipeline", "register_pipelines"]
 
 # Datasets that every strategy shares instead of getting its own namespaced copy. Parameters are
 # shared too, all but the groups each strategy has its own block of (parameters.PER_STRATEGY_GROUPS).
 SHARED_INPUTS = {"image_split", "train_set", "validation_set", "test_set", "synthetic_normal_set", "searched_architecture"}
+# A study job of a strategy (STUDY_MODEL_TAG) runs what its test report and training curves need: not
+# the plots, stress report, shortcut audit, model card, packaging or explanations (the study compares
+# test predictions).
+STUDY_JOB_LAST_NODES = ("track_test_metrics_node", "track_training_history_node")
 
 
 def create_strategy_pipeline(strategy: str) -> Pipeline:
     """The modelling template (balance, train and package, report, stress report, shortcut audit,
-    model card, Grad-CAM explanations) under the namespace ``strategy``."""
+    model card, Grad-CAM explanations) under the namespace ``strategy``; what a study job runs of it
+    is tagged ``STUDY_MODEL_TAG``."""
     template = (
         balancing.create_pipeline(strategy)
         + training.create_pipeline()
@@ -39,8 +44,9 @@ def create_strategy_pipeline(strategy: str) -> Pipeline:
         + model_card.create_pipeline(strategy)
         + explain.create_pipeline()
     )
+    study_job = template.to_nodes(*STUDY_JOB_LAST_NODES)
     return Pipeline(
-        template,
+        template - study_job + study_job.tag(STUDY_MODEL_TAG),
         namespace=strategy,
         inputs=SHARED_INPUTS & template.inputs(),
         parameters=shared_parameters(template.inputs()),
@@ -59,7 +65,7 @@ def register_pipelines() -> dict[str, Pipeline]:
     is in ``__default__``: both cost many trainings.
     """
     data_preparation = ingestion.create_pipeline() + preprocessing.create_pipeline()
-    synthesis_pipeline = synthesis.create_pipeline()
+    synthesis_pipeline = synthesis.create_pipeline().tag(STUDY_GAN_TAG)
     synthesis_report_pipeline = synthesis_report.create_pipeline()
     strategies = {strategy: create_strategy_pipeline(strategy) for strategy in STRATEGIES}
     pipelines = {

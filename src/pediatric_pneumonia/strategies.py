@@ -2,7 +2,8 @@
 nodes, the parameter checks and the study.
 
 A strategy's name is its pipeline (``kedro run --pipeline <name>``), its namespace and the key of
-its block in ``conf/base/parameters_balancing.yml``.
+its block in ``conf/base/parameters_balancing.yml``. What a study job runs of it is told by node tags
+(``study_job_tags``), which the registry sets, so the study never names a node.
 """
 
 from dataclasses import dataclass
@@ -51,6 +52,18 @@ STRATEGY_TABLE: dict[str, Strategy] = {
 }
 STRATEGIES = tuple(STRATEGY_TABLE)
 SYNTHETIC_IMAGE_STRATEGIES = tuple(name for name, strategy in STRATEGY_TABLE.items() if strategy.uses_synthetic_images)
+
+
+# The node tags of a study job (pipeline_registry.py tags the nodes): a strategy's nodes that its test
+# report and training curves need, and the GAN's stage (its training, synthetic images and loss plot).
+STUDY_MODEL_TAG = "study_model"
+STUDY_GAN_TAG = "study_gan"
+
+
+def study_job_tags(trains_model: bool, trains_gan: bool) -> list[str]:
+    """The tags a study job runs of its pipeline (``kedro run --pipelines <strategy> --tags ...``): a
+    model's nodes, the GAN's, or both."""
+    return [tag for tag, runs in ((STUDY_MODEL_TAG, trains_model), (STUDY_GAN_TAG, trains_gan)) if runs]
 
 
 def describe_strategies() -> str:

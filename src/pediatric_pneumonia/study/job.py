@@ -6,8 +6,9 @@ nodes that a ``kedro run`` would, with the project's hooks: kedro-mlflow logs in
 child run, which this process opens first (kedro-mlflow then uses the active run, as it does under
 an orchestrator). Its catalog is the project's too; ``JobFolderRunner`` only moves the files of the
 datasets the job writes into the job's folder before the first node, so side-by-side jobs never share
-a file. A fresh process per job keeps TensorFlow's and MLflow's global state apart from the study's
-session and from the other jobs.
+a file, and lists those datasets there (``writes.json``) for the jobs that read them. A fresh process
+per job keeps TensorFlow's and MLflow's global state apart from the study's session and from the
+other jobs.
 """
 
 import json
@@ -22,6 +23,7 @@ from kedro.pipeline import Pipeline
 from kedro.runner import SequentialRunner
 
 PATH_KEYS = ("filepath", "path")
+WRITES_FILE = "writes.json"
 
 
 def move_dataset(catalog: DataCatalog, name: str, project_path: Path, folder: Path) -> None:
@@ -39,23 +41,27 @@ def move_dataset(catalog: DataCatalog, name: str, project_path: Path, folder: Pa
 
 
 class JobFolderRunner(SequentialRunner):
-    """A ``SequentialRunner`` that first moves every dataset the pipeline writes into ``folder``, and
-    each input named in ``reads_from`` to the folder of the job that wrote it.
+    """A ``SequentialRunner`` that first moves every dataset the pipeline writes into ``folder`` (and
+    lists them in its ``writes.json``), and each input that a job folder of ``reads_from`` lists to that
+    folder.
 
     Kedro builds a session's catalog inside ``session.run``; the runner is the public seam that gets
     that catalog before the first node, and the session's hooks hold the same object, so they see
     (and log to MLflow) the moved files.
     """
 
-    def __init__(self, project_path: Path, folder: Path, reads_from: dict[str, str]) -> None:
+    def __init__(self, project_path: Path, folder: Path, reads_from: list[str]) -> None:
         super().__init__()
-        self._project_path, self._folder, self._reads_from = project_path, folder, reads_from
+        self._project_path, self._folder, self._reads_from = project_path, folder, [Path(other) for other in reads_from]
 
     def run(self, pipeline: Pipeline, catalog: DataCatalog, *args, **kwargs) -> dict:
-        for name in sorted(pipeline.all_outputs()):
+        writes = sorted(pipeline.all_outputs())
+        for name in writes:
             move_dataset(catalog, name, self._project_path, self._folder)
-        for name in sorted(pipeline.inputs() & set(self._reads_from)):
-            move_dataset(catalog, name, self._project_path, Path(self._reads_from[name]))
+        (self._folder / WRITES_FILE).write_text(json.dumps(writes, indent=2))
+        for other in self._reads_from:
+            for name in sorted(pipeline.inputs() & set(json.loads((other / WRITES_FILE).read_text()))):
+                move_dataset(catalog, name, self._project_path, other)
         return super().run(pipeline, catalog, *args, **kwargs)
 
 
@@ -67,7 +73,7 @@ def run_study_job(spec: dict) -> None:
     runner = JobFolderRunner(project_path, Path(spec["folder"]), spec["reads_from"])
     with mlflow.start_run(run_id=spec["run_id"]):
         with KedroSession.create(project_path=project_path, env=spec["env"], runtime_params=spec["parameters"]) as session:
-            session.run(pipeline_names=[spec["pipeline"]], node_names=spec["nodes"], runner=runner)
+            session.run(pipeline_names=[spec["pipeline"]], tags=spec["tags"], runner=runner)
 
 
 if __name__ == "__main__":

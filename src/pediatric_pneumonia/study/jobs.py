@@ -7,6 +7,8 @@ after another (``sequential``) or as Ray tasks (``ray``). Its job folder,
 writes, at the same path as in the project (``data/06_models/baseline/classifier.keras``...), so jobs
 running side by side never share a file. Jobs read the shared prepared data where the study's own run
 wrote it, and a model of a listed GAN profile reads its synthetic images from that profile's GAN job.
+A job runs the nodes of its pipeline that carry its tags (``strategies.study_job_tags``): the registry
+tags them, so the study names no node and imports no pipeline.
 """
 
 import copy
@@ -20,19 +22,15 @@ from pathlib import Path
 
 import mlflow
 import pandas as pd
-from kedro.framework.project import pipelines as registered_pipelines
 from mlflow.tracking import MlflowClient
 
-from ..strategies import STRATEGY_TABLE
+from ..strategies import STRATEGY_TABLE, study_job_tags
 from ..tracking import absolute_tracking_uri
 from .comparison import STUDY_PREDICTION_COLUMNS
 from .parameters import model_label, study_strategies
 
 logger = logging.getLogger(__name__)
 
-# The last nodes of a strategy a study needs: the test report and the curves. The stress report,
-# model card, packaging and explanations are left out of study jobs (not in the comparison).
-JOB_LAST_NODES = ("track_test_metrics_node", "track_training_history_node")
 PREDICTION_ARTIFACTS = "predictions"
 SPEC_FILE = "job.json"
 JOB_COMMAND = (sys.executable, "-m", "pediatric_pneumonia.study.job")
@@ -85,20 +83,11 @@ def trains_own_gan(job: dict, study: dict) -> bool:
     return study["retrain_gan_per_seed"] and STRATEGY_TABLE[job["strategy"]].uses_synthetic_images
 
 
-def job_nodes(strategy: str, own_gan: bool) -> list[str]:
-    """The nodes of one job: what the strategy's test report and curves need, less the shared data
-    preparation and (unless ``own_gan``) the shared GAN, which the study's own run made. The
-    ``synthesis`` job of a GAN profile is the synthesis pipeline less the data preparation."""
-    if strategy == "synthesis":
-        return sorted(node.name for node in (registered_pipelines["synthesis"] - registered_pipelines["data_preparation"]).nodes)
-    needed = registered_pipelines[strategy].to_nodes(*(f"{strategy}.{node}" for node in JOB_LAST_NODES))
-    shared = registered_pipelines["data_preparation" if own_gan else "synthesis"]
-    return sorted(node.name for node in (needed - shared).nodes)
-
-
-def job_spec(job: dict, parameters: dict, nodes: list[str], own_gan: bool) -> dict:
-    """What one job runs: the ``nodes`` of its strategy's pipeline, with its seed and GAN profile
-    as parameter overrides (a GAN job of the ``synthesis`` pipeline has only the profile)."""
+def job_spec(job: dict, parameters: dict, own_gan: bool) -> dict:
+    """What one job runs: the nodes of its strategy's pipeline with its ``tags`` (the model's, and the
+    GAN's when ``own_gan``; never the shared data preparation, nor the shared GAN, which the study's own
+    run made), with its seed and GAN profile as parameter overrides (a GAN job of the ``synthesis``
+    pipeline runs the GAN's nodes and has only the profile)."""
     strategy, seed = job["strategy"], job.get("seed")
     overrides = {} if seed is None else {"training.seed": seed}
     if seed is not None and "seed" in parameters.get(strategy, {}).get("balancing", {}):
@@ -107,7 +96,8 @@ def job_spec(job: dict, parameters: dict, nodes: list[str], own_gan: bool) -> di
         overrides["synthesis.seed"] = seed
     if job.get("gan_profile"):
         overrides["synthesis.profile"] = job["gan_profile"]
-    return {"pipeline": strategy, "nodes": nodes, "overrides": overrides}
+    tags = study_job_tags(trains_model=strategy != "synthesis", trains_gan=own_gan)
+    return {"pipeline": strategy, "tags": tags, "overrides": overrides}
 
 
 def with_overrides(parameters: dict, overrides: dict[str, object]) -> dict:
@@ -154,11 +144,10 @@ def launch_jobs(
     the study's run and run the ``wave``; raises StudyJobError naming each failed job.
 
     ``gan_folders`` maps a GAN profile to the folder of the GAN job that trained it: its models read
-    their synthetic images there."""
+    what that job wrote (their synthetic images) there."""
     client = MlflowClient()
     parent = client.get_run(parent_run_id)
     env = parent.data.tags.get("env")  # kedro-mlflow tags the study's run with its Kedro environment
-    gan_outputs = sorted((registered_pipelines["synthesis"] - registered_pipelines["data_preparation"]).all_outputs())
     commands, run_ids = [], []
     for job in wave:
         own_gan = trains_own_gan(job, study)
@@ -167,14 +156,14 @@ def launch_jobs(
         tags = {"mlflow.parentRunId": parent.info.run_id, "study.strategy": job["strategy"], "study.model": job["model"]}
         tags |= {f"study.{key}": str(job[key]) for key in ("seed", "gan_profile") if job.get(key) is not None}
         child = client.create_run(parent.info.experiment_id, run_name=job_name(job), tags=tags)
-        spec = job_spec(job, parameters, job_nodes(job["strategy"], own_gan), own_gan)
+        spec = job_spec(job, parameters, own_gan)
         if own_gan:  # the GAN's checkpoints go to a folder named by a parameter, not the catalog: the job's own
             spec["overrides"]["synthesis.checkpoint_dir"] = str(folder / parameters["synthesis"]["checkpoint_dir"])
         gan_folder = gan_folders.get(job["gan_profile"])
         spec |= {
             "project_path": str(project_path), "env": env, "tracking_uri": absolute_tracking_uri(mlflow.get_tracking_uri(), project_path),
             "run_id": child.info.run_id, "folder": str(folder),
-            "reads_from": {name: str(gan_folder) for name in gan_outputs} if gan_folder and not own_gan else {},
+            "reads_from": [str(gan_folder)] if gan_folder and not own_gan else [],
             "parameters": with_overrides(parameters, spec["overrides"]),
         }
         (folder / SPEC_FILE).write_text(json.dumps(spec, indent=2))
