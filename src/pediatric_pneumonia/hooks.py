@@ -1,7 +1,6 @@
 """Project hooks."""
 
 import logging
-from pathlib import Path
 from typing import Any
 
 import mlflow
@@ -9,6 +8,7 @@ import numpy as np
 from kedro.framework.hooks import hook_impl
 from kedro.framework.project import pipelines as registered_pipelines
 from kedro.io import AbstractVersionedDataset, DataCatalog
+from kedro.io.core import get_protocol_and_path
 from kedro.pipeline import Node, Pipeline
 from kedro_datasets.partitions import PartitionedDataset
 from kedro_mlflow.framework.hooks.mlflow_hook import MlflowHook
@@ -137,6 +137,9 @@ class MlflowArtifactHook:
     kedro-mlflow's ``MlflowArtifactDataset`` gives a wrapped versioned dataset its own save
     version, which Kedro 1.x rejects when the catalog already has one; logging after the save
     keeps the catalog's single save version and still files the exact version in the MLflow run.
+    The location is read through Kedro's public API only: the dataset's configuration as built
+    (``DataCatalog.to_config``, so a study job's moved dataset logs its own file) and, for a
+    versioned one, the path that ``list_versions`` gives its save version.
     """
 
     def __init__(self) -> None:
@@ -154,15 +157,17 @@ class MlflowArtifactHook:
         artifact_path = (getattr(dataset, "metadata", None) or {}).get("mlflow_artifact_path")
         if artifact_path is None:
             return
+        # A catalog of this dataset alone: the run's whole catalog would copy every dataset's configuration.
+        config = DataCatalog({dataset_name: dataset}).to_config()[0][dataset_name]
+        _, location = get_protocol_and_path(next(config[key] for key in ("filepath", "path") if key in config))
         if isinstance(dataset, PartitionedDataset):
             # A folder of files (one per partition): its whole content as saved.
-            mlflow.log_artifacts(dataset._path, artifact_path)
+            mlflow.log_artifacts(location, artifact_path)
             logger.info("Logged the files of %s to MLflow under '%s'.", dataset_name, artifact_path)
             return
-        saved_file = dataset._filepath
-        if isinstance(dataset, AbstractVersionedDataset) and dataset._version:
-            saved_file = dataset._get_versioned_path(dataset.resolve_save_version())
-        mlflow.log_artifact(str(Path(saved_file)), artifact_path)
+        if isinstance(dataset, AbstractVersionedDataset) and (version := dataset.resolve_save_version()):
+            location = dict(zip(dataset.list_versions(full_path=False), dataset.list_versions(full_path=True)))[version]
+        mlflow.log_artifact(location, artifact_path)
         logger.info("Logged %s to MLflow under '%s'.", dataset_name, artifact_path)
 
 
