@@ -12,7 +12,7 @@ from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 
 from pediatric_pneumonia.demo_data import generate_demo_dataset
-from pediatric_pneumonia.parameters import Training, check_parameters
+from pediatric_pneumonia.parameters import Preprocessing, Training, check_parameters
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data" / "chest_xray_dev"
@@ -78,6 +78,14 @@ def training_parameters(**changes) -> Training:
     what a node typed with ``Training`` receives from Kedro."""
     shipped = yaml.safe_load((REPO_ROOT / "conf/base/parameters_training.yml").read_text())["training"]
     return check_parameters("training", {**shipped, **changes})
+
+
+def preprocessing_parameters(**changes) -> Preprocessing:
+    """The shipped ``preprocessing`` group (conf/base) with ``changes`` (those of ``intensity`` merged
+    into the shipped intensity), validated: what a node typed with ``Preprocessing`` receives."""
+    shipped = yaml.safe_load((REPO_ROOT / "conf/base/parameters_preprocessing.yml").read_text())["preprocessing"]
+    intensity = {**shipped["intensity"], **changes.pop("intensity", {})}
+    return check_parameters("preprocessing", {**shipped, **changes, "intensity": intensity})
 
 
 def random_image_set(normal: int, pneumonia: int, size: int) -> dict:

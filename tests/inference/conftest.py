@@ -117,14 +117,15 @@ def with_shift_reference(predictor: Predictor, validation_images: np.ndarray, sh
     validation_set = {"images": validation_images, "labels": np.zeros(len(validation_images), np.uint8)}
     inference = check_parameters("inference", {"batch_size": predictor.batch_size, "tta": predictor.tta or {}})
     shift = check_parameters("shift", shift)
+    preprocessing = check_parameters("preprocessing", predictor.preprocessing)
     validation_predictions = pd.DataFrame({"raw_probability": predictor.raw_probabilities(validation_images)})
     reference = sample_shift_reference(
         predictor.classifier, validation_set, validation_predictions, predictor.config["calibration"],
-        predictor.preprocessing, inference, shift,
+        preprocessing, inference, shift,
     )
     decision = {**predictor.config["decision"], "validation_roc_auc": 0.5}
     return package_predictor(
-        predictor.classifier, predictor.config["calibration"], decision, predictor.preprocessing,
+        predictor.classifier, predictor.config["calibration"], decision, preprocessing,
         inference, predictor.classes, reference, shift,
     )
 

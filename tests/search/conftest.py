@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import yaml
 
-from pediatric_pneumonia.parameters import Search, Training, check_parameters
-from tests.conftest import ONLINE_AUGMENTATION, PAPER_ARCHITECTURE, training_parameters
+from pediatric_pneumonia.parameters import Preprocessing, Search, Training, check_parameters
+from tests.conftest import ONLINE_AUGMENTATION, PAPER_ARCHITECTURE, preprocessing_parameters, training_parameters
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -60,8 +60,8 @@ def training() -> Training:
 
 
 @pytest.fixture
-def preprocessing() -> dict:
-    return {"intensity": {"method": "none"}}
+def preprocessing() -> Preprocessing:
+    return preprocessing_parameters(intensity={"method": "none"})
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ import pandas as pd
 
 from ..choices import better_direction
 from ..naming import SUBTYPES
-from ..parameters import Architecture, Reporting, Training
+from ..parameters import Architecture, Preprocessing, Reporting, Training
 from .report import PAPER_THRESHOLD
 
 # Headline test metrics in the order the card lists them.
@@ -75,7 +75,7 @@ def data_section(image_split: pd.DataFrame, classes: list[str], patient_key: str
 
 
 def training_section(
-    strategy: str, training: Training, preprocessing: dict, training_history: dict[str, list[float]]
+    strategy: str, training: Training, preprocessing: Preprocessing, training_history: dict[str, list[float]]
 ) -> list[str]:
     architecture = training.architecture
     stopping = training.early_stopping
@@ -84,14 +84,14 @@ def training_section(
     if monitored:
         choose = max if better_direction(stopping.monitor) == "max" else min
         best = monitored.index(choose(monitored)) + 1
-    side = preprocessing["image_size"]
+    side = preprocessing.image_size
     return [
         "## Training protocol",
         "",
         f"- Balancing strategy: `{strategy}` (only the training subset is balanced).",
         f"- Architecture: {_network(architecture)}, hidden dense layers {_listing(architecture.dense_units)}, "
         f"one sigmoid output{_ensemble(training)}; input {side}x{side} grayscale, intensity normalisation "
-        f"`{preprocessing['intensity']['method']}`.",
+        f"`{preprocessing.intensity.method}`.",
         f"- Optimiser: {_optimiser(architecture)}, learning rate {architecture.learning_rate} "
         f"({training.learning_rate_schedule} schedule), batch size {training.batch_size}, online augmentation "
         f"{'on' if training.augmentation.enabled else 'off'}, {_regularisation(training)}seed {training.seed}.",

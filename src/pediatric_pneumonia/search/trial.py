@@ -9,7 +9,7 @@ import keras
 import mlflow
 
 from ..models.classifier_training import fit_classifier
-from ..parameters import Ensemble, Search, Training, check_parameters
+from ..parameters import Ensemble, Preprocessing, Search, Training, check_parameters
 from ..tracking import absolute_tracking_uri
 
 # Called after every epoch with the epoch (from 1) and its validation signals; the Ray backend
@@ -27,7 +27,7 @@ class TrialTracking:
     parent_run_id: str
 
 
-def trial_settings(search: Search, training: Training, preprocessing: dict) -> dict:
+def trial_settings(search: Search, training: Training, preprocessing: Preprocessing) -> dict:
     """What every trial shares, as plain values (Ray ships them; the experiment's name hashes them):
     the training parameters with the search's epochs, images per epoch and seed and a single member,
     and the preprocessing's intensity normalisation."""
@@ -39,7 +39,7 @@ def trial_settings(search: Search, training: Training, preprocessing: dict) -> d
             "ensemble": Ensemble(),
         }
     )
-    return {"training": trial.model_dump(mode="json", exclude_unset=True), "intensity": preprocessing["intensity"]}
+    return {"training": trial.model_dump(mode="json", exclude_unset=True), "intensity": preprocessing.intensity.plain()}
 
 
 def architecture_params(architecture: dict) -> dict[str, str]:

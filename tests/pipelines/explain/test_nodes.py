@@ -10,6 +10,7 @@ from pediatric_pneumonia.pipelines.explain.nodes import (
     select_explanation_sample,
     summarise_explanations,
 )
+from tests.conftest import preprocessing_parameters
 
 EXPLAIN = {
     "per_outcome": 2,
@@ -23,7 +24,7 @@ EXPLAIN = {
 }
 CLASSES = ["NORMAL", "PNEUMONIA"]
 EXPLAIN_GROUP = check_parameters("explain", EXPLAIN)
-NO_NORMALISATION = {"intensity": {"method": "none"}}
+NO_NORMALISATION = preprocessing_parameters(intensity={"method": "none"})
 
 
 def predictions(targets: list[int], probabilities: list[float]) -> pd.DataFrame:

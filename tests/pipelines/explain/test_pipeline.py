@@ -18,7 +18,7 @@ from tests.inference.conftest import predictor_around
 
 from ...conftest import REPO_ROOT
 from ...explain.quadrant_model import SIZE, square_images, trained_quadrant_model
-from .test_nodes import CLASSES, EXPLAIN_GROUP
+from .test_nodes import CLASSES, EXPLAIN_GROUP, NO_NORMALISATION
 
 
 def explain_inputs() -> dict:
@@ -33,7 +33,7 @@ def explain_inputs() -> dict:
         "test_predictions": pd.DataFrame({"path": paths, "target": labels.astype(int), "probability": probabilities}),
         "decision_threshold": {"threshold": 0.5},
         "params:explain": EXPLAIN_GROUP,
-        "params:preprocessing": {"intensity": {"method": "none"}},
+        "params:preprocessing": NO_NORMALISATION,
         "params:raw_data.classes": CLASSES,
     }
 

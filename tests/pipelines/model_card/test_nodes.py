@@ -3,7 +3,7 @@ import pytest
 from pediatric_pneumonia.evaluation.model_card import LIMITATIONS
 from pediatric_pneumonia.parameters import check_parameters
 from pediatric_pneumonia.pipelines.model_card.nodes import write_model_card
-from tests.conftest import training_parameters
+from tests.conftest import preprocessing_parameters, training_parameters
 
 
 def card_of(inputs: dict, **changes) -> str:
@@ -17,7 +17,7 @@ def card_of(inputs: dict, **changes) -> str:
         values["training_history"],
         values["image_split"],
         training_parameters(**values["params:training"]),
-        values["params:preprocessing"],
+        preprocessing_parameters(**values["params:preprocessing"]),
         check_parameters("reporting", values["params:reporting"]),
         check_parameters("ingestion", values["params:ingestion"]),
         values["params:raw_data.classes"],

@@ -3,7 +3,7 @@ from kedro.runner import SequentialRunner
 
 from pediatric_pneumonia.parameters import check_parameters
 from pediatric_pneumonia.pipelines.model_card import create_pipeline
-from tests.conftest import training_parameters
+from tests.conftest import preprocessing_parameters, training_parameters
 
 
 def test_model_card_pipeline_writes_the_card_from_the_catalog(card_inputs):
@@ -14,6 +14,7 @@ def test_model_card_pipeline_writes_the_card_from_the_catalog(card_inputs):
         "params:training": training_parameters(**card_inputs["params:training"]),
         "params:reporting": check_parameters("reporting", card_inputs["params:reporting"]),
         "params:ingestion": check_parameters("ingestion", card_inputs["params:ingestion"]),
+        "params:preprocessing": preprocessing_parameters(**card_inputs["params:preprocessing"]),
     }
     catalog = DataCatalog({name: MemoryDataset(value) for name, value in inputs.items()})
     card = SequentialRunner().run(pipeline, catalog)["model_card"].load()

@@ -15,7 +15,9 @@ from tests.pipelines.ingestion.test_nodes import INGESTION, raw_data
 
 SPLIT = check_parameters("split", {"validation_fraction": 0.25, "seed": 1})
 INTENSITY = {"method": "clahe", "clahe_clip_limit": 2.0, "clahe_tile_grid": 4, "percentiles": [1, 99]}
-PREPROCESSING = {"image_size": 24, "workers": 2, "geometry": "stretch", "border_crop": 0.0, "intensity": INTENSITY}
+PREPROCESSING = check_parameters(
+    "preprocessing", {"image_size": 24, "workers": 2, "geometry": "stretch", "border_crop": 0.0, "intensity": INTENSITY}
+)
 
 
 def manifest_rows(rows: list[tuple[str, str, str]]) -> pd.DataFrame:

@@ -7,7 +7,7 @@ from pediatric_pneumonia.pipelines.synthesis_report.nodes import (
     plot_closest_pairs,
     plot_sample_grids,
 )
-from tests.conftest import CLASSES, PAPER_ARCHITECTURE, random_image_set
+from tests.conftest import CLASSES, PAPER_ARCHITECTURE, preprocessing_parameters, random_image_set
 
 REPORT = {
     "seed": 0,
@@ -18,7 +18,7 @@ REPORT = {
     "closest_pairs": 3,
     "grid_images": 4,
 }
-PREPROCESSING = {"intensity": {"method": "none"}}
+PREPROCESSING = preprocessing_parameters(intensity={"method": "none"})
 
 
 def synthetic_copies(train_set: dict, count: int) -> dict:

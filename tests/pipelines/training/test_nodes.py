@@ -19,7 +19,7 @@ from pediatric_pneumonia.pipelines.training.nodes import (
     train_classifier,
 )
 from pediatric_pneumonia.tracking import to_mlflow_history
-from tests.conftest import ONLINE_AUGMENTATION, PAPER_ARCHITECTURE
+from tests.conftest import ONLINE_AUGMENTATION, PAPER_ARCHITECTURE, preprocessing_parameters
 from tests.pipelines.reporting.tiny_model import expected_probability, flat_images, mean_gray_model
 
 
@@ -32,7 +32,7 @@ def separable_set(count: int, size: int = 16, seed: int = 0) -> dict:
 
 
 # The signal of separable_set is brightness, which intensity normalisation would remove.
-PREPROCESSING = {"intensity": {"method": "none"}}
+PREPROCESSING = preprocessing_parameters(intensity={"method": "none"})
 TRAINING = {
     "seed": 3,
     "epochs": 3,
@@ -68,14 +68,14 @@ def test_training_is_reproducible_with_a_seed():
 
 
 def test_images_per_epoch_sets_the_steps_whatever_the_set_size():
-    batches = TrainingBatches(separable_set(200), 16, 48, ONLINE_AUGMENTATION, PREPROCESSING["intensity"], seed=0)
+    batches = TrainingBatches(separable_set(200), 16, 48, ONLINE_AUGMENTATION, PREPROCESSING.intensity.plain(), seed=0)
     assert len(batches) == 3
     seen = np.concatenate([batches[index][1] for index in range(len(batches))])
     assert len(seen) == 48
 
 
 def test_every_image_is_drawn_before_any_repeats():
-    batches = TrainingBatches(separable_set(40), 8, 100, ONLINE_AUGMENTATION, PREPROCESSING["intensity"], seed=0)
+    batches = TrainingBatches(separable_set(40), 8, 100, ONLINE_AUGMENTATION, PREPROCESSING.intensity.plain(), seed=0)
     assert sorted(batches.order[:40]) == list(range(40))
     first_epoch = batches.order.copy()
     batches.on_epoch_end()
@@ -83,9 +83,9 @@ def test_every_image_is_drawn_before_any_repeats():
 
 
 def test_batches_carry_the_weights_of_a_class_weighted_set_only():
-    unweighted = TrainingBatches(separable_set(40), 8, 16, ONLINE_AUGMENTATION, PREPROCESSING["intensity"], seed=0)
+    unweighted = TrainingBatches(separable_set(40), 8, 16, ONLINE_AUGMENTATION, PREPROCESSING.intensity.plain(), seed=0)
     weighted_set = {**separable_set(40), "weights": np.linspace(0.5, 1.5, 40)}
-    weighted = TrainingBatches(weighted_set, 8, 16, ONLINE_AUGMENTATION, PREPROCESSING["intensity"], seed=0)
+    weighted = TrainingBatches(weighted_set, 8, 16, ONLINE_AUGMENTATION, PREPROCESSING.intensity.plain(), seed=0)
 
     assert len(unweighted[0]) == 2
     images, labels, weights = weighted[0]
@@ -257,7 +257,7 @@ def test_members_train_with_consecutive_seeds_into_one_model_with_every_members_
     assert is_ensemble(ensemble) and len(ensemble_members(ensemble)) == 2
     assert {name: history[name] for name in alone[0][1]} == alone[0][1]
     assert {name: history[f"member_1.{name}"] for name in alone[1][1]} == alone[1][1]
-    images = as_model_input(separable_set(8, seed=2)["images"], PREPROCESSING["intensity"])
+    images = as_model_input(separable_set(8, seed=2)["images"], PREPROCESSING.intensity.plain())
     logits = [logit(model.predict(images, verbose=0).reshape(-1).astype(np.float64)) for model, _ in alone]
     np.testing.assert_allclose(ensemble.predict(images, verbose=0).reshape(-1), expit(np.mean(logits, axis=0)), atol=1e-6)
 
@@ -271,7 +271,7 @@ def test_validation_is_scored_with_the_test_time_augmentation_the_package_scores
 
     predictor = package_predictor(
         mean_gray_model(), UNCHANGED, {"method": "fixed", "threshold": 0.5, "validation_roc_auc": 1.0},
-        {**PREPROCESSING, "image_size": 4}, inference, ["NORMAL", "PNEUMONIA"], TINY_REFERENCE, SHIFT,
+        PREPROCESSING.model_copy(update={"image_size": 4}), inference, ["NORMAL", "PNEUMONIA"], TINY_REFERENCE, SHIFT,
     )
 
     assert predictor.tta == tta
@@ -292,7 +292,7 @@ def test_the_shift_reference_is_a_seeded_validation_sample_with_its_calibrated_p
 
     reference = sample_shift_reference(classifier, validation_set, predictions, calibration, PREPROCESSING, INFERENCE, SHIFT)
     again = sample_shift_reference(classifier, validation_set, predictions, calibration, PREPROCESSING, INFERENCE, SHIFT)
-    decision, packaged = {"method": "fixed", "threshold": 0.5, "validation_roc_auc": 0.9}, {**PREPROCESSING, "image_size": 16}
+    decision, packaged = {"method": "fixed", "threshold": 0.5, "validation_roc_auc": 0.9}, PREPROCESSING.model_copy(update={"image_size": 16})
     predictor = package_predictor(
         classifier, calibration, decision, packaged, INFERENCE, ["NORMAL", "PNEUMONIA"], reference, SHIFT
     )

@@ -13,7 +13,7 @@ from PIL import Image
 from ...explain import border_mass_share, grad_cam, overlay_heatmap, randomised_copy, rank_correlation
 from ...imaging.preprocess import as_model_input
 from ...inference import Predictor
-from ...parameters import Explain
+from ...parameters import Explain, Preprocessing
 
 logger = logging.getLogger(__name__)
 
@@ -58,9 +58,9 @@ def _sampled_images(test_set: dict, explanation_sample: pd.DataFrame) -> np.ndar
     return test_set["images"][explanation_sample["position"].to_numpy(dtype=int)]
 
 
-def _sampled_input(test_set: dict, explanation_sample: pd.DataFrame, preprocessing: dict) -> np.ndarray:
+def _sampled_input(test_set: dict, explanation_sample: pd.DataFrame, preprocessing: Preprocessing) -> np.ndarray:
     """The sampled test images as the model is fed them: (N, H, W, 1) float32, normalised."""
-    return as_model_input(_sampled_images(test_set, explanation_sample), preprocessing["intensity"])
+    return as_model_input(_sampled_images(test_set, explanation_sample), preprocessing.intensity.plain())
 
 
 def compute_heatmaps(
@@ -74,7 +74,7 @@ def compute_heatmaps(
     return trained, randomised
 
 
-def _overlays(test_set: dict, explanation_sample: pd.DataFrame, heatmaps: np.ndarray, explain: Explain, preprocessing: dict):
+def _overlays(test_set: dict, explanation_sample: pd.DataFrame, heatmaps: np.ndarray, explain: Explain, preprocessing: Preprocessing):
     """(sample row, overlay) pairs; each overlay is drawn on the image as the model saw it."""
     images = _sampled_input(test_set, explanation_sample, preprocessing)
     for row, image, heatmap in zip(explanation_sample.itertuples(index=False), images[..., 0], heatmaps):
@@ -86,7 +86,7 @@ def render_overlays(
     explanation_sample: pd.DataFrame,
     heatmaps: np.ndarray,
     explain: Explain,
-    preprocessing: dict,
+    preprocessing: Preprocessing,
     classes: list[str],
 ) -> dict[str, Image.Image]:
     """One RGB overlay per sampled image, named ``<nn>_<outcome>_<true class>_p<probability>_<file stem>``."""
@@ -102,7 +102,7 @@ def plot_contact_sheet(
     explanation_sample: pd.DataFrame,
     heatmaps: np.ndarray,
     explain: Explain,
-    preprocessing: dict,
+    preprocessing: Preprocessing,
     classes: list[str],
 ) -> Figure:
     """Every overlay on one page, titled with outcome, true class and calibrated probability."""

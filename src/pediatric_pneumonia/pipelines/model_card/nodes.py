@@ -12,7 +12,7 @@ from ...evaluation.model_card import (
     validation_section,
 )
 from ...models.classifier import choose_architecture
-from ...parameters import Ingestion, Reporting, Training
+from ...parameters import Ingestion, Preprocessing, Reporting, Training
 
 
 def write_model_card(
@@ -23,7 +23,7 @@ def write_model_card(
     training_history: dict[str, list[float]],
     image_split: pd.DataFrame,
     training: Training,
-    preprocessing: dict,
+    preprocessing: Preprocessing,
     reporting: Reporting,
     ingestion: Ingestion,
     classes: list[str],

@@ -8,7 +8,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from ...imaging.preprocess import load_grayscale_image
-from ...parameters import Split
+from ...parameters import Preprocessing, Split
 
 logger = logging.getLogger(__name__)
 
@@ -80,26 +80,26 @@ def assert_patient_disjoint(image_split: pd.DataFrame) -> None:
         )
 
 
-def decode_images(rows: pd.DataFrame, preprocessing: dict, desc: str) -> np.ndarray:
+def decode_images(rows: pd.DataFrame, preprocessing: Preprocessing, desc: str) -> np.ndarray:
     """Decode the images of ``rows`` on ``preprocessing.workers`` threads into an ``(N, size, size)``
     uint8 array (cropped and made square as ``preprocessing`` says; intensity is normalised later,
     when the model is fed)."""
-    size = preprocessing["image_size"]
+    size = preprocessing.image_size
     images = np.empty((len(rows), size, size), dtype=np.uint8)
 
     def decode_into(index_and_row: tuple[int, str]) -> None:
         index, path = index_and_row
-        images[index] = load_grayscale_image(path, preprocessing)
+        images[index] = load_grayscale_image(path, preprocessing.plain())
 
     work = enumerate(rows["path"])
-    with ThreadPoolExecutor(max_workers=preprocessing["workers"]) as pool:
+    with ThreadPoolExecutor(max_workers=preprocessing.workers) as pool:
         for _ in tqdm(pool.map(decode_into, work), total=len(rows), desc=desc, unit="image"):
             pass
     return images
 
 
 def build_image_sets(
-    image_split: pd.DataFrame, classes: list[str], preprocessing: dict
+    image_split: pd.DataFrame, classes: list[str], preprocessing: Preprocessing
 ) -> tuple[dict, dict, dict]:
     """Decode each subset into ``{"images": uint8 (N, H, W), "labels": uint8 (N,), "paths": str (N,)}``.
 

@@ -7,7 +7,7 @@ import math
 
 import pandas as pd
 
-from ...parameters import Search, Training
+from ...parameters import Preprocessing, Search, Training
 from ...search import (
     expand_space,
     resolve_backend,
@@ -21,7 +21,7 @@ from ...search.space import check_fits_image, sample_trials
 logger = logging.getLogger(__name__)
 
 def search_architectures(
-    train_set: dict, validation_set: dict, search: Search, training: Training, preprocessing: dict
+    train_set: dict, validation_set: dict, search: Search, training: Training, preprocessing: Preprocessing
 ) -> pd.DataFrame:
     """Train every architecture of ``search.space`` (or ``max_trials`` of them) for
     ``search.epochs`` epochs and score it on validation, on the ``search.backend``.

@@ -12,7 +12,7 @@ from ...evaluation.synthesis import subsample, synthetic_image_scores
 from ...imaging.grids import class_images, image_grid
 from ...models.features import embed, feature_extractor
 from ...naming import synthetic_image_profiles
-from ...parameters import SynthesisReport
+from ...parameters import Preprocessing, SynthesisReport
 
 
 def assess_synthetic_images(
@@ -23,7 +23,7 @@ def assess_synthetic_images(
     classes: list[str],
     target_class: str,
     report: SynthesisReport,
-    preprocessing: dict,
+    preprocessing: Preprocessing,
 ) -> tuple[dict, dict[str, np.ndarray]]:
     """Quality, diversity and memorization of the synthetic images against real ones of the same class.
 
@@ -38,7 +38,7 @@ def assess_synthetic_images(
         "synthetic": subsample(synthetic_set["images"], report.max_images, rng),
     }
     extractor = feature_extractor(classifier)
-    intensity, batch_size = preprocessing["intensity"], report.batch_size
+    intensity, batch_size = preprocessing.intensity.plain(), report.batch_size
     features = {name: embed(extractor, sample, intensity, batch_size) for name, sample in images.items()}
     pixels = {name: sample.reshape(len(sample), -1) / 255.0 for name, sample in images.items()}
     scores, pixel_distance, pixel_index = synthetic_image_scores(

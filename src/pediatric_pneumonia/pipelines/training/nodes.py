@@ -16,7 +16,7 @@ from ...models.classifier import choose_architecture, predict_probabilities
 from ...models.classifier_training import early_stopping, fit_classifier
 from ...models.ensemble import build_ensemble, ensemble_members
 from ...models.features import embed, feature_extractor
-from ...parameters import Calibration, Inference, Shift, Threshold, Training
+from ...parameters import Calibration, Inference, Preprocessing, Shift, Threshold, Training
 
 logger = logging.getLogger(__name__)
 
@@ -25,7 +25,7 @@ def train_classifier(
     balanced_train_set: dict,
     validation_set: dict,
     training: Training,
-    preprocessing: dict,
+    preprocessing: Preprocessing,
     searched_architecture: dict | None,
 ) -> tuple[keras.Model, dict[str, list[float]]]:
     """Train the CNN on augmented, normalised batches; stop early on a validation signal and keep
@@ -47,7 +47,7 @@ def train_classifier(
             balanced_train_set,
             validation_set,
             training.model_copy(update={"seed": training.seed + index}),
-            preprocessing["intensity"],
+            preprocessing.intensity.plain(),
             callbacks=[early_stopping(training.early_stopping)],
         )
         members.append(member)
@@ -56,7 +56,7 @@ def train_classifier(
     return build_ensemble(members), history
 
 
-def score_validation_set(classifier: keras.Model, validation_set: dict, preprocessing: dict, inference: Inference) -> pd.DataFrame:
+def score_validation_set(classifier: keras.Model, validation_set: dict, preprocessing: Preprocessing, inference: Inference) -> pd.DataFrame:
     """One row per validation image: path, target and the model's uncalibrated ``raw_probability``,
     scored once (by the function ``Predictor`` scores with, test-time augmentation included) for the
     calibration and the threshold."""
@@ -65,7 +65,7 @@ def score_validation_set(classifier: keras.Model, validation_set: dict, preproce
             "path": validation_set["paths"],
             "target": validation_set["labels"].astype(int),
             "raw_probability": predict_probabilities(
-                classifier, validation_set["images"], preprocessing["intensity"], inference.batch_size, inference.tta.plain()
+                classifier, validation_set["images"], preprocessing.intensity.plain(), inference.batch_size, inference.tta.plain()
             ),
         }
     )
@@ -111,7 +111,7 @@ def sample_shift_reference(
     validation_set: dict,
     validation_predictions: pd.DataFrame,
     calibration: dict,
-    preprocessing: dict,
+    preprocessing: Preprocessing,
     inference: Inference,
     shift: Shift,
 ) -> dict[str, np.ndarray]:
@@ -122,7 +122,7 @@ def sample_shift_reference(
     images = validation_set["images"]
     chosen = np.sort(np.random.default_rng(shift.seed).choice(len(images), min(shift.reference_size, len(images)), replace=False))
     layer = feature_map_layer_name(ensemble_members(classifier)[0])
-    features = embed(feature_extractor(classifier, layer), images[chosen], preprocessing["intensity"], inference.batch_size)
+    features = embed(feature_extractor(classifier, layer), images[chosen], preprocessing.intensity.plain(), inference.batch_size)
     raw = validation_predictions["raw_probability"].to_numpy()[chosen]
     return {
         "features": features.astype(np.float32),
@@ -135,7 +135,7 @@ def package_predictor(
     classifier: keras.Model,
     calibration: dict,
     decision_threshold: dict,
-    preprocessing: dict,
+    preprocessing: Preprocessing,
     inference: Inference,
     classes: list[str],
     shift_reference: dict[str, np.ndarray],
@@ -152,7 +152,7 @@ def package_predictor(
         {
             "format_version": PACKAGE_FORMAT_VERSION,
             "classes": list(classes),
-            "preprocessing": preprocessing,
+            "preprocessing": preprocessing.plain(),
             "calibration": {"method": calibration["method"], "temperature": calibration["temperature"]},
             "decision": decision_threshold,
             "inference": inference.plain(),
