@@ -12,7 +12,7 @@ from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 
 from pediatric_pneumonia.demo_data import generate_demo_dataset
-from pediatric_pneumonia.parameters import Preprocessing, Training, check_parameters
+from pediatric_pneumonia.parameters import Preprocessing, Study, Training, check_parameters
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data" / "chest_xray_dev"
@@ -86,6 +86,12 @@ def preprocessing_parameters(**changes) -> Preprocessing:
     shipped = yaml.safe_load((REPO_ROOT / "conf/base/parameters_preprocessing.yml").read_text())["preprocessing"]
     intensity = {**shipped["intensity"], **changes.pop("intensity", {})}
     return check_parameters("preprocessing", {**shipped, **changes, "intensity": intensity})
+
+
+def study_parameters(**changes) -> Study:
+    """The shipped ``study`` group (conf/base) with ``changes``, validated."""
+    shipped = yaml.safe_load((REPO_ROOT / "conf/base/parameters_study.yml").read_text())["study"]
+    return check_parameters("study", {**shipped, **changes})
 
 
 def random_image_set(normal: int, pneumonia: int, size: int) -> dict:

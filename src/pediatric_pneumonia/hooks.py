@@ -43,7 +43,7 @@ class ParameterValidationHook:
         parameters = {key: check_group(key, catalog) for key in sorted(groups_read_by(pipeline))}
         if "study" in parameters:
             # What the study's jobs will read (each strategy's pipeline), now rather than in every job.
-            for strategy in study_strategies(parameters["study"].plain()):
+            for strategy in study_strategies(parameters["study"]):
                 for key in sorted(groups_read_by(registered_pipelines[strategy]) - parameters.keys()):
                     parameters[key] = check_group(key, catalog)
             check_study_gan_profiles(parameters["study"], parameters["synthesis"].profiles)

@@ -11,7 +11,15 @@ This package imports no model code (no Keras) and nothing of the project but ``c
 """
 
 from .errors import OVERRIDE_NOTE, ParameterError
-from .registry import PER_STRATEGY_GROUPS, check_parameters, file_of, group_key, schema_of, shared_parameters
+from .registry import (
+    PER_STRATEGY_GROUPS,
+    as_written,
+    check_parameters,
+    file_of,
+    group_key,
+    schema_of,
+    shared_parameters,
+)
 from .rules import check_image_side, check_study_gan_profiles, smallest_image_side
 from .schemas import (
     GROUPS,
@@ -72,6 +80,7 @@ __all__ = [
     "SynthesisReport",
     "Threshold",
     "Training",
+    "as_written",
     "check_image_side",
     "check_parameters",
     "check_study_gan_profiles",

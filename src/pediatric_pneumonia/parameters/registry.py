@@ -1,8 +1,10 @@
 """Where each parameter group lives: the key a ``params:`` input reads, the schema at a key and the
 file that sets it, and the one entry point that checks values against their schema."""
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
+
+from pydantic import BaseModel
 
 from ..strategies import STRATEGY_TABLE
 from .errors import model_in, validated
@@ -56,3 +58,15 @@ def check_parameters(key: str, parameters: Any) -> Group:
     one such as ``training.architecture``) as their schema; a ParameterError listing every key that
     does not fit, what it must be and the file to fix."""
     return validated(schema_of(key), key, file_of(key), parameters)
+
+
+def as_written(parameters: Mapping[str, Any]) -> dict[str, Any]:
+    """``parameters`` (Kedro's whole ``parameters``, its typed groups validated objects) as plain
+    values with the keys the configuration set, which validate again as they did (``--params`` of
+    a study's job): a schema's defaults are left to the next validation."""
+    return {
+        key: value.model_dump(mode="json", exclude_unset=True)
+        if isinstance(value, BaseModel)
+        else as_written(value) if isinstance(value, Mapping) else value
+        for key, value in parameters.items()
+    }

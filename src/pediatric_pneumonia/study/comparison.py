@@ -7,6 +7,7 @@ import pandas as pd
 from ..evaluation.bootstrap import group_bootstrap_intervals
 from ..evaluation.comparison import holm_adjust, mcnemar_exact, paired_bootstrap_auc_difference
 from ..evaluation.metrics import core_metrics
+from ..parameters import Study
 from .parameters import model_strategy
 
 # `study_predictions`: one row per (strategy, seed, test image). `target` is 0/1 (1 = PNEUMONIA),
@@ -22,26 +23,26 @@ COMPARISON_COLUMNS = (
 )
 
 
-def _models_by_image(study_predictions: pd.DataFrame, study: dict) -> tuple[pd.DataFrame, dict]:
+def _models_by_image(study_predictions: pd.DataFrame, study: Study) -> tuple[pd.DataFrame, dict]:
     """The test images (path -> patient_id, target) and, per strategy, its probabilities (images x
     seeds) and thresholds (per seed); raises where the table cannot be compared honestly."""
     missing = [column for column in STUDY_PREDICTION_COLUMNS if column not in study_predictions.columns]
     if missing:
         raise ValueError(f"study_predictions lacks the columns {missing}; it needs {list(STUDY_PREDICTION_COLUMNS)}.")
     predictions = study_predictions
-    if study.get("strategies") is not None:
-        predictions = predictions[predictions["strategy"].map(model_strategy).isin(study["strategies"])]
+    if study.strategies is not None:
+        predictions = predictions[predictions["strategy"].map(model_strategy).isin(study.strategies)]
     strategies = list(dict.fromkeys(predictions["strategy"]))
-    if study["reference_strategy"] not in strategies:
+    if study.reference_strategy not in strategies:
         raise ValueError(
-            f"study_predictions holds no predictions of the reference '{study['reference_strategy']}' (it holds "
+            f"study_predictions holds no predictions of the reference '{study.reference_strategy}' (it holds "
             f"{strategies}). Run the study with the reference strategy, or change study.reference_strategy."
         )
     images = predictions.drop_duplicates("path").set_index("path")[["patient_id", "target"]].sort_index()
     if len(predictions.drop_duplicates(["path", "patient_id", "target"])) != len(images):
         raise ValueError("study_predictions gives one test image two patients or two targets; each path needs one of each.")
     models = {}
-    for strategy in [study["reference_strategy"]] + [name for name in strategies if name != study["reference_strategy"]]:
+    for strategy in [study.reference_strategy] + [name for name in strategies if name != study.reference_strategy]:
         rows = predictions[predictions["strategy"] == strategy]
         counts = rows.groupby("seed")["path"].agg(["size", "nunique"])
         incomplete = counts[(counts["size"] != len(images)) | (counts["nunique"] != len(images))]
@@ -76,7 +77,7 @@ def _seed_mean_metrics(targets: np.ndarray, probabilities: np.ndarray, threshold
     return {metric: float(value) for metric, value in zip(STUDY_METRICS, means) if np.isfinite(value)}
 
 
-def compare_strategies(study_predictions: pd.DataFrame, study: dict) -> pd.DataFrame:
+def compare_strategies(study_predictions: pd.DataFrame, study: Study) -> pd.DataFrame:
     """Per strategy: test metrics over seeds with patient intervals and, against the reference,
     paired tests with Holm's correction (columns ``COMPARISON_COLUMNS``, the reference first).
 
@@ -87,8 +88,8 @@ def compare_strategies(study_predictions: pd.DataFrame, study: dict) -> pd.DataF
     """
     images, models = _models_by_image(study_predictions, study)
     targets, patients = images["target"].to_numpy().astype(int), images["patient_id"].to_numpy()
-    reference = study["reference_strategy"]
-    bootstrap = (study["bootstrap_resamples"], study["bootstrap_seed"], study["confidence_level"])
+    reference = study.reference_strategy
+    bootstrap = (study.bootstrap_resamples, study.bootstrap_seed, study.confidence_level)
 
     def majority_correct(probabilities: pd.DataFrame, thresholds: pd.Series) -> np.ndarray:
         correct = (probabilities.to_numpy() >= thresholds.to_numpy()) == targets[:, np.newaxis]
@@ -121,5 +122,5 @@ def compare_strategies(study_predictions: pd.DataFrame, study: dict) -> pd.DataF
     for test in ("roc_auc_difference", "mcnemar"):
         adjusted = holm_adjust(dict(zip(comparison.loc[others, "strategy"], comparison.loc[others, f"{test}_p"])))
         comparison[f"{test}_p_holm"] = comparison["strategy"].map(adjusted)
-        comparison[f"{test}_significant"] = (comparison[f"{test}_p_holm"] < study["significance_level"]).where(others)
+        comparison[f"{test}_significant"] = (comparison[f"{test}_p_holm"] < study.significance_level).where(others)
     return comparison

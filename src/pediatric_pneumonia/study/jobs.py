@@ -24,6 +24,7 @@ import mlflow
 import pandas as pd
 from mlflow.tracking import MlflowClient
 
+from ..parameters import Study
 from ..strategies import STRATEGY_TABLE, study_job_tags
 from ..tracking import absolute_tracking_uri
 from .comparison import STUDY_PREDICTION_COLUMNS
@@ -40,7 +41,7 @@ class StudyJobError(RuntimeError):
     """A study job failed."""
 
 
-def study_jobs(study: dict, training_seed: int, default_gan_profile: str) -> list[dict]:
+def study_jobs(study: Study, training_seed: int, default_gan_profile: str) -> list[dict]:
     """The (strategy, GAN profile, seed) jobs, strategy-major. Seed i is ``training.seed + i``: it
     sets the classifier's initialisation, the batch order and the online augmentation, and the
     balancing draws of strategies that have a seed (and the GAN's when ``retrain_gan_per_seed``).
@@ -49,7 +50,7 @@ def study_jobs(study: dict, training_seed: int, default_gan_profile: str) -> lis
     (null: ``default_gan_profile`` alone), compared as ``<strategy>@<profile>`` when the profiles
     are listed; ``gan_profile`` is None for the others.
     """
-    listed = study.get("gan_profiles")
+    listed = study.gan_profiles
     jobs = []
     for strategy in study_strategies(study):
         synthetic = STRATEGY_TABLE[strategy].uses_synthetic_images
@@ -57,15 +58,15 @@ def study_jobs(study: dict, training_seed: int, default_gan_profile: str) -> lis
             model = model_label(strategy, profile) if synthetic and listed else strategy
             jobs += [
                 {"strategy": strategy, "gan_profile": profile, "model": model, "seed": training_seed + offset}
-                for offset in range(study["seeds"])
+                for offset in range(study.seeds)
             ]
     return jobs
 
 
-def gan_jobs(jobs: list[dict], study: dict, default_gan_profile: str) -> list[dict]:
+def gan_jobs(jobs: list[dict], study: Study, default_gan_profile: str) -> list[dict]:
     """One GAN training per profile the jobs use other than ``default_gan_profile`` (which the
     study's own run trains), unless every job trains its own GAN (``retrain_gan_per_seed``)."""
-    if study["retrain_gan_per_seed"]:
+    if study.retrain_gan_per_seed:
         return []
     profiles = dict.fromkeys(job["gan_profile"] for job in jobs if job["gan_profile"] not in (None, default_gan_profile))
     return [{"strategy": "synthesis", "gan_profile": profile, "model": model_label("gan", profile)} for profile in profiles]
@@ -76,11 +77,11 @@ def job_name(job: dict) -> str:
     return f"{model}-seed{job['seed']}" if job.get("seed") is not None else model
 
 
-def trains_own_gan(job: dict, study: dict) -> bool:
+def trains_own_gan(job: dict, study: Study) -> bool:
     """Whether the job trains a GAN: a GAN job, or any synthetic-image model with ``retrain_gan_per_seed``."""
     if job["strategy"] == "synthesis":
         return True
-    return study["retrain_gan_per_seed"] and STRATEGY_TABLE[job["strategy"]].uses_synthetic_images
+    return study.retrain_gan_per_seed and STRATEGY_TABLE[job["strategy"]].uses_synthetic_images
 
 
 def job_spec(job: dict, parameters: dict, own_gan: bool) -> dict:
@@ -119,10 +120,10 @@ def run_job(job: dict, command: list[str], cwd: str, run_id: str) -> dict:
     return {**job, "run_id": run_id, "returncode": finished.returncode, "log_tail": (finished.stdout + finished.stderr)[-4000:]}
 
 
-def run_jobs(jobs: list[dict], commands: list[list[str]], cwds: list[str], run_ids: list[str], study: dict) -> list[dict]:
+def run_jobs(jobs: list[dict], commands: list[list[str]], cwds: list[str], run_ids: list[str], study: Study) -> list[dict]:
     """Run the jobs one after another (``sequential``) or as Ray tasks (``ray``: this machine, or
     the cluster at ``RAY_ADDRESS``; every worker must see the project folder)."""
-    if study["backend"] == "sequential":
+    if study.backend == "sequential":
         results = []
         for job, command, cwd, run_id in zip(jobs, commands, cwds, run_ids):
             logger.info("Study job %s (%d of %d).", job_name(job), len(results) + 1, len(jobs))
@@ -132,12 +133,12 @@ def run_jobs(jobs: list[dict], commands: list[list[str]], cwds: list[str], run_i
 
     if not ray.is_initialized():
         ray.init(address=os.environ.get("RAY_ADDRESS") or None, include_dashboard=False, log_to_driver=False)
-    remote_job = ray.remote(num_cpus=study["cpus_per_job"])(run_job)
+    remote_job = ray.remote(num_cpus=study.cpus_per_job)(run_job)
     return ray.get([remote_job.remote(*arguments) for arguments in zip(jobs, commands, cwds, run_ids)])
 
 
 def launch_jobs(
-    wave: list[dict], parent_run_id: str, parameters: dict, study: dict, project_path: Path, root: Path,
+    wave: list[dict], parent_run_id: str, parameters: dict, study: Study, project_path: Path, root: Path,
     gan_folders: dict[str, Path],
 ) -> list[dict]:
     """Write each job's ``job.json`` in its folder under ``root``, open its MLflow child run of

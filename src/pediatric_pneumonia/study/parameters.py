@@ -1,15 +1,16 @@
 """What a study is: its strategies and the names of its models. Its parameters are checked by
 their schema (``parameters.Study``) before anything trains."""
 
+from ..parameters import Study
 from ..strategies import STRATEGIES
 
 # A synthetic-image strategy trained with a listed GAN profile is compared as "<strategy>@<profile>".
 GAN_PROFILE_SEPARATOR = "@"
 
 
-def study_strategies(study: dict) -> list[str]:
+def study_strategies(study: Study) -> list[str]:
     """The strategies of the study: ``study.strategies``, or every strategy when it is null."""
-    return list(study["strategies"] or STRATEGIES)
+    return list(study.strategies or STRATEGIES)
 
 
 def model_label(strategy: str, gan_profile: str) -> str:

@@ -55,7 +55,7 @@ def synthetic_study_predictions(seeds: int = 3) -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def comparison() -> pd.DataFrame:
-    return compare_strategies(synthetic_study_predictions(), STUDY)
+    return compare_strategies(synthetic_study_predictions(), check_parameters("study", STUDY))
 
 
 def test_the_table_has_every_column_and_the_reference_first(comparison: pd.DataFrame):
@@ -100,7 +100,7 @@ def test_holm_multiplies_the_smallest_p_by_the_number_of_comparisons(comparison:
 
 
 def test_the_strategies_parameter_narrows_the_comparison():
-    comparison = compare_strategies(synthetic_study_predictions(), STUDY | {"strategies": ["combined", "baseline"]})
+    comparison = compare_strategies(synthetic_study_predictions(), check_parameters("study", STUDY | {"strategies": ["combined", "baseline"]}))
     assert comparison["strategy"].tolist() == ["baseline", "combined"]
     # With one comparison Holm changes nothing.
     assert (comparison["mcnemar_p_holm"].iloc[1], comparison["roc_auc_difference_p_holm"].iloc[1]) == (
@@ -109,7 +109,7 @@ def test_the_strategies_parameter_narrows_the_comparison():
 
 
 def test_the_markdown_opens_with_the_protocol_from_the_parameters_and_has_a_sentence_per_comparison(comparison: pd.DataFrame):
-    markdown = write_comparison_markdown(comparison, STUDY)
+    markdown = write_comparison_markdown(comparison, check_parameters("study", STUDY))
     protocol = markdown.split("\n\n")[1]
     assert protocol.startswith("**Protocol.**")
     assert "validation patients only" in protocol and "read once per model" in protocol
@@ -122,13 +122,13 @@ def test_the_markdown_opens_with_the_protocol_from_the_parameters_and_has_a_sent
     assert sentences[0].endswith(": no evidence of a difference.")
     assert sentences[1].startswith("- combined vs baseline: ROC-AUC +0.")
     assert "evidence of a higher ROC-AUC and more correct calls" in sentences[1]
-    retrained = write_comparison_markdown(comparison, STUDY | {"seeds": 5, "retrain_gan_per_seed": True})
+    retrained = write_comparison_markdown(comparison, check_parameters("study", STUDY | {"seeds": 5, "retrain_gan_per_seed": True}))
     assert "5 seeds" in retrained and "the GAN that makes them" in retrained
 
 
 def test_the_markdown_reads_the_table_back_from_csv(comparison: pd.DataFrame, tmp_path):
     comparison.to_csv(tmp_path / "comparison.csv", index=False)
-    assert write_comparison_markdown(pd.read_csv(tmp_path / "comparison.csv"), STUDY) == write_comparison_markdown(comparison, STUDY)
+    assert write_comparison_markdown(pd.read_csv(tmp_path / "comparison.csv"), check_parameters("study", STUDY)) == write_comparison_markdown(comparison, check_parameters("study", STUDY))
 
 
 def test_the_plot_has_a_panel_per_metric(comparison: pd.DataFrame):
@@ -138,9 +138,9 @@ def test_the_plot_has_a_panel_per_metric(comparison: pd.DataFrame):
 
 
 def test_one_seed_gives_no_standard_deviation_but_still_an_interval():
-    comparison = compare_strategies(synthetic_study_predictions(seeds=1), STUDY | {"bootstrap_resamples": 50})
+    comparison = compare_strategies(synthetic_study_predictions(seeds=1), check_parameters("study", STUDY | {"bootstrap_resamples": 50}))
     assert comparison["accuracy_std"].isna().all() and comparison["accuracy_ci_low"].notna().all()
-    assert "n/a" not in write_comparison_markdown(comparison, STUDY | {"seeds": 1})
+    assert "n/a" not in write_comparison_markdown(comparison, check_parameters("study", STUDY | {"seeds": 1}))
 
 
 @pytest.mark.parametrize(
@@ -154,7 +154,7 @@ def test_one_seed_gives_no_standard_deviation_but_still_an_interval():
 )
 def test_a_table_that_cannot_be_compared_is_refused_with_what_is_wrong(change, message):
     with pytest.raises(ValueError, match=message):
-        compare_strategies(change(synthetic_study_predictions()), STUDY)
+        compare_strategies(change(synthetic_study_predictions()), check_parameters("study", STUDY))
 
 
 @pytest.mark.parametrize(
@@ -212,8 +212,8 @@ def test_models_of_one_strategy_with_several_gan_profiles_are_compared_side_by_s
     predictions = synthetic_study_predictions()
     predictions["strategy"] = predictions["strategy"].replace({"copy": "combined@cpu", "combined": "combined@cpu_stable"})
 
-    comparison = compare_strategies(predictions, STUDY | {"strategies": ["baseline", "combined"]})
-    markdown = write_comparison_markdown(comparison, STUDY | {"gan_profiles": ["cpu", "cpu_stable"]})
+    comparison = compare_strategies(predictions, check_parameters("study", STUDY | {"strategies": ["baseline", "combined"]}))
+    markdown = write_comparison_markdown(comparison, check_parameters("study", STUDY | {"gan_profiles": ["cpu", "cpu_stable"]}))
 
     assert comparison["strategy"].tolist() == ["baseline", "combined@cpu", "combined@cpu_stable"]
     assert "GAN profiles cpu, cpu_stable (named strategy@profile)" in markdown

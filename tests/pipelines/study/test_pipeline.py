@@ -23,7 +23,7 @@ def test_the_report_runs_from_study_predictions_to_csv_markdown_and_plot(tmp_pat
     catalog = DataCatalog(
         {
             "study_predictions": MemoryDataset(synthetic_study_predictions()),
-            "params:study": MemoryDataset(STUDY),
+            "params:study": MemoryDataset(check_parameters("study", STUDY)),
             "study_comparison": CSVDataset(filepath=str(tmp_path / "comparison.csv")),
             "study_comparison_markdown": TextDataset(filepath=str(tmp_path / "comparison.md")),
             "study_comparison_plot": MatplotlibDataset(filepath=str(tmp_path / "comparison.png")),

@@ -10,13 +10,14 @@ from kedro.utils import find_kedro_project
 from matplotlib.figure import Figure
 from mlflow.tracking import MlflowClient
 
+from ...parameters import Study, as_written
 from ...study.comparison import STUDY_METRICS
 from ...study.jobs import StudyJobError, gan_jobs, job_name, job_predictions, launch_jobs, study_jobs, trains_own_gan
 from ...study.parameters import GAN_PROFILE_SEPARATOR
 
 
 def run_study_models(
-    image_split: pd.DataFrame, synthetic_normal_images: dict, parameters: dict, study: dict
+    image_split: pd.DataFrame, synthetic_normal_images: dict, parameters: dict, study: Study
 ) -> pd.DataFrame:
     """Train and report every strategy of ``study.strategies`` over ``study.seeds`` seeds (the
     synthetic-image ones with each of ``study.gan_profiles``), each job an MLflow child run of this
@@ -32,7 +33,8 @@ def run_study_models(
     if parent is None:
         raise StudyJobError("The study needs MLflow tracking (conf/base/mlflow.yml): its jobs are MLflow child runs.")
     project_path = (find_kedro_project(Path.cwd()) or Path.cwd()).resolve()
-    root = project_path / study["workspace"] / parent.info.run_id
+    root = project_path / study.workspace / parent.info.run_id
+    parameters = as_written(parameters)
     default_profile = parameters["synthesis"]["profile"]
     jobs = study_jobs(study, parameters["training"]["seed"], default_profile)
     gans = gan_jobs(jobs, study, default_profile)
@@ -69,38 +71,38 @@ def _cell(row: pd.Series, metric: str) -> str:
     return "n/a" if pd.isna(row[f"{metric}_mean"]) else f"{row[f'{metric}_mean']:.3f}{spread}{interval}"
 
 
-def _bootstrap_p(p_value: float, comparisons: int, study: dict) -> str:
+def _bootstrap_p(p_value: float, comparisons: int, study: Study) -> str:
     """'= p', or a bound where no resample crossed zero (the raw p is then below 1 / resamples)."""
-    return f"< {comparisons / study['bootstrap_resamples']:.2g}" if p_value == 0 else f"= {p_value:.2g}"
+    return f"< {comparisons / study.bootstrap_resamples:.2g}" if p_value == 0 else f"= {p_value:.2g}"
 
 
-def _protocol(comparison: pd.DataFrame, study: dict) -> str:
+def _protocol(comparison: pd.DataFrame, study: Study) -> str:
     gan = (
         " and, for the strategies that use synthetic images, the GAN that makes them"
-        if study["retrain_gan_per_seed"]
+        if study.retrain_gan_per_seed
         else "; the GAN and its synthetic images are made once and shared by every seed"
     )
-    if study.get("gan_profiles"):
+    if study.gan_profiles:
         gan += (
             f"; the strategies that use synthetic images were trained with each of the GAN profiles "
-            f"{', '.join(study['gan_profiles'])} (named strategy{GAN_PROFILE_SEPARATOR}profile)"
+            f"{', '.join(study.gan_profiles)} (named strategy{GAN_PROFILE_SEPARATOR}profile)"
         )
-    level = f"{100 * study['confidence_level']:g}%"
+    level = f"{100 * study.confidence_level:g}%"
     return (
         "**Protocol.** Each strategy's classifier was trained on the training patients (the public train split less "
         "the patients held out for validation), balanced as the strategy prescribes; its training epochs, probability "
         "calibration and decision threshold were chosen on the validation patients only, and the test split was read "
         f"once per model, after all of that was fixed. Each of the {len(comparison)} models compared was trained with "
-        f"{study['seeds']} seeds; the seed sets the classifier's initial weights, the order and online augmentation of "
+        f"{study.seeds} seeds; the seed sets the classifier's initial weights, the order and online augmentation of "
         f"its training batches and the random draws of its balancing{gan}. Each cell is the mean ± standard deviation "
         "over seeds of the models' test figures, each at its own threshold, and the "
-        f"{level} interval of that seed mean from {study['bootstrap_resamples']} resamples of "
+        f"{level} interval of that seed mean from {study.bootstrap_resamples} resamples of "
         "whole patients within each class (it reflects the test split's sampling, not seed variation). Against "
-        f"{study['reference_strategy']}: a paired patient bootstrap of the difference in seed-mean ROC-AUC, and an exact "
+        f"{study.reference_strategy}: a paired patient bootstrap of the difference in seed-mean ROC-AUC, and an exact "
         "McNemar test on each image's majority-vote correctness over seeds (a tie counts as wrong; it treats images "
         "as independent, so it is optimistic where patients have several images). Each test's p-values are "
         f"Holm-adjusted over the {len(comparison) - 1} comparisons and called significant below "
-        f"{study['significance_level']:g}."
+        f"{study.significance_level:g}."
     )
 
 
@@ -118,7 +120,7 @@ def _verdict(row: pd.Series) -> str:
     return "evidence of " + " and ".join(findings) if findings else "no evidence of a difference"
 
 
-def write_comparison_markdown(comparison: pd.DataFrame, study: dict) -> str:
+def write_comparison_markdown(comparison: pd.DataFrame, study: Study) -> str:
     """The study report: the protocol, the table and one sentence per comparison with the reference."""
     reference = comparison["reference"].iloc[0]
     lines = ["# Balancing strategies compared over seeds", "", _protocol(comparison, study), ""]
