@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import pytest
+import yaml
 from kedro.config import OmegaConfigLoader
 from kedro.validation.exceptions import ParameterValidationError
 from kedro.validation.parameter_validator import ParameterValidator
@@ -171,6 +172,32 @@ def test_a_study_listing_an_unknown_gan_profile_is_refused(parameters):
     study = {**parameters["study"], "gan_profiles": ["cpu", "gpu_huge"]}
     with pytest.raises(ParameterError, match=r"unknown GAN profiles \['gpu_huge'\]"):
         check_study_gan_profiles(check_parameters("study", study), parameters["synthesis"]["profiles"])
+
+
+@pytest.mark.parametrize("group", sorted(GROUPS))
+def test_every_group_is_set_in_the_file_the_registry_names(group):
+    """The file a message tells the user to fix is the file that sets the group."""
+    path = REPO_ROOT / file_of(f"baseline.{group}" if group == "balancing" else group)
+    assert path.is_file()
+    written = yaml.safe_load(path.read_text())
+    if group == "balancing":
+        assert set(STRATEGIES) <= set(written) and all("balancing" in written[strategy] for strategy in STRATEGIES)
+    else:
+        assert group in written
+
+
+def test_every_node_types_the_groups_it_reads_except_each_strategys_balancing():
+    """Kedro validates a group only for the nodes that type it: every other group must be typed."""
+    from kedro.validation.type_extractor import TypeExtractor
+
+    from pediatric_pneumonia.pipeline_registry import register_pipelines
+
+    pipelines = register_pipelines()
+    typed = TypeExtractor({"__default__": pipelines["__default__"]}).extract_types_from_pipelines()
+    read = {name.removeprefix("params:") for name in pipelines["__default__"].inputs() if name.startswith("params:")}
+    untyped = {key for key in read if key not in typed and "." not in key}
+    assert untyped == set()
+    assert {key for key in read if key.endswith(".balancing")} & set(typed) == set()
 
 
 def test_parameter_names_map_to_their_group():
