@@ -26,7 +26,8 @@ logger = logging.getLogger(__name__)
 class ParameterValidationHook:
     """Check the parameters and the saved inputs a pipeline uses before its first node runs.
 
-    Every parameter group the pipeline reads is checked once against its schema (parameters.py),
+    Every parameter group the pipeline reads is checked once against its schema (``parameters``:
+    Kedro has already validated the groups nodes type; this checks each strategy's balancing block),
     and for a study the groups of every strategy pipeline its jobs run: a typo in a parameter that
     only the last nodes read would otherwise surface after minutes of training. Runs before
     kedro-mlflow opens its run, so no empty run is left behind. Once the training set is made, it
