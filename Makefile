@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 LOCK := requirements/lock.txt
 export KEDRO_DISABLE_TELEMETRY := true
 
-.PHONY: install lock demo lint test viz mlflow-ui docs docs-build
+.PHONY: install lock demo lint test test-fast viz mlflow-ui docs docs-build
 
 # A reinstall (after pyproject.toml or the lock changed) keeps the environment's own Python.
 $(VENV)/.installed: pyproject.toml $(LOCK)
@@ -35,6 +35,9 @@ lint: install
 
 test: install
 	$(BIN)/python -m pytest
+
+test-fast: install
+	$(BIN)/python -m pytest -m "not slow"
 
 viz: install
 	$(BIN)/kedro viz run --host 127.0.0.1 --port 4141

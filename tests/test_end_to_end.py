@@ -27,6 +27,8 @@ from tests.conftest import (
     run_pipelines,
 )
 
+pytestmark = pytest.mark.slow
+
 KEDRO = str(Path(sys.executable).parent / "kedro")
 PLOTS = (
     "confusion_matrix.png",

@@ -77,6 +77,7 @@ def execute(notebook_path: Path, project: Path, monkeypatch: pytest.MonkeyPatch,
     return ANSI_ESCAPE.sub("", "\n".join(outputs))
 
 
+@pytest.mark.slow
 def test_explore_data_shows_balance_patients_rejections_and_leakage(trained_project, monkeypatch):
     text = execute(EXPLORE, trained_project, monkeypatch)
 
@@ -89,6 +90,7 @@ def test_explore_data_shows_balance_patients_rejections_and_leakage(trained_proj
     assert "1 images appear in more than one public split" in text and "test + train" in text
 
 
+@pytest.mark.slow
 def test_compare_runs_tabulates_plots_and_lists_the_registered_model(trained_project, monkeypatch):
     text = execute(COMPARE, trained_project, monkeypatch)
 
@@ -98,6 +100,7 @@ def test_compare_runs_tabulates_plots_and_lists_the_registered_model(trained_pro
     assert "pediatric_pneumonia_baseline" in text
 
 
+@pytest.mark.slow
 def test_explore_data_names_the_command_when_nothing_was_prepared(tmp_path, monkeypatch):
     project = create_project(tmp_path / "project", TEST_PARAMETERS)
 
@@ -108,6 +111,7 @@ def test_explore_data_names_the_command_when_nothing_was_prepared(tmp_path, monk
     assert "Run `kedro run --pipeline data_preparation --env test` first" in error.value.evalue
 
 
+@pytest.mark.slow
 def test_compare_runs_names_the_command_when_the_store_is_empty(tmp_path, monkeypatch):
     project = create_project(tmp_path / "project", TEST_PARAMETERS)
 

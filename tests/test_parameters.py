@@ -229,6 +229,7 @@ def test_importing_the_hooks_imports_no_model_code():
     assert result.stdout.strip().splitlines()[-1] == "[]"
 
 
+@pytest.mark.slow
 def test_a_wrong_parameter_stops_the_run_before_the_first_node(tmp_path, monkeypatch):
     raw = make_raw_dataset(tmp_path / "raw" / "chest_xray")
     project = create_project(tmp_path / "project", {**TEST_PARAMETERS, "raw_data": {"root": str(raw)}})
@@ -249,6 +250,7 @@ def test_a_node_receives_its_group_checked_with_the_defaults_the_yaml_leaves_out
     assert validated.architecture.label_smoothing == 0.0 and validated.architecture.weight_decay == 0.0
 
 
+@pytest.mark.slow
 def test_an_image_size_the_family_cannot_take_stops_the_run_before_the_first_node(tmp_path, monkeypatch):
     raw = make_raw_dataset(tmp_path / "raw" / "chest_xray")
     project = create_project(tmp_path / "project", {**TEST_PARAMETERS, "raw_data": {"root": str(raw)}})

@@ -7,7 +7,7 @@ import pytest
 
 from tests.conftest import SHARED_DATA, TEST_PARAMETERS, latest_version, run_pipelines
 
-pytestmark = pytest.mark.skipif(not SHARED_DATA.is_dir(), reason=f"{SHARED_DATA} is not on this machine")
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(not SHARED_DATA.is_dir(), reason=f"{SHARED_DATA} is not on this machine")]
 
 
 def test_baseline_on_the_real_images(make_project):

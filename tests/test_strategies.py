@@ -53,6 +53,7 @@ def test_an_unknown_strategy_lists_the_table():
         assert f"  {strategy}: " in str(error.value)
 
 
+@pytest.mark.slow
 def test_a_balancing_block_with_a_setting_its_method_lacks_stops_the_run(tmp_path, monkeypatch):
     project = fresh_project(tmp_path, monkeypatch, {"class_weight": {"balancing": {"seed": 1}}})
     with pytest.raises(ValueError, match=r"class_weight.balancing.seed is not a setting of class_weight.balancing"):
@@ -60,6 +61,7 @@ def test_a_balancing_block_with_a_setting_its_method_lacks_stops_the_run(tmp_pat
     assert not (project / "data").exists()
 
 
+@pytest.mark.slow
 def test_combined_needing_more_synthetic_images_than_the_synthesis_makes_stops_before_any_node(tmp_path, monkeypatch):
     project = fresh_project(tmp_path, monkeypatch, {"combined": {"balancing": {"synthetic_share": 0.9}}})
     with pytest.raises(ValueError, match=r"Strategy 'combined' would need more synthetic images.*synthetic_share"):
@@ -67,6 +69,7 @@ def test_combined_needing_more_synthetic_images_than_the_synthesis_makes_stops_b
     assert not (project / "data").exists()
 
 
+@pytest.mark.slow
 def test_combined_needing_more_than_this_training_sets_gap_stops_before_the_gan_trains(tmp_path, monkeypatch):
     # share x scale = 0.97 passes the check on parameters alone, but with the tiny set's class
     # counts (NORMAL close to PNEUMONIA) combined needs more NORMAL images than the gap.
@@ -77,6 +80,7 @@ def test_combined_needing_more_than_this_training_sets_gap_stops_before_the_gan_
     assert not (project / "data/06_models/normal_image_generator.keras").exists()
 
 
+@pytest.mark.slow
 def test_combined_from_a_saved_training_set_with_too_small_a_gap_stops_before_the_gan_trains(tmp_path, monkeypatch):
     project = fresh_project(tmp_path, monkeypatch, {"combined": {"balancing": {"synthetic_share": 0.75}}})
     run_pipelines(project, ["data_preparation"])
@@ -86,6 +90,7 @@ def test_combined_from_a_saved_training_set_with_too_small_a_gap_stops_before_th
     assert not (project / "data/06_models/normal_image_generator.keras").exists()
 
 
+@pytest.mark.slow
 def test_synthesis_report_on_a_fresh_clone_says_to_run_baseline_first(tmp_path, monkeypatch):
     project = fresh_project(tmp_path, monkeypatch, {})
     with pytest.raises(FileNotFoundError, match=r"baseline\.classifier \(made by `kedro run --pipeline baseline`\)") as error:
@@ -94,6 +99,7 @@ def test_synthesis_report_on_a_fresh_clone_says_to_run_baseline_first(tmp_path, 
     assert not (project / "data").exists()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [

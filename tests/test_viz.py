@@ -6,10 +6,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from pediatric_pneumonia.strategies import STRATEGIES
 from tests.conftest import create_project
 
 KEDRO = str(Path(sys.executable).parent / "kedro")
+
+pytestmark = pytest.mark.slow
 
 
 def test_viz_build_shows_each_strategy_as_a_namespace(tmp_path):

@@ -118,6 +118,7 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_mlflow_models_serve_answers_raw_xrays(tracking, tmp_path):
     log_version(0.9)
     port = free_port()
@@ -227,6 +228,7 @@ print(json.dumps({
 """
 
 
+@pytest.mark.slow
 def test_the_logged_model_carries_its_code_and_requires_only_what_resolves(tracking, tmp_path):
     run_id, predictor = log_version(0.9)
     model = Path(mlflow.artifacts.download_artifacts(f"runs:/{run_id}/baseline_model", dst_path=tmp_path / "download"))

@@ -26,10 +26,17 @@ INTENSITY = {"method": "none", "clahe_clip_limit": 2.0, "clahe_tile_grid": 2, "p
 # The TFLite and MLflow paths take the cheap families: the big keras.applications go through the same
 # builder as mobilenetv3small and add about 2 minutes on 2 cores there (the package round trip has them all).
 EXPORTED_FAMILIES = ["paper", "residual", "mobilenetv3small"]
+LIBRARY_FAMILIES = [family for family in ARCHITECTURE_FAMILIES if family not in ("paper", "residual")]
 
 
 def family_architecture(family: str, **keys) -> dict:
     return {**PAPER_ARCHITECTURE, "family": family, **keys}
+
+
+def slow_if_library(families) -> list:
+    """``families`` as parameters, the keras.applications ones marked slow: a training step of one takes
+    10 to 40 s on 2 cores, so they run in the slow tier (their build alone stays in the fast one)."""
+    return [pytest.param(family, marks=pytest.mark.slow) if family in LIBRARY_FAMILIES else family for family in families]
 
 
 def images_and_labels(count: int = 8, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -50,7 +57,7 @@ def test_no_family_is_the_paper_family_layer_for_layer_and_weight_for_weight():
     assert all(np.array_equal(a, b) for a, b in zip(implicit.get_weights(), explicit.get_weights()))
 
 
-@pytest.mark.parametrize("family", [family for family in ARCHITECTURE_FAMILIES if family not in ("paper", "residual")])
+@pytest.mark.parametrize("family", LIBRARY_FAMILIES)
 def test_every_batch_normalization_of_a_library_network_takes_the_configured_momentum(family):
     model = build_classifier((SIZE, SIZE, 1), family_architecture(family, batch_norm_momentum=0.8))
     momenta = {layer.momentum for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)}
@@ -60,7 +67,7 @@ def test_every_batch_normalization_of_a_library_network_takes_the_configured_mom
     assert {layer.momentum for layer in rebuilt.layers if isinstance(layer, keras.layers.BatchNormalization)} == {0.8}
 
 
-@pytest.fixture(scope="module", params=list(ARCHITECTURE_FAMILIES))
+@pytest.fixture(scope="module", params=slow_if_library(ARCHITECTURE_FAMILIES))
 def trained_family(request) -> tuple[str, keras.Model]:
     """Each family and its model after one training step on tiny random images."""
     keras.utils.set_random_seed(0)
@@ -92,7 +99,7 @@ def test_every_family_round_trips_through_the_package_with_safe_mode(trained_fam
     np.testing.assert_allclose(loaded.raw_probabilities(stored), predictor.raw_probabilities(stored), atol=1e-6)
 
 
-@pytest.mark.parametrize("trained_family", EXPORTED_FAMILIES, indirect=True)
+@pytest.mark.parametrize("trained_family", slow_if_library(EXPORTED_FAMILIES), indirect=True)
 def test_a_family_exports_to_tflite_computing_the_same(trained_family, tmp_path):
     _, model = trained_family
     predictor = predictor_around(model, INTENSITY)
@@ -102,7 +109,7 @@ def test_a_family_exports_to_tflite_computing_the_same(trained_family, tmp_path)
     np.testing.assert_allclose(tflite_probabilities(exported, model_input), expected, atol=1e-4)
 
 
-@pytest.mark.parametrize("trained_family", EXPORTED_FAMILIES, indirect=True)
+@pytest.mark.parametrize("trained_family", slow_if_library(EXPORTED_FAMILIES), indirect=True)
 def test_a_family_is_logged_and_served_as_an_mlflow_model(trained_family, tracking):
     _, model = trained_family
     predictor = predictor_around(model, INTENSITY)

@@ -12,6 +12,8 @@ from .conftest import child_runs
 
 ray = pytest.importorskip("ray")
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def local_ray():

@@ -13,6 +13,8 @@ from pediatric_pneumonia.inference import Predictor
 from pediatric_pneumonia.models.ensemble import ensemble_members
 from tests.conftest import TEST_PARAMETERS, create_project, latest_version, make_raw_dataset, run_pipelines
 
+pytestmark = pytest.mark.slow
+
 TTA = {"transforms": ["shift_left", "zoom_out"], "shift_fraction": 0.05, "zoom": 0.1}
 
 
