@@ -33,10 +33,11 @@ def family_architecture(family: str, **keys) -> dict:
     return {**PAPER_ARCHITECTURE, "family": family, **keys}
 
 
-def slow_if_library(families) -> list:
-    """``families`` as parameters, the keras.applications ones marked slow: a training step of one takes
-    10 to 40 s on 2 cores, so they run in the slow tier (their build alone stays in the fast one)."""
-    return [pytest.param(family, marks=pytest.mark.slow) if family in LIBRARY_FAMILIES else family for family in families]
+def marked_slow(families, slow=LIBRARY_FAMILIES) -> list:
+    """``families`` as parameters, those in ``slow`` marked slow. A training step of a keras.applications
+    network takes 10 to 40 s on 2 cores, a build of the big ones 1 to 4 s: the fast tier builds
+    mobilenetv3small only, the slow tier every family."""
+    return [pytest.param(family, marks=pytest.mark.slow) if family in slow else family for family in families]
 
 
 def images_and_labels(count: int = 8, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -57,7 +58,7 @@ def test_no_family_is_the_paper_family_layer_for_layer_and_weight_for_weight():
     assert all(np.array_equal(a, b) for a, b in zip(implicit.get_weights(), explicit.get_weights()))
 
 
-@pytest.mark.parametrize("family", LIBRARY_FAMILIES)
+@pytest.mark.parametrize("family", marked_slow(LIBRARY_FAMILIES, slow=("densenet121", "efficientnetv2b0", "resnet50v2")))
 def test_every_batch_normalization_of_a_library_network_takes_the_configured_momentum(family):
     model = build_classifier((SIZE, SIZE, 1), family_architecture(family, batch_norm_momentum=0.8))
     momenta = {layer.momentum for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)}
@@ -67,7 +68,7 @@ def test_every_batch_normalization_of_a_library_network_takes_the_configured_mom
     assert {layer.momentum for layer in rebuilt.layers if isinstance(layer, keras.layers.BatchNormalization)} == {0.8}
 
 
-@pytest.fixture(scope="module", params=slow_if_library(ARCHITECTURE_FAMILIES))
+@pytest.fixture(scope="module", params=marked_slow(ARCHITECTURE_FAMILIES))
 def trained_family(request) -> tuple[str, keras.Model]:
     """Each family and its model after one training step on tiny random images."""
     keras.utils.set_random_seed(0)
@@ -99,7 +100,7 @@ def test_every_family_round_trips_through_the_package_with_safe_mode(trained_fam
     np.testing.assert_allclose(loaded.raw_probabilities(stored), predictor.raw_probabilities(stored), atol=1e-6)
 
 
-@pytest.mark.parametrize("trained_family", slow_if_library(EXPORTED_FAMILIES), indirect=True)
+@pytest.mark.parametrize("trained_family", marked_slow(EXPORTED_FAMILIES), indirect=True)
 def test_a_family_exports_to_tflite_computing_the_same(trained_family, tmp_path):
     _, model = trained_family
     predictor = predictor_around(model, INTENSITY)
@@ -109,7 +110,7 @@ def test_a_family_exports_to_tflite_computing_the_same(trained_family, tmp_path)
     np.testing.assert_allclose(tflite_probabilities(exported, model_input), expected, atol=1e-4)
 
 
-@pytest.mark.parametrize("trained_family", slow_if_library(EXPORTED_FAMILIES), indirect=True)
+@pytest.mark.parametrize("trained_family", marked_slow(EXPORTED_FAMILIES), indirect=True)
 def test_a_family_is_logged_and_served_as_an_mlflow_model(trained_family, tracking):
     _, model = trained_family
     predictor = predictor_around(model, INTENSITY)

@@ -50,8 +50,14 @@ def checked(training: dict) -> Training:
     return check_parameters("training", training)
 
 
-def test_training_returns_a_model_and_per_epoch_history():
-    model, history = train_classifier(separable_set(64), separable_set(32, seed=1), checked(TRAINING), PREPROCESSING, None)
+@pytest.fixture(scope="module")
+def three_epochs() -> tuple[keras.Model, dict]:
+    """TRAINING (up to 3 epochs) on the separable set, trained once for the tests that only read it."""
+    return train_classifier(separable_set(64), separable_set(32, seed=1), checked(TRAINING), PREPROCESSING, None)
+
+
+def test_training_returns_a_model_and_per_epoch_history(three_epochs):
+    model, history = three_epochs
 
     assert isinstance(model, keras.Model)
     assert set(history) >= {"loss", "val_loss", "accuracy", "val_accuracy", "learning_rate"}
@@ -61,8 +67,8 @@ def test_training_returns_a_model_and_per_epoch_history():
     assert history["learning_rate"][1] == pytest.approx(0.001 * 0.5 * (1 + np.cos(np.pi / 3)))
 
 
-def test_training_is_reproducible_with_a_seed():
-    first = train_classifier(separable_set(64), separable_set(32, seed=1), checked(TRAINING), PREPROCESSING, None)[1]
+def test_training_is_reproducible_with_a_seed(three_epochs):
+    first = three_epochs[1]
     second = train_classifier(separable_set(64), separable_set(32, seed=1), checked(TRAINING), PREPROCESSING, None)[1]
     assert first["loss"] == pytest.approx(second["loss"], rel=1e-5)
 
@@ -94,9 +100,9 @@ def test_batches_carry_the_weights_of_a_class_weighted_set_only():
     np.testing.assert_allclose(weights, weighted_set["weights"][weighted.order[:8]])
 
 
-def test_per_image_weights_change_the_training_loss():
+def test_per_image_weights_change_the_training_loss(today):
     training = {**TRAINING, "epochs": 1}
-    plain = train_classifier(separable_set(32), separable_set(16, seed=1), checked(training), PREPROCESSING, None)[1]
+    plain = today[1]
     weighted_set = {**separable_set(32), "weights": np.tile([1.8, 0.2], 16).astype(np.float32)}
     weighted = train_classifier(weighted_set, separable_set(16, seed=1), checked(training), PREPROCESSING, None)[1]
     assert weighted["loss"][0] != pytest.approx(plain["loss"][0], rel=1e-3)
@@ -104,9 +110,8 @@ def test_per_image_weights_change_the_training_loss():
 
 
 @pytest.fixture(scope="module")
-def unregularised_weights() -> list[np.ndarray]:
-    training = {**TRAINING, "epochs": 1}
-    return train_classifier(separable_set(32), separable_set(16, seed=1), checked(training), PREPROCESSING, None)[0].get_weights()
+def unregularised_weights(today) -> list[np.ndarray]:
+    return weights_of(today[0])
 
 
 @pytest.mark.parametrize(
@@ -238,7 +243,8 @@ def trained(training: dict) -> tuple[keras.Model, dict]:
 
 @pytest.fixture(scope="module")
 def today() -> tuple[keras.Model, dict]:
-    """One epoch of training without the ensemble setting (as before it existed)."""
+    """One epoch of training without the ensemble setting (as before it existed) and without
+    regularisation; the tests only read it."""
     return trained(ONE_EPOCH)
 
 
