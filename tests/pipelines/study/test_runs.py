@@ -16,7 +16,14 @@ from mlflow.tracking import MlflowClient
 
 from pediatric_pneumonia.strategies import STUDY_GAN_TAG, STUDY_MODEL_TAG
 from pediatric_pneumonia.study.jobs import gan_jobs, job_name, job_spec, run_jobs, study_jobs, with_overrides
-from tests.conftest import REPO_ROOT, TEST_PARAMETERS, create_project, latest_version, make_raw_dataset
+from tests.conftest import (
+    REPO_ROOT,
+    TEST_PARAMETERS,
+    create_project,
+    latest_version,
+    make_raw_dataset,
+    study_parameters,
+)
 
 KEDRO = str(Path(sys.executable).parent / "kedro")
 STUDY_STRATEGIES = ["baseline", "gan"]
@@ -51,6 +58,7 @@ def finished_study(tmp_path_factory):
     return project
 
 
+@pytest.mark.slow
 def test_the_comparison_has_every_strategy_over_its_seeds(finished_study):
     reports = finished_study / "data/08_reporting/study"
     comparison = pd.read_csv(latest_version(reports / "comparison.csv"))
@@ -67,6 +75,7 @@ def test_the_comparison_has_every_strategy_over_its_seeds(finished_study):
     assert latest_version(reports / "comparison.png").read_bytes().startswith(b"\x89PNG")
 
 
+@pytest.mark.slow
 def test_each_job_is_a_finished_child_run_of_the_study_run(finished_study):
     client = MlflowClient(f"sqlite:///{finished_study / 'mlflow.db'}")
     experiment = client.get_experiment_by_name("pediatric_pneumonia")
@@ -96,6 +105,7 @@ def test_each_job_is_a_finished_child_run_of_the_study_run(finished_study):
         assert f"{strategy}/predictions" in artifacts and f"{strategy}/model" in artifacts
 
 
+@pytest.mark.slow
 def test_each_gan_profile_balances_with_its_own_synthetic_images(finished_study):
     workspaces = next((finished_study / "data/09_study").iterdir())
     synthetic = {}
@@ -108,6 +118,7 @@ def test_each_gan_profile_balances_with_its_own_synthetic_images(finished_study)
     assert not np.array_equal(synthetic["cpu"], synthetic["cpu_stable"])
 
 
+@pytest.mark.slow
 def test_a_job_writes_its_files_in_its_job_folder_of_the_real_project(finished_study):
     job_folders = next((finished_study / "data/09_study").iterdir())
     baseline = job_folders / "baseline-seed42"
@@ -125,12 +136,14 @@ def test_a_job_writes_its_files_in_its_job_folder_of_the_real_project(finished_s
     assert not (job_folders / "gan@cpu_stable-seed42/data/04_feature").exists()  # read from the GAN job's folder
 
 
+@pytest.mark.slow
 def test_a_study_job_is_no_fake_project(finished_study):
     made = list((finished_study / "data/09_study").rglob("*"))
 
     assert made and not [path for path in made if path.name in ("pyproject.toml", "src", "conf") or path.is_symlink()]
 
 
+@pytest.mark.slow
 def test_the_seed_changes_the_model(finished_study):
     predictions = pd.read_csv(latest_version(finished_study / "data/07_model_output/study/study_predictions.csv"))
     baseline = predictions[predictions["strategy"] == "baseline"].pivot(index="path", columns="seed", values="probability")
@@ -176,7 +189,7 @@ def test_a_job_runs_what_its_test_report_needs_without_the_shared_stages():
 
 
 def test_the_jobs_are_every_strategy_times_every_seed_from_the_training_seed():
-    jobs = study_jobs({"strategies": None, "seeds": 2}, training_seed=7, default_gan_profile="cpu")
+    jobs = study_jobs(study_parameters(strategies=None, seeds=2), training_seed=7, default_gan_profile="cpu")
 
     assert len(jobs) == 12 and [(job["model"], job["seed"]) for job in jobs[:2]] == [("baseline", 7), ("baseline", 8)]
     assert {job["gan_profile"] for job in jobs if job["strategy"] in ("gan", "combined")} == {"cpu"}
@@ -185,17 +198,18 @@ def test_the_jobs_are_every_strategy_times_every_seed_from_the_training_seed():
 
 def test_listed_gan_profiles_multiply_the_synthetic_image_strategies_only():
     study = {"strategies": ["baseline", "gan", "combined"], "seeds": 2, "gan_profiles": ["cpu", "cpu_stable"]}
+    listed = study_parameters(**study)
 
-    jobs = study_jobs(study, training_seed=1, default_gan_profile="cpu")
+    jobs = study_jobs(listed, training_seed=1, default_gan_profile="cpu")
 
     assert [job_name(job) for job in jobs] == [
         "baseline-seed1", "baseline-seed2",
         "gan@cpu-seed1", "gan@cpu-seed2", "gan@cpu_stable-seed1", "gan@cpu_stable-seed2",
         "combined@cpu-seed1", "combined@cpu-seed2", "combined@cpu_stable-seed1", "combined@cpu_stable-seed2",
     ]
-    gans = gan_jobs(jobs, {**study, "retrain_gan_per_seed": False}, default_gan_profile="cpu")
+    gans = gan_jobs(jobs, study_parameters(**study, retrain_gan_per_seed=False), default_gan_profile="cpu")
     assert [(job["strategy"], job["gan_profile"], job_name(job)) for job in gans] == [("synthesis", "cpu_stable", "gan@cpu_stable")]
-    assert gan_jobs(jobs, {**study, "retrain_gan_per_seed": True}, default_gan_profile="cpu") == []
+    assert gan_jobs(jobs, study_parameters(**study, retrain_gan_per_seed=True), default_gan_profile="cpu") == []
 
 
 def test_a_job_trains_with_its_gan_profile_and_a_gan_job_has_no_seed():
@@ -217,7 +231,7 @@ def test_a_failed_job_is_named_with_its_exit_code_and_log(tmp_path):
     jobs = [{"strategy": "baseline", "seed": 1}, {"strategy": "gan", "seed": 1}]
     commands = [[sys.executable, "-c", "print('trained')"], [sys.executable, "-c", "import sys; sys.exit('GAN diverged')"]]
 
-    results = run_jobs(jobs, commands, [str(tmp_path)] * 2, ["run-a", "run-b"], {"backend": "sequential"})
+    results = run_jobs(jobs, commands, [str(tmp_path)] * 2, ["run-a", "run-b"], study_parameters(backend="sequential"))
 
     assert [result["returncode"] for result in results] == [0, 1]
     assert "GAN diverged" in results[1]["log_tail"] and results[0]["run_id"] == "run-a"
