@@ -5,6 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 LOCK := requirements/lock.txt
+WORKERS ?= 2
 export KEDRO_DISABLE_TELEMETRY := true
 
 .PHONY: install lock demo lint test test-fast viz mlflow-ui docs docs-build
@@ -33,11 +34,14 @@ demo: install
 lint: install
 	$(BIN)/ruff check src tests benchmarks
 
+# Two workers (pytest-xdist), each module on one worker so its fixtures are built once: the suite
+# keeps about one core busy per worker. More cores: `make test WORKERS=4` (each worker can take ~5 GB).
 test: install
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(WORKERS) --dist loadfile
 
+# The tier a contributor runs while working: everything but the tests marked slow.
 test-fast: install
-	$(BIN)/python -m pytest -m "not slow"
+	$(BIN)/python -m pytest -n $(WORKERS) --dist loadfile -m "not slow"
 
 viz: install
 	$(BIN)/kedro viz run --host 127.0.0.1 --port 4141

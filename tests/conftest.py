@@ -139,6 +139,9 @@ def leave_mlflow_as_found():
     while mlflow.active_run() is not None:
         mlflow.end_run()
     mlflow.set_tracking_uri(None)
+    # set_experiment's choice outlives the store it names, in a module global with no public reset:
+    # the next test's fresh store has no such experiment ("No Experiment with id=2 exists").
+    mlflow.tracking.fluent._active_experiment_id = None
     for name in MLFLOW_PROCESS_VARIABLES:
         os.environ.pop(name, None)
 
