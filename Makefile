@@ -37,7 +37,7 @@ lint: install
 # Two workers (pytest-xdist), each module on one worker so its fixtures are built once: the suite
 # keeps about one core busy per worker. More cores: `make test WORKERS=4` (each worker can take ~5 GB).
 test: install
-	$(BIN)/python -m pytest -n $(WORKERS) --dist loadfile
+	$(BIN)/python -m pytest -n $(WORKERS) --dist loadfile --durations=25
 
 # The tier a contributor runs while working: everything but the tests marked slow.
 test-fast: install

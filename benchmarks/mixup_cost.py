@@ -6,7 +6,7 @@ epoch), then builds every batch of one epoch with ``TrainingBatches`` and the co
 per ``training.mixup.method`` (none, mixup, cutmix; ``--alpha``), ``--repeats`` rounds with the
 methods interleaved. Prints the fastest round's seconds per epoch of batches for each (the least
 disturbed by other work on the machine) and its ratio to ``none``, and the mixing step alone. No model is
-trained: the batches are what mixing changes, and an epoch's training time (README: Cost) is the
+trained: the batches are what mixing changes, and an epoch's training time (docs/cost.md) is the
 scale to read the difference against.
 
 Run from the project root:  nice -n 10 python benchmarks/mixup_cost.py [--images 4400 --alpha 0.4]

@@ -13,7 +13,7 @@ PATIENT_PATTERNS = (
 )
 
 # Who is a patient in personN_<subtype>_M names (ingestion.patient_key). The public numbering
-# runs per subtype: personN_bacteria and personN_virus are different children (README: "Who is a
+# runs per subtype: personN_bacteria and personN_virus are different children (docs/get-the-data.md: "Who is a
 # patient"), so "person_and_subtype" is the default; "person" is the stricter grouping.
 PATIENT_KEYS = ("person_and_subtype", "person")
 

@@ -129,7 +129,7 @@ def recalibrated_predictor(
             "sensitivity": decision["validation_sensitivity"],
             "specificity": decision["validation_specificity"],
             "confidence_level": reporting.confidence_level,
-            # In-sample: fitted and measured on the same images, so optimistic (README).
+            # In-sample: fitted and measured on the same images, so optimistic (docs/another-site.md).
             **{key: value for key, value in intervals.items() if key.split("_ci_")[0] in ("sensitivity", "specificity")},
         },
     }
