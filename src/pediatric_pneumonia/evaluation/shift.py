@@ -248,6 +248,10 @@ def read_stored_images(predictor, paths: Sequence[str | Path]) -> StoredImages:
     return StoredImages(sources, np.stack(images) if images else np.zeros((0, 1, 1), dtype=np.uint8), unreadable)
 
 
+# The fewest images a shift check takes (the MMD test compares two samples of at least 2).
+MIN_SHIFT_CHECK_IMAGES = 2
+
+
 class TooFewImagesError(ValueError):
     """Fewer readable images than the MMD test needs (2)."""
 
@@ -258,12 +262,12 @@ def shift_check_report(predictor, data: str | Path, stored: StoredImages, overri
     score and warning, and the unreadable files.
 
     Raises:
-        TooFewImagesError: if fewer than 2 images could be read.
+        TooFewImagesError: if fewer than ``MIN_SHIFT_CHECK_IMAGES`` images could be read.
     """
-    if len(stored.sources) < 2:
+    if len(stored.sources) < MIN_SHIFT_CHECK_IMAGES:
         raise TooFewImagesError(
             f"'{data}' holds {len(stored.sources)} readable image(s) of {len(stored.sources) + len(stored.unreadable)} "
-            "files: a shift check needs at least 2."
+            f"files: a shift check needs at least {MIN_SHIFT_CHECK_IMAGES}."
         )
     report = predictor.check_shift(stored.images, **overrides)
     scores = report.pop("image_scores")

@@ -24,7 +24,7 @@ import numpy as np
 
 from ..data_layout import labelled_files
 from ..evaluation.calibration import apply_calibration
-from ..evaluation.shift import OutOfDistributionScorer, shift_report
+from ..evaluation.shift import MIN_SHIFT_CHECK_IMAGES, OutOfDistributionScorer, shift_report
 from ..explain import grad_cam
 from ..imaging.decode import DEFAULT_MAX_PIXELS, ImageDecodeError, to_grayscale_uint8
 from ..imaging.preprocess import as_model_input, fit_to_square, stored_image
@@ -292,8 +292,10 @@ class Predictor:
         ``image_scores``). ``overrides`` replace recorded settings (``permutations``, ``alpha``, ...).
         Raises NoShiftReferenceError for a package without a reference."""
         settings = {**self.shift_settings, **overrides}
-        if len(stored_images) < 2:
-            raise ValueError(f"A shift check needs at least 2 readable images, got {len(stored_images)}.")
+        if len(stored_images) < MIN_SHIFT_CHECK_IMAGES:
+            raise ValueError(
+                f"A shift check needs at least {MIN_SHIFT_CHECK_IMAGES} readable images, got {len(stored_images)}."
+            )
         probabilities, features = self.probabilities_and_features(stored_images)
         scores = self._scorer().scores(features)
         report = shift_report(
