@@ -172,6 +172,18 @@ def test_export_writes_the_tflite_model_and_its_settings(package, tmp_path):
     assert str(output) in result.stdout
 
 
+def test_export_never_writes_into_a_package_or_over_an_earlier_export(package, tmp_path):
+    first = invoke("export", "--format", "tflite", "--model", package, "--output", tmp_path / "mobile" / "a.tflite")
+    assert first.exit_code == 0, first.output
+
+    again = invoke("export", "--format", "tflite", "--model", package, "--output", tmp_path / "mobile" / "b.tflite")
+    into_package = invoke("export", "--format", "tflite", "--model", package, "--output", package / "model.tflite")
+
+    assert again.exit_code == 2 and "is not empty: a new package goes into a new or empty folder" in again.stderr
+    assert into_package.exit_code == 2 and "is not empty" in into_package.stderr
+    assert not (tmp_path / "mobile" / "b.tflite").exists() and not (package / "model.tflite").exists()
+
+
 @pytest.mark.parametrize("command", ["predict", "serve", "export"])
 def test_each_model_command_has_help(command):
     result = invoke(command, "--help")

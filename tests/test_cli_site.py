@@ -112,8 +112,38 @@ def test_recalibrate_writes_a_new_package_and_refuses_to_overwrite_one(package, 
     assert new.config["provenance"]["site"]["name"] == "clinic-a"
     assert hashes(package) == before
     again = invoke("recalibrate", site, "--model", package, "--output", package)
-    assert again.exit_code == 2 and "already holds a predictor package: it is not overwritten" in again.stderr
+    assert again.exit_code == 2 and "is not empty: a new package goes into a new or empty folder" in again.stderr
     assert hashes(package) == before
+
+
+def test_recalibrate_never_writes_where_the_project_looks_up_its_models(project, package, tmp_path):
+    """A package at the root of a strategy's versioned folder would hide every version Kedro writes
+    from `--model <strategy>`: refused, with where to write instead, before the model loads."""
+    site = make_site(tmp_path / "site")
+    versioned = project / "data/06_models/baseline/predictor"
+
+    for output in (versioned, project / "data/06_models/recalibrated"):
+        refused = invoke("recalibrate", site, "--model", package, "--output", output, "--project-path", project)
+        assert refused.exit_code == 2, refused.output
+        assert "where this project looks up its trained models" in refused.stderr
+        assert "--output recalibrated/<site>" in refused.stderr
+    assert not (project / "data").exists()
+
+    inside = invoke("recalibrate", site, "--model", package, "--output", package / "site-a")
+    assert inside.exit_code == 2 and f"is inside the predictor package '{package.resolve()}'" in inside.stderr
+    assert not (package / "site-a").exists()
+
+
+def test_a_package_at_the_root_of_a_versioned_folder_is_refused_as_ambiguous(package, tmp_path):
+    versioned = tmp_path / "predictor"
+    gray_predictor().save(versioned / "2026-12-06T08.00.00.000Z" / "predictor")
+    assert Predictor.load(versioned).name.endswith("2026-12-06T08.00.00.000Z/predictor")
+    gray_predictor().save(versioned)
+
+    result = invoke("predict", make_site(tmp_path / "site") / "NORMAL", "--model", versioned)
+
+    assert result.exit_code == 2, result.output
+    assert "holds a predictor package at its root and 1 versioned package(s) under it" in result.stderr
 
 
 @pytest.mark.parametrize(

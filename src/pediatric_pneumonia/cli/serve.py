@@ -4,7 +4,7 @@ from pathlib import Path
 
 import click
 
-from .options import load_model, model_options
+from .options import InputOrModelError, load_model, model_options
 
 
 @click.command("serve")
@@ -42,6 +42,12 @@ def serve_command(
 @model_options
 def export_command(export_format: str, output: Path, model: str | None, project_path: Path, verbose: bool) -> None:
     """Export the model for phones and embedded devices (TensorFlow Lite / LiteRT)."""
+    from ..inference.loading import PackageLocationError, check_new_package_folder
+
+    try:
+        check_new_package_folder(output.parent, project_path)
+    except PackageLocationError as error:
+        raise InputOrModelError(str(error)) from error
     predictor = load_model(model, project_path, verbose)
     from ..inference.export import ExportError, export_tflite
 

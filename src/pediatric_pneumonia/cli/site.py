@@ -211,12 +211,12 @@ def recalibrate_command(
         raise click.UsageError("--register needs --site NAME: the new version is tagged with the site.")
     overrides = {"threshold": {"method": method}} if method else None
     settings = site_parameters(project_path, env, ("calibration", "threshold", "reporting", "site"), overrides)
-    from ..inference.package import CONFIG_FILE, MODEL_FILE
+    from ..inference.loading import PackageLocationError, check_new_package_folder
 
-    if (output / CONFIG_FILE).exists() or (output / MODEL_FILE).exists():
-        raise InputOrModelError(
-            f"'{output}' already holds a predictor package: it is not overwritten. Give another --output folder."
-        )
+    try:
+        check_new_package_folder(output, project_path, env)
+    except PackageLocationError as error:
+        raise InputOrModelError(str(error)) from error
     with contextlib.redirect_stdout(sys.stderr):
         predictor = load_model(model, project_path, verbose)
         from ..inference.mlflow_model import model_reference

@@ -78,6 +78,29 @@ def strategy_package_roots(project_path: Path, env: str | None = None) -> dict[s
     return {strategy: project_path / entry["filepath"].format(strategy=strategy) for strategy in STRATEGIES}
 
 
+class PackageLocationError(ValueError):
+    """A folder where writing a new package could hide or overwrite a model."""
+
+
+def check_new_package_folder(folder: Path, project_path: Path, env: str | None = None) -> None:
+    """Raise a PackageLocationError unless ``folder`` is a safe place for a new package (a
+    recalibrated one, an export): not inside the project's model folders (where ``--model
+    <strategy>`` looks, from the catalog), not inside another package, and new or empty."""
+    target = Path(folder).resolve()
+    advice = "Give a new folder outside the project's models, e.g. --output recalibrated/<site>."
+    for models in sorted({root.parent.parent.resolve() for root in strategy_package_roots(project_path, env).values()}):
+        if target == models or models in target.parents:
+            raise PackageLocationError(
+                f"'{folder}' is inside '{models}', where this project looks up its trained models: a package written "
+                f"there could hide the model that `--model <strategy>` loads. {advice}"
+            )
+    inside = next((parent for parent in target.parents if (parent / CONFIG_FILE).is_file()), None)
+    if inside is not None:
+        raise PackageLocationError(f"'{folder}' is inside the predictor package '{inside}'. {advice}")
+    if target.is_dir() and any(target.iterdir()):
+        raise PackageLocationError(f"'{folder}' is not empty: a new package goes into a new or empty folder. {advice}")
+
+
 def tracking_uri_of(project_path: Path, env: str | None = None) -> str | None:
     """The project's MLflow tracking URI (``mlflow.yml`` of ``env``), unless MLFLOW_TRACKING_URI is set."""
     if os.environ.get("MLFLOW_TRACKING_URI"):

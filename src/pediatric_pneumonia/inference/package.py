@@ -132,9 +132,16 @@ def package_folder(path: Path) -> Path:
     folder (``<path>/<version>/<name>/``, as Kedro writes ``data/06_models/<strategy>/predictor``)."""
     if path.is_file() and (path.parent / CONFIG_FILE).is_file():
         return path.parent
-    if (path / CONFIG_FILE).is_file():
-        return path
     versions = sorted(path.glob(f"*/{path.name}/{CONFIG_FILE}")) if path.is_dir() else []
+    if (path / CONFIG_FILE).is_file():
+        if versions:
+            # A package written at the root of a versioned folder would hide every version Kedro writes.
+            raise ModelLoadError(
+                f"'{path}' holds a predictor package at its root and {len(versions)} versioned package(s) under it "
+                f"(newest: {versions[-1].parent}): which one is meant is ambiguous. Move the root package "
+                f"({CONFIG_FILE} and what sits beside it) to a folder of its own, or pass a version folder."
+            )
+        return path
     if not versions:
         raise ModelLoadError(
             f"No predictor package in '{path}' (no {CONFIG_FILE} in it or in a version folder under it). Train one "
