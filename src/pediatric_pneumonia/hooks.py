@@ -12,7 +12,6 @@ from kedro.io.core import get_protocol_and_path
 from kedro.pipeline import Node, Pipeline
 from kedro_datasets.partitions import PartitionedDataset
 from kedro_mlflow.framework.hooks.mlflow_hook import MlflowHook
-from pydantic import BaseModel
 
 from .class_balance import check_synthetic_supply, synthetic_images_made
 from .parameters import Group, check_image_side, check_parameters, check_study_gan_profiles, group_key
@@ -179,5 +178,5 @@ class TypedParametersMlflowHook(MlflowHook):
 
     @hook_impl
     def before_node_run(self, node: Node, catalog: DataCatalog, inputs: dict[str, Any], is_async: bool) -> None:
-        plain = {name: value.model_dump(mode="json") if isinstance(value, BaseModel) else value for name, value in inputs.items()}
+        plain = {name: value.plain() if isinstance(value, Group) else value for name, value in inputs.items()}
         super().before_node_run(node, catalog, plain, is_async)

@@ -14,5 +14,5 @@ def select_gan_profile(synthesis: Synthesis | dict) -> dict:
     """
     if not isinstance(synthesis, Synthesis):
         synthesis = check_parameters("synthesis", synthesis)
-    # The profile as written (no defaults added): its checkpoints are fingerprinted by these values.
-    return synthesis.profiles[synthesis.profile].model_dump(mode="json", exclude_unset=True)
+    # As written: its checkpoints are fingerprinted by these values.
+    return synthesis.profiles[synthesis.profile].as_written()

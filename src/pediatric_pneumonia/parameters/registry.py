@@ -4,8 +4,6 @@ file that sets it, and the one entry point that checks values against their sche
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from pydantic import BaseModel
-
 from ..strategies import STRATEGY_TABLE
 from .errors import model_in, validated
 from .schemas import BALANCING_SCHEMAS, GROUPS, Group
@@ -65,8 +63,8 @@ def as_written(parameters: Mapping[str, Any]) -> dict[str, Any]:
     values with the keys the configuration set, which validate again as they did (``--params`` of
     a study's job): a schema's defaults are left to the next validation."""
     return {
-        key: value.model_dump(mode="json", exclude_unset=True)
-        if isinstance(value, BaseModel)
+        key: value.as_written()
+        if isinstance(value, Group)
         else as_written(value) if isinstance(value, Mapping) else value
         for key, value in parameters.items()
     }

@@ -56,6 +56,12 @@ class Group(BaseModel):
         """The values as the YAML would write them (defaults filled): for files and MLflow."""
         return self.model_dump(mode="json")
 
+    def as_written(self) -> dict:
+        """Only the keys the configuration set (no defaults added): values that validate again as
+        they did (an architecture's family-only keys appear only where the family reads them) and
+        that fingerprint a GAN checkpoint as before."""
+        return self.model_dump(mode="json", exclude_unset=True)
+
 
 PositiveInt = Annotated[int, Field(gt=0)]
 Count = Annotated[int, Field(ge=0)]

@@ -39,7 +39,7 @@ def trial_settings(search: Search, training: Training, preprocessing: Preprocess
             "ensemble": Ensemble(),
         }
     )
-    return {"training": trial.model_dump(mode="json", exclude_unset=True), "intensity": preprocessing.intensity.plain()}
+    return {"training": trial.as_written(), "intensity": preprocessing.intensity.plain()}
 
 
 def architecture_params(architecture: dict) -> dict[str, str]:

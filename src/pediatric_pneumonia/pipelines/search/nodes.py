@@ -30,7 +30,7 @@ def search_architectures(
     architecture, best validation ``search.metric``, the epoch of it, the epochs run and the status
     (``completed``, ``stopped_early`` by ASHA, ``error``).
     """
-    architectures = sample_trials(expand_space(search, training.architecture.model_dump(mode="json", exclude_unset=True)), search.max_trials, search.seed)
+    architectures = sample_trials(expand_space(search, training.architecture.as_written()), search.max_trials, search.seed)
     check_fits_image(architectures, train_set["images"].shape[1])
     backend = resolve_backend(search)
     logger.info("Searching %d architectures on the %s backend.", len(architectures), backend)
@@ -58,7 +58,7 @@ def select_architecture(search_results: pd.DataFrame, search: Search, training: 
     order = scored.sort_values([metric, "trial"], ascending=[search.mode == "min", True])
     best = order.iloc[0]
     architecture = {
-        **training.architecture.model_dump(mode="json", exclude_unset=True),
+        **training.architecture.as_written(),
         "conv_filters": json.loads(best["conv_filters"]),
         "dense_units": json.loads(best["dense_units"]),
         "dropout_rates": json.loads(best["dropout_rates"]),
