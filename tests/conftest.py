@@ -48,6 +48,8 @@ ONLINE_AUGMENTATION = {
     "gamma": 0.3,
     "blur_sigma": 1.0,
     "noise_std": 0.02,
+    "sharpen": 0.0,
+    "marker_rate": 0.0,
 }
 
 # Small enough for seconds per run, real enough to go through every node.

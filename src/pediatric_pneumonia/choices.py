@@ -7,6 +7,8 @@ imaging, model and evaluation code that implements each value, so neither side i
 # preprocessing.intensity.method and preprocessing.geometry (imaging/preprocess.py implements them).
 INTENSITY_METHODS = ("none", "histogram_equalisation", "clahe", "percentile_window")
 GEOMETRY_METHODS = ("stretch", "pad")
+FRAMING_METHODS = ("none", "lung_fields")
+WEIGHT_AVERAGING_METHODS = ("none", "ema")
 
 # stress.severities: each shift of imaging/shifts.py and the magnitude that leaves an image unchanged
 # (severity 0).
@@ -22,6 +24,7 @@ SHIFT_IDENTITY = {
     "rotation": 0.0,
     "crop": 0.0,
     "markers": 0,
+    "sharpen": 0.0,
 }
 
 # inference.tta.transforms (imaging/tta.py): each transform's axis ("y", "x" or "zoom") and the

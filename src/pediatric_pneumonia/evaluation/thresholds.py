@@ -31,27 +31,56 @@ def sensitivity_target_threshold(labels: np.ndarray, probabilities: np.ndarray, 
     return float(positive_scores[max(needed, 1) - 1])
 
 
+def _method_threshold(labels: np.ndarray, probabilities: np.ndarray, threshold: Threshold) -> float:
+    """The cut-off ``threshold.method`` picks on one set of labelled probabilities."""
+    if threshold.method == "youden":
+        return youden_threshold(labels, probabilities)[0]
+    if threshold.method == "fixed":
+        return float(threshold.value)
+    return sensitivity_target_threshold(labels, probabilities, threshold.sensitivity_target)
+
+
+def bootstrap_thresholds(labels: np.ndarray, probabilities: np.ndarray, threshold: Threshold) -> np.ndarray:
+    """The method's cut-off on each of ``threshold.bootstrap_resamples`` resamples of the images,
+    drawn with replacement within each class (so every resample keeps the class counts), seeded by
+    ``threshold.seed``."""
+    rng = np.random.default_rng(threshold.seed)
+    by_class = [np.flatnonzero(labels == value) for value in (0, 1)]
+    cut_offs = np.empty(threshold.bootstrap_resamples)
+    for index in range(threshold.bootstrap_resamples):
+        drawn = np.concatenate([rng.choice(members, size=len(members)) for members in by_class])
+        cut_offs[index] = _method_threshold(labels[drawn], probabilities[drawn], threshold)
+    return cut_offs
+
+
 def choose_threshold(labels: np.ndarray, probabilities: np.ndarray, threshold: Threshold) -> dict:
     """The threshold ``threshold.method`` picks on these (validation) probabilities, with the
     validation sensitivity and specificity it gives.
 
     ``youden`` maximises sensitivity + specificity - 1; ``fixed`` takes ``threshold.value``;
     ``sensitivity_target`` the highest threshold keeping sensitivity >= ``threshold.sensitivity_target``.
+    With ``threshold.bootstrap_resamples`` > 0 (not ``fixed``) the threshold is the median of the
+    method's cut-offs over that many class-stratified resamples of the images, so that it does not
+    hinge on the few images nearest the cut-off; the 5th-95th percentile of those cut-offs is
+    reported as ``threshold_interval``.
 
     Raises:
         ValueError: if the parameters are unusable or the labels hold one class only.
     """
     require_both_classes(labels, "choose a decision threshold")
+    labels, probabilities = np.asarray(labels), np.asarray(probabilities, dtype=np.float64)
     method = threshold.method
-    extra = {}
-    if method == "youden":
-        chosen = youden_threshold(labels, probabilities)[0]
-    elif method == "fixed":
-        chosen = float(threshold.value)
+    extra = {"sensitivity_target": float(threshold.sensitivity_target)} if method == "sensitivity_target" else {}
+    if method != "fixed" and threshold.bootstrap_resamples:
+        cut_offs = bootstrap_thresholds(labels, probabilities, threshold)
+        chosen = float(np.median(cut_offs))
+        extra |= {
+            "bootstrap_resamples": threshold.bootstrap_resamples,
+            "threshold_interval": [float(value) for value in np.percentile(cut_offs, [5, 95])],
+        }
     else:
-        chosen = sensitivity_target_threshold(labels, probabilities, threshold.sensitivity_target)
-        extra = {"sensitivity_target": float(threshold.sensitivity_target)}
-    sensitivity, specificity = operating_point(labels, np.asarray(probabilities), chosen)
+        chosen = _method_threshold(labels, probabilities, threshold)
+    sensitivity, specificity = operating_point(labels, probabilities, chosen)
     return {
         "method": method,
         "threshold": chosen,

@@ -5,6 +5,8 @@ import numpy as np
 
 from . import shifts
 
+MAX_MARKERS = 4  # the most marks the augmentation burns into one image (the stress report's severity 3)
+
 
 def random_affine_matrix(rng: np.random.Generator, image_size: int, augmentation: dict) -> np.ndarray:
     """Draw one 2x3 affine transform about the image centre, as Keras' ImageDataGenerator does.
@@ -30,16 +32,23 @@ def random_affine_matrix(rng: np.random.Generator, image_size: int, augmentation
 def augment_image(image: np.ndarray, augmentation: dict, rng: np.random.Generator) -> np.ndarray:
     """One random geometric then photometric variant of a 2-D uint8 image (same shape and dtype).
 
-    Brightness delta, contrast factor, gamma exponent, blur sigma and noise level are drawn
-    uniformly from [-b, b], [1 - c, 1 + c], [1 / (1 + g), 1 + g], [0, blur_sigma] and
-    [0, noise_std]; the photometric transforms are the acquisition shifts of the stress report.
+    Brightness delta, contrast factor, gamma exponent, blur sigma, unsharp-mask amount and noise
+    level are drawn uniformly from [-b, b], [1 - c, 1 + c], [1 / (1 + g), 1 + g], [0, blur_sigma],
+    [0, sharpen] and [0, noise_std]; the photometric transforms are the acquisition shifts of the
+    stress report. With probability ``marker_rate`` the image then gets 1 to 4 burned-in marks
+    (``shifts.markers``) whatever its class, so marks stop telling one class from the other.
+    Blurring and sharpening every image at random does the same for sharpness.
     """
     image = shifts.affine(image, random_affine_matrix(rng, image.shape[0], augmentation))
     image = shifts.brightness(image, rng.uniform(-augmentation["brightness"], augmentation["brightness"]), rng)
     image = shifts.contrast(image, rng.uniform(1 - augmentation["contrast"], 1 + augmentation["contrast"]), rng)
     image = shifts.gamma(image, rng.uniform(1 / (1 + augmentation["gamma"]), 1 + augmentation["gamma"]), rng)
     image = shifts.blur(image, rng.uniform(0, augmentation["blur_sigma"]), rng)
-    return shifts.noise(image, rng.uniform(0, augmentation["noise_std"]), rng)
+    image = shifts.sharpen(image, rng.uniform(0, augmentation["sharpen"]), rng)
+    image = shifts.noise(image, rng.uniform(0, augmentation["noise_std"]), rng)
+    if rng.random() < augmentation["marker_rate"]:
+        image = shifts.markers(image, int(rng.integers(1, MAX_MARKERS + 1)), rng)
+    return image
 
 
 def augment_batch(images: np.ndarray, augmentation: dict, rng: np.random.Generator) -> np.ndarray:

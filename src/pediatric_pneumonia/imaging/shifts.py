@@ -39,6 +39,16 @@ def blur(image: np.ndarray, sigma: float, rng: np.random.Generator) -> np.ndarra
     return cv2.GaussianBlur(image, (0, 0), sigmaX=sigma, borderType=cv2.BORDER_REFLECT)
 
 
+def sharpen(image: np.ndarray, amount: float, rng: np.random.Generator) -> np.ndarray:
+    """Unsharp mask: add ``amount`` x (image - its Gaussian blur of sigma 1) (a sharper detector, an
+    edge-enhancing reconstruction filter)."""
+    if amount <= 0:
+        return image
+    pixels = image.astype(np.float32)
+    blurred = cv2.GaussianBlur(pixels, (0, 0), sigmaX=1.0, borderType=cv2.BORDER_REFLECT)
+    return _to_uint8(pixels + amount * (pixels - blurred))
+
+
 def noise(image: np.ndarray, std: float, rng: np.random.Generator) -> np.ndarray:
     """Add Gaussian noise of standard deviation ``std`` x 255 (a lower dose, another detector)."""
     if std <= 0:
@@ -142,6 +152,7 @@ SHIFTS: dict[str, Shift] = {
     "rotation": rotation,
     "crop": crop,
     "markers": markers,
+    "sharpen": sharpen,
 }
 
 

@@ -147,7 +147,8 @@ def fit_classifier(
     """Build ``training.architecture`` for the training set's images and fit it for at most
     ``training.epochs`` epochs of ``training.images_per_epoch`` (all: null) augmented, normalised
     and mixed images, with ``training.seed`` fixing the weights, the batch order and the
-    augmentation, on the ``training.learning_rate_schedule``. Validation is scored after every
+    augmentation, on the ``training.learning_rate_schedule``; with ``training.weight_averaging``
+    ``ema`` the returned weights are the moving average's (at the best epoch). Validation is scored after every
     epoch, unweighted; ``callbacks`` (early stopping, a reporter) see it.
 
     Returns the model and its per-epoch history (``loss``, ``val_loss``, ``val_auc``, ``lr``, ...).
@@ -163,17 +164,21 @@ def fit_classifier(
         seed=training.seed,
         mixup=training.mixup.plain(),
     )
-    model = build_classifier((*images.shape[1:], 1), training.architecture)
-    schedule = []
+    averaging = training.weight_averaging
+    ema_momentum = averaging.momentum if averaging.method == "ema" else None
+    model = build_classifier((*images.shape[1:], 1), training.architecture, ema_momentum)
+    # With weight averaging, validation is scored on the averaged weights and every later callback
+    # (early stopping's best-epoch copy) sees them at the end of each epoch.
+    own_callbacks = [] if ema_momentum is None else [keras.callbacks.SwapEMAWeights(swap_on_epoch=True)]
     if training.learning_rate_schedule == "cosine":
         initial, epochs = training.architecture.learning_rate, training.epochs
-        schedule.append(keras.callbacks.LearningRateScheduler(lambda epoch: cosine_learning_rate(epoch, epochs, initial)))
+        own_callbacks.append(keras.callbacks.LearningRateScheduler(lambda epoch: cosine_learning_rate(epoch, epochs, initial)))
     history = model.fit(
         batches,
         epochs=training.epochs,
         validation_data=(as_model_input(validation_set["images"], intensity), validation_set["labels"].astype(np.float32)),
         validation_batch_size=training.batch_size,
-        callbacks=[*schedule, *callbacks],
+        callbacks=[*own_callbacks, *callbacks],
         verbose=verbose,
     )
     return model, {name: [float(value) for value in values] for name, values in history.history.items()}

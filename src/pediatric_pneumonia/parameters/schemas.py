@@ -16,6 +16,7 @@ from ..choices import (
     CALIBRATION_METHODS,
     DIFF_AUGMENT_POLICIES,
     FAMILY_ONLY_KEYS,
+    FRAMING_METHODS,
     GAN_LOSS_NAMES,
     GAN_OPTIMIZERS,
     GEOMETRY_METHODS,
@@ -29,6 +30,7 @@ from ..choices import (
     THRESHOLD_METHODS,
     TTA_TRANSFORMS,
     VALIDATION_SIGNALS,
+    WEIGHT_AVERAGING_METHODS,
     better_direction,
 )
 from ..naming import PATIENT_KEYS
@@ -111,9 +113,15 @@ class Intensity(Group):
         return percentiles
 
 
+class Framing(Group):
+    method: Literal[FRAMING_METHODS]
+    margin: Annotated[float, Field(ge=0, le=0.5)] = Field(description="a fraction of the lung-field box's side")
+
+
 class Preprocessing(Group):
     image_size: PositiveInt
     workers: PositiveInt
+    framing: Framing = Framing(method="none", margin=0.1)
     geometry: Literal[GEOMETRY_METHODS]
     border_crop: Annotated[float, Field(ge=0, lt=0.5)] = Field(description="a fraction of each side")
     intensity: Intensity
@@ -239,6 +247,15 @@ class OnlineAugmentation(Group):
     gamma: NonNegative
     blur_sigma: NonNegative
     noise_std: NonNegative
+    sharpen: NonNegative = 0.0  # unsharp-mask amount in [0, s], applied to every image after the blur
+    marker_rate: Probability = 0.0  # share of images given 1-4 burned-in marks, whatever their class
+
+
+class WeightAveraging(Group):
+    """Averaging of the weights over the last training steps (models/classifier_training.py)."""
+
+    method: Literal[WEIGHT_AVERAGING_METHODS] = "none"
+    momentum: Annotated[float, Field(gt=0, lt=1)] = 0.99  # ema: the average's decay per step
 
 
 class Mixup(Group):
@@ -264,6 +281,7 @@ class Training(Group):
     augmentation: OnlineAugmentation
     mixup: Mixup = Mixup()
     ensemble: Ensemble = Ensemble()
+    weight_averaging: WeightAveraging = WeightAveraging()
 
 
 class Calibration(Group):
@@ -275,6 +293,8 @@ class Threshold(Group):
     method: Literal[THRESHOLD_METHODS]
     value: Probability | None = Field(None, description="a probability")
     sensitivity_target: Annotated[float, Field(gt=0, le=1)] | None = None
+    bootstrap_resamples: Annotated[int, Field(ge=0)] = 0  # 0: the method on validation as it is
+    seed: int = 42
 
     @model_validator(mode="after")
     def _method_has_its_setting(self) -> "Threshold":

@@ -10,6 +10,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from pediatric_pneumonia.inference import Predictor
+from pediatric_pneumonia.inference.package import PACKAGE_FORMAT_VERSION
 from pediatric_pneumonia.models.ensemble import ensemble_members
 from tests.conftest import TEST_PARAMETERS, create_project, latest_version, make_raw_dataset, run_pipelines
 
@@ -44,7 +45,7 @@ def test_an_ensemble_run_is_one_package_one_model_and_one_registry_version(ensem
     predictor = Predictor.load("baseline", project_path=project)
     report = pd.read_csv(latest_version(project / "data/07_model_output/baseline/test_predictions.csv"))
 
-    assert config["format_version"] == 2 and config["inference"]["tta"] == TTA
+    assert config["format_version"] == PACKAGE_FORMAT_VERSION and config["inference"]["tta"] == TTA
     assert len(ensemble_members(predictor.classifier)) == 2
     assert len(client.search_model_versions("name='pediatric_pneumonia_baseline'")) == 1
     run = client.get_run(client.search_runs([client.get_experiment_by_name("pediatric_pneumonia").experiment_id])[0].info.run_id)
