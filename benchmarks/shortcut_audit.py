@@ -24,8 +24,6 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--source", type=Path, default=Path("../shared/data/chest_xray_dev"), help="public layout")
     parser.add_argument("--split", default="train")
-    parser.add_argument("--framing", choices=["none", "lung_fields"], help="override preprocessing.framing.method")
-    parser.add_argument("--margin", type=float, default=0.1, help="preprocessing.framing.margin with --framing")
     args = parser.parse_args()
 
     parameters = OmegaConfigLoader(conf_source="conf", env="base", **CONFIG_LOADER_ARGS)["parameters"]
@@ -35,10 +33,7 @@ def main() -> None:
         found = sorted((args.source / args.split / label).glob("*.jpeg"))
         paths += found
         targets += [target] * len(found)
-    preprocessing = parameters["preprocessing"]
-    if args.framing:
-        preprocessing["framing"] = {"method": args.framing, "margin": args.margin}
-    images = np.stack([load_grayscale_image(str(path), preprocessing) for path in paths])
+    images = np.stack([load_grayscale_image(str(path), parameters["preprocessing"]) for path in paths])
     started = time.perf_counter()
     properties = image_properties(images, parameters["explain"]["border_fraction"])
     measured = time.perf_counter() - started

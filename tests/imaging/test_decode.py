@@ -33,7 +33,7 @@ from pediatric_pneumonia.imaging.decode import (
 from pediatric_pneumonia.imaging.preprocess import ImageDecodeError as PreprocessImageDecodeError
 from pediatric_pneumonia.imaging.preprocess import load_grayscale_image, stored_image
 
-PREPROCESSING = {"image_size": 32, "geometry": "stretch", "border_crop": 0.0, "framing": {"method": "none", "margin": 0.1}}
+PREPROCESSING = {"image_size": 32, "geometry": "stretch", "border_crop": 0.0}
 
 
 def gray_image(height: int = 40, width: int = 56) -> np.ndarray:
@@ -367,7 +367,7 @@ def test_stored_image_is_what_the_pipeline_stores(tmp_path):
     large = cv2.resize(GRAY, (700, 500), interpolation=cv2.INTER_CUBIC)  # decoded at reduced size
     path = tmp_path / "person1_bacteria_1.jpeg"
     cv2.imwrite(str(path), large)
-    preprocessing = {"image_size": 64, "geometry": "pad", "border_crop": 0.05, "framing": {"method": "none", "margin": 0.1}}
+    preprocessing = {"image_size": 64, "geometry": "pad", "border_crop": 0.05}
 
     from_bytes = stored_image(path.read_bytes(), "upload.jpeg", preprocessing)
 

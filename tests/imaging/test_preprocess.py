@@ -12,7 +12,7 @@ from pediatric_pneumonia.imaging.preprocess import (
 from pediatric_pneumonia.parameters import check_parameters
 
 INTENSITY = {"method": "none", "clahe_clip_limit": 2.0, "clahe_tile_grid": 4, "percentiles": [1, 99]}
-PREPROCESSING = {"image_size": 148, "workers": 1, "geometry": "stretch", "border_crop": 0.0, "framing": {"method": "none", "margin": 0.1}, "intensity": INTENSITY}
+PREPROCESSING = {"image_size": 148, "workers": 1, "geometry": "stretch", "border_crop": 0.0, "intensity": INTENSITY}
 
 
 def chest_like(height: int = 90, width: int = 120, seed: int = 0) -> np.ndarray:

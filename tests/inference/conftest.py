@@ -20,7 +20,7 @@ PREPROCESSING = {
     "image_size": IMAGE_SIZE,
     "workers": 1,
     "geometry": "stretch",
-    "border_crop": 0.0, "framing": {"method": "none", "margin": 0.1},
+    "border_crop": 0.0,
     "intensity": {"method": "histogram_equalisation", "clahe_clip_limit": 2.0, "clahe_tile_grid": 8, "percentiles": [1, 99]},
 }
 

@@ -1,8 +1,7 @@
-"""One preprocessing path: decode -> grayscale -> framing (optional: crop to the lung fields) ->
-crop/resize to a square (stored on disk as uint8) -> per-image intensity normalisation (applied when the model is fed, so that simulated acquisition
+"""One preprocessing path: decode -> grayscale -> crop/resize to a square (stored on disk as uint8)
+-> per-image intensity normalisation (applied when the model is fed, so that simulated acquisition
 shifts and training augmentation act on the image *before* it is normalised, as a scanner would)."""
 
-import math
 from pathlib import Path
 
 import cv2
@@ -11,7 +10,6 @@ import numpy as np
 from .decode import DEFAULT_MAX_PIXELS, decode_grayscale_image
 from .decode import ImageDecodeError as ImageDecodeError  # re-exported: callers catch it from here
 from .decode import reduced_decode_flag as reduced_decode_flag  # re-exported: it lived here
-from .framing import MIN_BOX_SPAN, FramedImage, frame_lung_fields
 
 
 def fit_to_square(image: np.ndarray, image_size: int, geometry: str, border_crop: float) -> np.ndarray:
@@ -41,17 +39,6 @@ def fit_to_square(image: np.ndarray, image_size: int, geometry: str, border_crop
     )
 
 
-def framed_square(image: np.ndarray, preprocessing: dict) -> FramedImage:
-    """A decoded 2-D uint8 image -> the stored square uint8 image of side
-    ``preprocessing["image_size"]``: framed as ``preprocessing["framing"]`` says (``lung_fields``:
-    cropped to the lung fields and a margin; ``none``: the whole frame), then ``fit_to_square``.
-    ``found`` is False where the lung fields were looked for and not found (the whole frame kept)."""
-    framing = preprocessing["framing"]
-    framed = frame_lung_fields(image, framing["margin"]) if framing["method"] == "lung_fields" else FramedImage(image, True)
-    square = fit_to_square(framed.image, preprocessing["image_size"], preprocessing["geometry"], preprocessing["border_crop"])
-    return FramedImage(square, framed.found)
-
-
 def stored_image(
     content: bytes, source: str, preprocessing: dict, max_pixels: int = DEFAULT_MAX_PIXELS
 ) -> np.ndarray:
@@ -61,30 +48,14 @@ def stored_image(
     Intensity normalisation is not applied here: ``as_model_input`` does it when the model is fed.
     ``source`` names the file in errors.
     """
-    return load_framed_image(content, source, preprocessing, max_pixels).image
-
-
-def load_framed_image(
-    content: bytes, source: str, preprocessing: dict, max_pixels: int = DEFAULT_MAX_PIXELS
-) -> FramedImage:
-    """``stored_image`` with whether its lung fields were found (see ``framed_square``)."""
     size = preprocessing["image_size"]
-    if preprocessing["framing"]["method"] != "none":
-        size = math.ceil(size / min(MIN_BOX_SPAN))  # a decode reduced for the size still holds the cropped box at full size
-    return framed_square(decode_grayscale_image(content, source, size, max_pixels), preprocessing)
+    image = decode_grayscale_image(content, source, size, max_pixels)
+    return fit_to_square(image, size, preprocessing["geometry"], preprocessing["border_crop"])
 
 
 def load_grayscale_image(path: str, preprocessing: dict) -> np.ndarray:
     """Read one image file into the stored square uint8 image (see ``stored_image``)."""
     return stored_image(Path(path).read_bytes(), str(path), preprocessing)
-
-
-def reframe(images: np.ndarray, preprocessing: dict) -> np.ndarray:
-    """Pass ``(N, H, W)`` stored images that were changed after storing (the stress report's
-    shifts) through the framing step again, as a new film would be; unchanged without framing."""
-    if preprocessing["framing"]["method"] == "none" or not len(images):
-        return images
-    return np.stack([framed_square(image, preprocessing).image for image in images])
 
 
 def normalise_intensity(image: np.ndarray, intensity: dict) -> np.ndarray:

@@ -16,15 +16,13 @@ import numpy as np
 # 2: predictor.json may carry inference.tta (test-time augmentation), which a format-1 reader would
 # ignore and so score differently, and a shift reference (reference_features.npz); format-1
 # packages are read as having neither.
-PACKAGE_FORMAT_VERSION = 3  # 3: preprocessing.framing (older packages read as unframed)
+PACKAGE_FORMAT_VERSION = 2
 # The first package format that carries a shift reference.
 SHIFT_REFERENCE_SINCE = 2
 MODEL_FILE = "classifier.keras"
 CONFIG_FILE = "predictor.json"
 REFERENCE_FILE = "reference_features.npz"
 REFERENCE_ARRAYS = ("features", "probabilities")
-# A package written before framing normalisation existed framed nothing.
-UNFRAMED = {"method": "none", "margin": 0.0}
 CONFIG_KEYS = ("format_version", "classes", "preprocessing", "calibration", "decision")
 
 
@@ -94,8 +92,6 @@ def read_package(folder: str | Path) -> tuple[keras.Model, dict]:
         raise ModelLoadError(
             f"'{model_path}' could not be loaded as a Keras model ({type(error).__name__}: {error})."
         ) from error
-    if isinstance(config.get("preprocessing"), dict):
-        config["preprocessing"].setdefault("framing", UNFRAMED)
     return classifier, config
 
 

@@ -27,7 +27,7 @@ from ..evaluation.calibration import apply_calibration
 from ..evaluation.shift import MIN_SHIFT_CHECK_IMAGES, OutOfDistributionScorer, shift_report
 from ..explain import grad_cam
 from ..imaging.decode import DEFAULT_MAX_PIXELS, ImageDecodeError, to_grayscale_uint8
-from ..imaging.preprocess import as_model_input, framed_square, stored_image
+from ..imaging.preprocess import as_model_input, fit_to_square, stored_image
 from ..imaging.tta import tta_transforms
 from ..models.classifier import predict_probabilities
 from ..models.ensemble import is_ensemble
@@ -188,7 +188,9 @@ class Predictor:
             return stored_image(content, str(path), preprocessing, max_pixels)
         if isinstance(image, bytes):
             return stored_image(image, source, preprocessing, max_pixels)
-        return framed_square(grayscale_array(image, source), preprocessing).image
+        return fit_to_square(
+            grayscale_array(image, source), preprocessing["image_size"], preprocessing["geometry"], preprocessing["border_crop"]
+        )
 
     def model_input(self, stored_images: np.ndarray) -> np.ndarray:
         """(N, H, W) stored uint8 images as the model is fed them: (N, H, W, 1) float32, normalised."""

@@ -16,7 +16,6 @@ from ..choices import (
     CALIBRATION_METHODS,
     DIFF_AUGMENT_POLICIES,
     FAMILY_ONLY_KEYS,
-    FRAMING_METHODS,
     GAN_LOSS_NAMES,
     GAN_OPTIMIZERS,
     GEOMETRY_METHODS,
@@ -113,15 +112,9 @@ class Intensity(Group):
         return percentiles
 
 
-class Framing(Group):
-    method: Literal[FRAMING_METHODS]
-    margin: Annotated[float, Field(ge=0, le=0.5)] = Field(description="a fraction of the lung-field box's side")
-
-
 class Preprocessing(Group):
     image_size: PositiveInt
     workers: PositiveInt
-    framing: Framing = Framing(method="none", margin=0.1)
     geometry: Literal[GEOMETRY_METHODS]
     border_crop: Annotated[float, Field(ge=0, lt=0.5)] = Field(description="a fraction of each side")
     intensity: Intensity

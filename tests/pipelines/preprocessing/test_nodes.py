@@ -16,7 +16,7 @@ from tests.pipelines.ingestion.test_nodes import INGESTION, raw_data
 SPLIT = check_parameters("split", {"validation_fraction": 0.25, "seed": 1})
 INTENSITY = {"method": "clahe", "clahe_clip_limit": 2.0, "clahe_tile_grid": 4, "percentiles": [1, 99]}
 PREPROCESSING = check_parameters(
-    "preprocessing", {"image_size": 24, "workers": 2, "geometry": "stretch", "border_crop": 0.0, "framing": {"method": "none", "margin": 0.1}, "intensity": INTENSITY}
+    "preprocessing", {"image_size": 24, "workers": 2, "geometry": "stretch", "border_crop": 0.0, "intensity": INTENSITY}
 )
 
 
@@ -82,7 +82,7 @@ def test_image_sets_are_uint8_with_labels_in_class_order(raw_dataset):
     manifest = build_image_manifest(raw_data(raw_dataset), INGESTION)
     split = assign_subsets(manifest, SPLIT)
 
-    train, validation, test, framing_report = build_image_sets(split, CLASSES, PREPROCESSING)
+    train, validation, test = build_image_sets(split, CLASSES, PREPROCESSING)
 
     for image_set, subset in ((train, "train"), (validation, "validation"), (test, "test")):
         rows = split[split["subset"] == subset]
@@ -91,11 +91,6 @@ def test_image_sets_are_uint8_with_labels_in_class_order(raw_dataset):
         assert image_set["labels"].tolist() == rows["label"].map(CLASSES.index).tolist()
         assert image_set["paths"].tolist() == rows["path"].tolist()
     assert set(test["paths"]).isdisjoint(train["paths"])
-    assert framing_report["method"] == "none"
-    assert framing_report["subsets"]["train"]["NORMAL"] == {
-        "images": int((train["labels"] == 0).sum()),
-        "not_found": 0,
-    }
 
 
 def test_a_subset_without_a_class_is_a_clear_error(raw_dataset):

@@ -26,7 +26,12 @@ def ensemble_run(tmp_path_factory):
     parameters = {
         **TEST_PARAMETERS,
         "raw_data": {"root": str(raw)},
-        "training": {**TEST_PARAMETERS["training"], "ensemble": {"members": 2}},
+        # each member with weight averaging: the package must still hold the weights the report scored
+        "training": {
+            **TEST_PARAMETERS["training"],
+            "ensemble": {"members": 2},
+            "weight_averaging": {"method": "ema", "momentum": 0.9},
+        },
         "inference": {"tta": TTA},
     }
     project = create_project(base / "project", parameters)

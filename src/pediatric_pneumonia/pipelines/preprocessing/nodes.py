@@ -2,13 +2,12 @@
 
 import logging
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from ...imaging.preprocess import load_framed_image
+from ...imaging.preprocess import load_grayscale_image
 from ...parameters import Preprocessing, Split
 
 logger = logging.getLogger(__name__)
@@ -81,40 +80,33 @@ def assert_patient_disjoint(image_split: pd.DataFrame) -> None:
         )
 
 
-def decode_images(rows: pd.DataFrame, preprocessing: Preprocessing, desc: str) -> tuple[np.ndarray, np.ndarray]:
+def decode_images(rows: pd.DataFrame, preprocessing: Preprocessing, desc: str) -> np.ndarray:
     """Decode the images of ``rows`` on ``preprocessing.workers`` threads into an ``(N, size, size)``
-    uint8 array (framed, cropped and made square as ``preprocessing`` says; intensity is normalised
-    later, when the model is fed), with a boolean per image: False where framing looked for the
-    lung fields and kept the whole frame."""
+    uint8 array (cropped and made square as ``preprocessing`` says; intensity is normalised later,
+    when the model is fed)."""
     size = preprocessing.image_size
     images = np.empty((len(rows), size, size), dtype=np.uint8)
-    found = np.ones(len(rows), dtype=bool)
-    settings = preprocessing.plain()
 
     def decode_into(index_and_row: tuple[int, str]) -> None:
         index, path = index_and_row
-        framed = load_framed_image(Path(path).read_bytes(), path, settings)
-        images[index], found[index] = framed.image, framed.found
+        images[index] = load_grayscale_image(path, preprocessing.plain())
 
     work = enumerate(rows["path"])
     with ThreadPoolExecutor(max_workers=preprocessing.workers) as pool:
         for _ in tqdm(pool.map(decode_into, work), total=len(rows), desc=desc, unit="image"):
             pass
-    return images, found
+    return images
 
 
 def build_image_sets(
     image_split: pd.DataFrame, classes: list[str], preprocessing: Preprocessing
-) -> tuple[dict, dict, dict, dict]:
-    """Decode each subset into ``{"images": uint8 (N, H, W), "labels": uint8 (N,), "paths": str (N,)}``,
-    and report the framing: per subset and class, the images and those whose lung fields were not
-    found (kept whole; listed by path), so a detection that fails more for one class is visible.
+) -> tuple[dict, dict, dict]:
+    """Decode each subset into ``{"images": uint8 (N, H, W), "labels": uint8 (N,), "paths": str (N,)}``.
 
     Pixels stay uint8 (0-255) on disk; the model scales them to [0, 1] itself.
     Labels are the index of the class name in ``classes``.
     """
     image_sets = []
-    framing_report = {"method": preprocessing.framing.method, "margin": preprocessing.framing.margin, "subsets": {}}
     for subset in SUBSETS:
         rows = image_split[image_split["subset"] == subset]
         missing = sorted(set(classes) - set(rows["label"]))
@@ -124,22 +116,11 @@ def build_image_sets(
                 f"evaluated on it. Add images to those class folders, or lower "
                 "split.validation_fraction if validation came out empty."
             )
-        images, found = decode_images(rows, preprocessing, f"Decoding {subset}")
-        labels = rows["label"].to_numpy(dtype=str)
         image_sets.append(
             {
-                "images": images,
+                "images": decode_images(rows, preprocessing, f"Decoding {subset}"),
                 "labels": rows["label"].map(classes.index).to_numpy(dtype=np.uint8),
                 "paths": rows["path"].to_numpy(dtype=str),
             }
         )
-        per_class = {
-            label: {"images": int((labels == label).sum()), "not_found": int(((labels == label) & ~found).sum())}
-            for label in classes
-        }
-        not_found_paths = sorted(rows["path"].to_numpy(dtype=str)[~found].tolist())
-        framing_report["subsets"][subset] = {**per_class, "not_found_paths": not_found_paths}
-        if preprocessing.framing.method != "none":
-            counts = ", ".join(f"{item['not_found']} of {item['images']} {label}" for label, item in per_class.items())
-            logger.info("Framing, %s: lung fields not found (whole frame kept) in %s.", subset, counts)
-    return (*image_sets, framing_report)
+    return tuple(image_sets)

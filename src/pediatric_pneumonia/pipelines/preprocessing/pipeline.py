@@ -17,7 +17,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             Node(
                 func=build_image_sets,
                 inputs=["image_split", "params:raw_data.classes", "params:preprocessing"],
-                outputs=["train_set", "validation_set", "test_set", "framing_report"],
+                outputs=["train_set", "validation_set", "test_set"],
                 name="build_image_sets_node",
             ),
         ],

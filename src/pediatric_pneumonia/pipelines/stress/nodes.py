@@ -9,7 +9,6 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from ...evaluation.metrics import core_metrics
-from ...imaging.preprocess import reframe
 from ...imaging.shifts import IDENTITY, apply_shift
 from ...inference import Predictor
 from ...parameters import Stress
@@ -39,8 +38,7 @@ def stratified_subset(image_set: dict, max_images: int | None, rng: np.random.Ge
 def stress_test(predictor: Predictor, validation_set: dict, test_set: dict, stress: Stress) -> pd.DataFrame:
     """One row per set, shift and severity (0 = no shift, shared by every shift) with its metrics.
 
-    Shifts act on the stored image before the intensity normalisation, as a scanner's would, and a
-    shifted image is framed again as a new film would be (``preprocessing.framing``); the
+    Shifts act on the stored image before the intensity normalisation, as a scanner's would; the
     predictor package scores them (calibrated, cut at its validation-chosen threshold). Seeded.
     """
     started = time.perf_counter()
@@ -57,8 +55,7 @@ def stress_test(predictor: Predictor, validation_set: dict, test_set: dict, stre
             rows.append({"set": set_name, "shift": shift, "severity": 0, "magnitude": IDENTITY[shift], **unshifted})
             for severity, magnitude in enumerate(magnitudes, start=1):
                 rng = np.random.default_rng([stress.seed, set_index, shift_index, severity])
-                shifted = reframe(apply_shift(images, shift, magnitude, rng), predictor.preprocessing)
-                metrics = scored(shifted, targets)
+                metrics = scored(apply_shift(images, shift, magnitude, rng), targets)
                 rows.append({"set": set_name, "shift": shift, "severity": severity, "magnitude": magnitude, **metrics})
         logger.info("Stress-tested %d %s images.", len(targets), set_name)
     logger.info("Stress report took %.1f s.", time.perf_counter() - started)
