@@ -82,3 +82,40 @@ def test_unusable_threshold_parameters_are_refused(threshold, message):
 
 def test_a_sensitivity_target_of_one_is_allowed():
     check_parameters("threshold", {"method": "sensitivity_target", "sensitivity_target": 1.0, "value": 0.5})
+
+
+def test_a_bootstrap_threshold_is_the_median_cut_off_over_class_stratified_resamples():
+    rng = np.random.default_rng(0)
+    labels = np.repeat([0, 1], [60, 140])
+    scores = np.clip(np.where(labels == 1, rng.normal(0.75, 0.15, 200), rng.normal(0.3, 0.15, 200)), 0, 1)
+    single = check_parameters("threshold", {"method": "youden"})
+    smoothed = check_parameters("threshold", {"method": "youden", "bootstrap_resamples": 200, "seed": 3})
+
+    chosen = choose_threshold(labels, scores, smoothed)
+
+    # by hand: the Youden cut-off of each resample drawn within each class, then their median
+    draw = np.random.default_rng(3)
+    cut_offs = []
+    for _ in range(200):
+        drawn = np.concatenate([draw.choice(np.flatnonzero(labels == value), size=(labels == value).sum()) for value in (0, 1)])
+        cut_offs.append(youden_threshold(labels[drawn], scores[drawn])[0])
+    assert chosen["threshold"] == pytest.approx(np.median(cut_offs))
+    assert chosen["threshold_interval"] == pytest.approx(list(np.percentile(cut_offs, [5, 95])))
+    assert chosen["threshold_interval"][0] < chosen["threshold"] < chosen["threshold_interval"][1]
+    assert chosen["bootstrap_resamples"] == 200
+    assert choose_threshold(labels, scores, smoothed) == chosen  # seeded
+    assert "threshold_interval" not in choose_threshold(labels, scores, single)
+
+
+def test_a_bootstrap_threshold_stays_in_the_gap_of_separable_scores_and_a_fixed_one_is_kept():
+    labels = np.repeat([0, 1], [20, 20])
+    scores = np.r_[np.linspace(0.05, 0.35, 20), np.linspace(0.65, 0.95, 20)]
+
+    chosen = choose_threshold(labels, scores, check_parameters("threshold", {"method": "youden", "bootstrap_resamples": 50}))
+    fixed = choose_threshold(
+        labels, scores, check_parameters("threshold", {"method": "fixed", "value": 0.4, "bootstrap_resamples": 50})
+    )
+
+    assert 0.35 < chosen["threshold"] <= 0.65
+    assert (chosen["validation_sensitivity"], chosen["validation_specificity"]) == (1.0, 1.0)
+    assert fixed["threshold"] == 0.4 and "threshold_interval" not in fixed

@@ -1,3 +1,4 @@
+import cv2
 import numpy as np
 import pytest
 
@@ -89,3 +90,40 @@ def test_augmentation_is_seeded_varied_and_off_when_disabled():
     assert not np.array_equal(first, batch)
     off = augment_batch(batch, {**ONLINE_AUGMENTATION, "enabled": False}, np.random.default_rng(1))
     assert np.array_equal(off, batch)
+
+
+IDENTITY_AUGMENTATION = {
+    **ONLINE_AUGMENTATION,
+    **dict.fromkeys(
+        ("rotation_range", "width_shift_range", "height_shift_range", "shear_range", "zoom_range", "brightness",
+         "contrast", "gamma", "blur_sigma", "noise_std"),
+        0.0,
+    ),
+}
+
+
+@pytest.mark.parametrize("rate", [0.0, 0.3, 1.0])
+def test_marker_augmentation_marks_the_configured_share_of_images_of_either_class(rate):
+    # the augmentation never sees a label: a batch of NORMAL and PNEUMONIA images is marked alike
+    batch = np.stack([chest_like(64, 64, seed) // 2 for seed in range(400)])  # dark films: a mark stands out
+    marked = augment_batch(batch, {**IDENTITY_AUGMENTATION, "marker_rate": rate}, np.random.default_rng(0))
+
+    changed = np.any(marked != batch, axis=(1, 2))
+    # a mark is bright: every changed image is brighter somewhere than its film ever was
+    assert all(marked[index].max() > batch[index].max() for index in np.flatnonzero(changed))
+    expected, spread = rate * len(batch), 3 * np.sqrt(len(batch) * rate * (1 - rate))
+    assert abs(changed.sum() - expected) <= spread
+    halves = changed[:200].mean(), changed[200:].mean()  # any split of the batch, e.g. by class
+    assert abs(halves[0] - halves[1]) <= 0.15
+
+
+def test_sharpening_augmentation_spreads_sharpness_both_ways():
+    textured = np.random.default_rng(0).normal(0, 12, (4, 64, 64))
+    batch = np.clip(images() * 0.8 + 20 + textured, 0, 255).astype(np.uint8)  # fine detail to blur or sharpen
+    sharpness = lambda images: np.array([cv2.Laplacian(image, cv2.CV_64F).var() for image in images])  # noqa: E731
+    blurred = augment_batch(batch, {**IDENTITY_AUGMENTATION, "blur_sigma": 2.0}, np.random.default_rng(0))
+    sharpened = augment_batch(batch, {**IDENTITY_AUGMENTATION, "sharpen": 2.0}, np.random.default_rng(0))
+
+    # each draw's magnitude is in [0, s]: a draw near 0 leaves an image as it is
+    assert np.all(sharpness(blurred) <= sharpness(batch)) and sharpness(blurred).mean() < sharpness(batch).mean()
+    assert np.all(sharpness(sharpened) >= sharpness(batch)) and sharpness(sharpened).mean() > sharpness(batch).mean()
