@@ -8,7 +8,7 @@ LOCK := requirements/lock.txt
 WORKERS ?= 2
 export KEDRO_DISABLE_TELEMETRY := true
 
-.PHONY: install lock demo lint test test-fast viz mlflow-ui docs docs-build
+.PHONY: install lock demo lint test test-fast viz mlflow-ui docs docs-build builtin-model
 
 # A reinstall (after pyproject.toml or the lock changed) keeps the environment's own Python.
 $(VENV)/.installed: pyproject.toml $(LOCK)
@@ -56,3 +56,17 @@ docs: install
 
 docs-build: install
 	$(BIN)/mkdocs build --strict
+
+# Maintainers: retrain the built-in model (src/pediatric_pneumonia/builtin_model/) with the default
+# `baseline` on RAW, a public layout whose train/ holds the whole public train split (5,216 images),
+# and replace it with the new package, its model card and provenance (docs/use-a-model.md).
+RAW ?= data/01_raw/chest_xray
+SEED ?= 42
+BUILTIN_DATA ?= the public Kermany et al. train split (5,216 pediatric X-rays; 15% of patients held out for validation)
+builtin-model: install
+	$(BIN)/kedro run --pipeline baseline --params "raw_data.root=$(RAW),training.seed=$(SEED)"
+	$(BIN)/python -c "from pediatric_pneumonia.inference.builtin import main; main()" \
+		"$$(ls -d data/06_models/baseline/predictor/*/predictor | sort | tail -1)" \
+		--model-card "$$(ls -d data/06_models/baseline/model_card.md/*/model_card.md | sort | tail -1)" \
+		--data "$(BUILTIN_DATA)" --commit "$$(git rev-parse --short HEAD)" --seed $(SEED) \
+		--command 'make builtin-model RAW=<train split> SEED=$(SEED)'

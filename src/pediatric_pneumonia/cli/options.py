@@ -7,8 +7,9 @@ from pathlib import Path
 import click
 
 MODEL_HELP = (
-    "A predictor package folder, an MLflow model URI (runs:/..., models:/name/version, models:/name@alias) "
-    "or a strategy name; default: the newest model trained in this project."
+    "A predictor package folder, an MLflow model URI (runs:/..., models:/name/version, models:/name@alias), "
+    "a strategy name, or builtin (the model that ships with the project); default: the newest model trained in "
+    "this project, else the built-in one."
 )
 
 

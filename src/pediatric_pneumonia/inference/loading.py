@@ -14,6 +14,7 @@ from mlflow.exceptions import MlflowException
 from ..project_config import load_project_config
 from ..strategies import STRATEGIES
 from ..tracking import absolute_tracking_uri
+from .builtin import BUILTIN_PACKAGE, builtin_model_name
 from .package import CONFIG_FILE, ModelLoadError, package_folder
 
 logger = logging.getLogger(__name__)
@@ -22,6 +23,9 @@ MLFLOW_SCHEMES = ("runs:/", "models:/", "mlflow-artifacts:/")
 # Inside a logged MLflow model, where the pyfunc keeps the predictor package.
 PACKAGE_ARTIFACT = "package"
 PREDICTOR_DATASET = "{strategy}.predictor"
+# The name of the package that ships with the project (inference/builtin.py), also used when no
+# model is named and the project has trained none.
+BUILTIN_MODEL = "builtin"
 
 
 @contextmanager
@@ -33,7 +37,8 @@ def resolved_package(
     ``model`` is an MLflow URI (``runs:/<run>/<name>``, ``models:/<name>/<version>``,
     ``models:/<name>@<alias>``: downloaded to a temporary folder), a package folder (or a versioned
     folder of them), or a strategy name (its newest package in this project, where the catalog of
-    ``env`` puts it). ``None`` takes the newest package of any strategy.
+    ``env`` puts it), or ``builtin`` (the package that ships with the project). ``None`` takes
+    the newest package of any strategy, and the built-in one when the project has trained none.
     """
     project_path = Path(project_path)
     if model is not None and str(model).startswith(MLFLOW_SCHEMES):
@@ -41,14 +46,16 @@ def resolved_package(
             yield folder, str(model)
     else:
         folder = local_package_folder(model, project_path, env)
-        yield folder, str(folder)
+        yield folder, builtin_model_name() if folder == BUILTIN_PACKAGE else str(folder)
 
 
 def local_package_folder(model: str | Path | None, project_path: Path, env: str | None = None) -> Path:
-    """The package folder of a folder path or a strategy name (its newest package); with ``None``,
-    the newest package of any strategy."""
+    """The package folder of a folder path, a strategy name (its newest package) or ``builtin``;
+    with ``None``, the newest package of any strategy, else the built-in one."""
     if model is not None and Path(model).exists():
         return package_folder(Path(model))
+    if model == BUILTIN_MODEL:
+        return BUILTIN_PACKAGE
     packages = strategy_package_roots(project_path, env)
     if model is None:
         newest = sorted(
@@ -56,17 +63,20 @@ def local_package_folder(model: str | Path | None, project_path: Path, env: str 
             key=lambda config: config.parent.parent.name,
         )
         if not newest:
-            raise ModelLoadError(
-                f"No trained model in '{project_path / 'data' / '06_models'}'. Train one with "
-                "`kedro run --pipeline baseline`, or pass --model with a package folder or an MLflow URI."
+            logger.info(
+                "No model trained in '%s': using the built-in one. Train your own with `kedro run --pipeline "
+                "baseline`, or pass --model with a package folder, an MLflow URI or a strategy name.",
+                project_path / "data" / "06_models",
             )
+            return BUILTIN_PACKAGE
         logger.info("Using the newest trained model: %s", newest[-1].parent)
         return newest[-1].parent
     if str(model) in packages:
         return package_folder(packages[str(model)])
     raise ModelLoadError(
         f"'{model}' is neither an existing folder, an MLflow URI ({', '.join(MLFLOW_SCHEMES)}) nor a trained "
-        f"strategy of this project ({', '.join(sorted(packages)) or 'none found'})."
+        f"strategy of this project ({', '.join(sorted(packages)) or 'none found'}), nor '{BUILTIN_MODEL}' (the model "
+        "that ships with pediatric-pneumonia)."
     )
 
 

@@ -115,13 +115,23 @@ def read_shift_reference(folder: str | Path, config: dict) -> dict[str, np.ndarr
     return reference
 
 
+def without_training_state(classifier: keras.Model) -> keras.Model:
+    """The classifier without its optimizer's state (Adam's moments, a weight average: 3-4x the
+    weights' size), which a package that only predicts never reads; the same model when it has none."""
+    if getattr(classifier, "optimizer", None) is None:
+        return classifier
+    inference_only = type(classifier).from_config(classifier.get_config())  # rebuilt, never compiled
+    inference_only.set_weights(classifier.get_weights())
+    return inference_only
+
+
 def write_package(
     folder: str | Path, classifier: keras.Model, config: dict, shift_reference: dict[str, np.ndarray] | None = None
 ) -> None:
     """Write a package into ``folder`` (created), with the shift reference when there is one."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    classifier.save(folder / MODEL_FILE)
+    without_training_state(classifier).save(folder / MODEL_FILE)
     if shift_reference is not None:
         np.savez(folder / config["shift_reference"]["file"], **{name: shift_reference[name] for name in REFERENCE_ARRAYS})
     (folder / CONFIG_FILE).write_text(json.dumps(config, indent=2))

@@ -12,8 +12,10 @@ from pediatric_pneumonia.study.comparison import (
     STUDY_PREDICTION_COLUMNS,
     compare_strategies,
 )
+from pediatric_pneumonia.study.spread import SEED_SPREAD_COLUMNS, seed_spread, spread_figures
 
 STRATEGIES = ("baseline", "augmentation", "gan", "combined")
+NO_SPREAD = pd.DataFrame(columns=list(SEED_SPREAD_COLUMNS))
 STUDY = {
     "seeds": 3,
     "reference_strategy": "baseline",
@@ -109,7 +111,7 @@ def test_the_strategies_parameter_narrows_the_comparison():
 
 
 def test_the_markdown_opens_with_the_protocol_from_the_parameters_and_has_a_sentence_per_comparison(comparison: pd.DataFrame):
-    markdown = write_comparison_markdown(comparison, check_parameters("study", STUDY))
+    markdown = write_comparison_markdown(comparison, NO_SPREAD, check_parameters("study", STUDY))
     protocol = markdown.split("\n\n")[1]
     assert protocol.startswith("**Protocol.**")
     assert "validation patients only" in protocol and "read once per model" in protocol
@@ -122,13 +124,13 @@ def test_the_markdown_opens_with_the_protocol_from_the_parameters_and_has_a_sent
     assert sentences[0].endswith(": no evidence of a difference.")
     assert sentences[1].startswith("- combined vs baseline: ROC-AUC +0.")
     assert "evidence of a higher ROC-AUC and more correct calls" in sentences[1]
-    retrained = write_comparison_markdown(comparison, check_parameters("study", STUDY | {"seeds": 5, "retrain_gan_per_seed": True}))
+    retrained = write_comparison_markdown(comparison, NO_SPREAD, check_parameters("study", STUDY | {"seeds": 5, "retrain_gan_per_seed": True}))
     assert "5 seeds" in retrained and "the GAN that makes them" in retrained
 
 
 def test_the_markdown_reads_the_table_back_from_csv(comparison: pd.DataFrame, tmp_path):
     comparison.to_csv(tmp_path / "comparison.csv", index=False)
-    assert write_comparison_markdown(pd.read_csv(tmp_path / "comparison.csv"), check_parameters("study", STUDY)) == write_comparison_markdown(comparison, check_parameters("study", STUDY))
+    assert write_comparison_markdown(pd.read_csv(tmp_path / "comparison.csv"), NO_SPREAD, check_parameters("study", STUDY)) == write_comparison_markdown(comparison, NO_SPREAD, check_parameters("study", STUDY))
 
 
 def test_the_plot_has_a_panel_per_metric(comparison: pd.DataFrame):
@@ -140,7 +142,7 @@ def test_the_plot_has_a_panel_per_metric(comparison: pd.DataFrame):
 def test_one_seed_gives_no_standard_deviation_but_still_an_interval():
     comparison = compare_strategies(synthetic_study_predictions(seeds=1), check_parameters("study", STUDY | {"bootstrap_resamples": 50}))
     assert comparison["accuracy_std"].isna().all() and comparison["accuracy_ci_low"].notna().all()
-    assert "n/a" not in write_comparison_markdown(comparison, check_parameters("study", STUDY | {"seeds": 1}))
+    assert "n/a" not in write_comparison_markdown(comparison, NO_SPREAD, check_parameters("study", STUDY | {"seeds": 1}))
 
 
 @pytest.mark.parametrize(
@@ -213,7 +215,7 @@ def test_models_of_one_strategy_with_several_gan_profiles_are_compared_side_by_s
     predictions["strategy"] = predictions["strategy"].replace({"copy": "combined@cpu", "combined": "combined@cpu_stable"})
 
     comparison = compare_strategies(predictions, check_parameters("study", STUDY | {"strategies": ["baseline", "combined"]}))
-    markdown = write_comparison_markdown(comparison, check_parameters("study", STUDY | {"gan_profiles": ["cpu", "cpu_stable"]}))
+    markdown = write_comparison_markdown(comparison, NO_SPREAD, check_parameters("study", STUDY | {"gan_profiles": ["cpu", "cpu_stable"]}))
 
     assert comparison["strategy"].tolist() == ["baseline", "combined@cpu", "combined@cpu_stable"]
     assert "GAN profiles cpu, cpu_stable (named strategy@profile)" in markdown
@@ -227,3 +229,56 @@ def test_a_ray_address_that_does_not_answer_stops_the_study_before_anything_trai
     with pytest.raises(ConnectionError, match="RAY_ADDRESS is '127.0.0.1:9' but no Ray cluster answers"):
         check_ray_backend("study.backend", 1)
 
+
+
+def synthetic_study_figures() -> pd.DataFrame:
+    """Two models x three seeds of seed-spread figures, with known values."""
+    rows = []
+    for strategy, specificities in (("baseline", [0.90, 0.94, 0.98]), ("combined", [0.93, 0.94, 0.95])):
+        for seed, specificity in enumerate(specificities):
+            rows.append({"strategy": strategy, "seed": seed, "figure": "stress.validation.specificity_mean", "value": specificity})
+            rows.append({"strategy": strategy, "seed": seed, "figure": "validation_sensitivity", "value": 0.95})
+    return pd.DataFrame(rows)
+
+
+def test_the_seed_spread_of_each_figure_is_its_mean_sd_and_range_over_seeds():
+    spread = seed_spread(synthetic_study_figures()).set_index(["strategy", "figure"])
+
+    baseline = spread.loc[("baseline", "stress.validation.specificity_mean")]
+    assert tuple(spread.reset_index().columns) == SEED_SPREAD_COLUMNS
+    assert baseline["n_seeds"] == 3 and baseline["mean"] == pytest.approx(0.94)
+    assert baseline["std"] == pytest.approx(0.04) and baseline["range"] == pytest.approx(0.08)
+    assert spread.loc[("combined", "stress.validation.specificity_mean"), "range"] == pytest.approx(0.02)
+    assert spread.loc[("combined", "validation_sensitivity"), "std"] == pytest.approx(0, abs=1e-12)
+    one_seed = seed_spread(synthetic_study_figures().query("seed == 0")).set_index(["strategy", "figure"])
+    assert np.isnan(one_seed.loc[("baseline", "validation_sensitivity"), "std"])
+
+
+def test_only_figures_that_read_no_test_image_enter_the_spread():
+    metrics = {
+        "baseline.validation_specificity": 0.97,
+        "baseline.threshold": 0.6,
+        "baseline.stress.validation.roc_auc_mean": 0.99,
+        "baseline.stress.test.roc_auc_mean": 0.9,
+        "baseline.shortcuts.validation.sharpness.sensitivity_slope": -0.05,
+        "baseline.shortcuts.train.sharpness.roc_auc": 0.82,
+        "baseline.specificity": 0.8,
+        "baseline.test_ece_after": 0.1,
+        "gan.validation_specificity": 0.9,
+    }
+
+    assert spread_figures(metrics, "baseline") == {
+        "validation_specificity": 0.97,
+        "threshold": 0.6,
+        "stress.validation.roc_auc_mean": 0.99,
+        "shortcuts.validation.sharpness.sensitivity_slope": -0.05,
+    }
+
+
+def test_the_markdown_report_shows_the_seed_spread_of_the_headline_figures():
+    comparison = compare_strategies(synthetic_study_predictions(), check_parameters("study", STUDY))
+    markdown = write_comparison_markdown(comparison, seed_spread(synthetic_study_figures()), check_parameters("study", STUDY))
+
+    assert "## Seed spread" in markdown
+    assert "| figure | baseline | combined |" in markdown
+    assert "| stress.validation.specificity_mean | 0.940 ± 0.040 [0.900, 0.980] | 0.940 ± 0.010 [0.930, 0.950] |" in markdown

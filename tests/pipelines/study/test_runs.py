@@ -177,13 +177,14 @@ def test_a_jobs_overrides_change_only_their_keys_of_a_copy_of_the_parameters():
     assert parameters["training"]["seed"] == 42
 
 
-def test_a_job_runs_what_its_test_report_needs_without_the_shared_stages():
+def test_a_job_runs_what_its_reports_and_seed_spread_need_without_the_shared_stages():
     nodes = nodes_run_by(job_spec({"strategy": "gan", "seed": 1}, {}, own_gan=False))
 
     assert "gan.balance_training_set_node" in nodes and "gan.track_test_metrics_node" in nodes
     assert "gan.find_test_duplicates_node" in nodes and "gan.track_training_history_node" in nodes
     assert not {"train_gan_node", "assign_subsets_node"} & set(nodes)
-    assert not any(part in node for node in nodes for part in ("stress", "explain", "model_card", "plot_"))
+    assert "gan.track_stress_metrics_node" in nodes and "gan.track_shortcut_audit_node" in nodes
+    assert not any(part in node for node in nodes for part in ("explain", "model_card", "plot_"))
     own_gan = nodes_run_by(job_spec({"strategy": "gan", "seed": 1}, {}, own_gan=True))
     assert set(own_gan) - set(nodes) == {"train_gan_node", "generate_synthetic_images_node", "plot_gan_losses_node"}
 

@@ -14,14 +14,17 @@ from ...parameters import Study, as_written
 from ...study.comparison import STUDY_METRICS
 from ...study.jobs import StudyJobError, gan_jobs, job_name, job_predictions, launch_jobs, study_jobs, trains_own_gan
 from ...study.parameters import GAN_PROFILE_SEPARATOR
+from ...study.spread import HEADLINE_FIGURES, STUDY_FIGURE_COLUMNS, spread_figures
 
 
 def run_study_models(
     image_split: pd.DataFrame, synthetic_normal_images: dict, parameters: dict, study: Study
-) -> pd.DataFrame:
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Train and report every strategy of ``study.strategies`` over ``study.seeds`` seeds (the
     synthetic-image ones with each of ``study.gan_profiles``), each job an MLflow child run of this
-    run; returns their test predictions, one row per job and test image (``STUDY_PREDICTION_COLUMNS``).
+    run; returns their test predictions, one row per job and test image (``STUDY_PREDICTION_COLUMNS``),
+    and every figure of theirs that reads no test image (validation, stress report, shortcut audit:
+    ``study.spread``), one row per job and figure (``STUDY_FIGURE_COLUMNS``).
 
     The jobs read the data this run prepared and the synthetic images of its GAN
     (``synthesis.profile``); a GAN of another listed profile is trained once, by a job of its own,
@@ -48,7 +51,16 @@ def run_study_models(
     launch = {"parent_run_id": parent.info.run_id, "parameters": parameters, "study": study, "project_path": project_path}
     launch_jobs(gans, **launch, root=root, gan_folders={})
     results = launch_jobs(jobs, **launch, root=root, gan_folders={job["gan_profile"]: root / job_name(job) for job in gans})
-    predictions = pd.concat([job_predictions(MlflowClient(), result) for result in results], ignore_index=True)
+    client = MlflowClient()
+    predictions = pd.concat([job_predictions(client, result) for result in results], ignore_index=True)
+    figures = pd.DataFrame(
+        [
+            {"strategy": result["model"], "seed": result["seed"], "figure": figure, "value": value}
+            for result in results
+            for figure, value in spread_figures(client.get_run(result["run_id"]).data.metrics, result["strategy"]).items()
+        ],
+        columns=list(STUDY_FIGURE_COLUMNS),
+    )
     test_images = set(image_split.loc[image_split["subset"] == "test", "path"])
     scored = predictions.groupby("strategy")["path"].agg(set)
     for model, paths in scored.items():
@@ -58,7 +70,7 @@ def run_study_models(
                 f"({len(paths - test_images)} unknown, {len(test_images - paths)} missing): the prepared data changed "
                 "while the study ran. Rerun the study."
             )
-    return predictions
+    return predictions, figures
 
 
 def _signed(value: float) -> str:
@@ -120,8 +132,9 @@ def _verdict(row: pd.Series) -> str:
     return "evidence of " + " and ".join(findings) if findings else "no evidence of a difference"
 
 
-def write_comparison_markdown(comparison: pd.DataFrame, study: Study) -> str:
-    """The study report: the protocol, the table and one sentence per comparison with the reference."""
+def write_comparison_markdown(comparison: pd.DataFrame, spread: pd.DataFrame, study: Study) -> str:
+    """The study report: the protocol, the table, one sentence per comparison with the reference,
+    and the seed spread of the headline figures that read no test image."""
     reference = comparison["reference"].iloc[0]
     lines = ["# Balancing strategies compared over seeds", "", _protocol(comparison, study), ""]
     lines += ["| strategy | " + " | ".join(STUDY_METRICS) + " |", "|---" * (len(STUDY_METRICS) + 1) + "|"]
@@ -137,7 +150,36 @@ def write_comparison_markdown(comparison: pd.DataFrame, study: Study) -> str:
             f"Holm p {_bootstrap_p(row['roc_auc_difference_p_holm'], comparisons, study)}; McNemar b = {int(row['mcnemar_b'])}, "
             f"c = {int(row['mcnemar_c'])}, Holm p = {row['mcnemar_p_holm']:.2g}: {_verdict(row)}."
         )
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + _spread_lines(spread)) + "\n"
+
+
+def _spread_lines(spread: pd.DataFrame) -> list[str]:
+    """The seed spread section: per headline figure and model, mean ± sd [min, max]."""
+    shown = spread[spread["figure"].isin(HEADLINE_FIGURES)]
+    if shown.empty:
+        return []
+    models = list(dict.fromkeys(shown["strategy"]))
+    lines = [
+        "",
+        "## Seed spread (validation, stress report, shortcut audit; no test image)",
+        "",
+        "Mean ± standard deviation [smallest, largest] over the seeds; every figure is in seed_spread.csv.",
+        "",
+        "| figure | " + " | ".join(models) + " |",
+        "|---" * (len(models) + 1) + "|",
+    ]
+    table = shown.set_index(["figure", "strategy"])
+    for figure in [name for name in HEADLINE_FIGURES if name in set(shown["figure"])]:
+        cells = []
+        for model in models:
+            if (figure, model) not in table.index:
+                cells.append("n/a")
+                continue
+            row = table.loc[(figure, model)]
+            deviation = "" if pd.isna(row["std"]) else f" ± {row['std']:.3f}"
+            cells.append(f"{row['mean']:.3f}{deviation} [{row['min']:.3f}, {row['max']:.3f}]")
+        lines.append(f"| {figure} | " + " | ".join(cells) + " |")
+    return lines
 
 
 def plot_comparison(comparison: pd.DataFrame) -> Figure:
