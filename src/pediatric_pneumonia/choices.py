@@ -7,7 +7,6 @@ imaging, model and evaluation code that implements each value, so neither side i
 # preprocessing.intensity.method and preprocessing.geometry (imaging/preprocess.py implements them).
 INTENSITY_METHODS = ("none", "histogram_equalisation", "clahe", "percentile_window")
 GEOMETRY_METHODS = ("stretch", "pad")
-WEIGHT_AVERAGING_METHODS = ("none", "ema")
 
 # stress.severities: each shift of imaging/shifts.py and the magnitude that leaves an image unchanged
 # (severity 0).

@@ -12,9 +12,7 @@ from .architectures import build_network
 from .ensemble import logit_model
 
 
-def build_classifier(
-    input_shape: tuple[int, ...], architecture: Architecture | dict, ema_momentum: float | None = None
-) -> keras.Model:
+def build_classifier(input_shape: tuple[int, ...], architecture: Architecture | dict) -> keras.Model:
     """Build and compile the classifier described by ``architecture`` (its ``family``, default
     ``paper``: models/architectures.py) for images of ``input_shape``.
 
@@ -22,35 +20,24 @@ def build_classifier(
     ``batch_norm``, BatchNormalization (moving-average ``batch_norm_momentum``) sits between
     consecutive blocks (the paper's layout). ``dense_units`` and ``dropout_rates`` (same length) add
     hidden Dense(relu) + Dropout layers before the sigmoid output, in every family. The model takes
-    0-255 pixels and rescales them to [0, 1] itself. It is compiled by ``compile_classifier``
-    (``ema_momentum``: its optimizer keeps a moving average of the weights).
+    0-255 pixels and rescales them to [0, 1] itself. It is compiled by ``compile_classifier``.
     """
     if not isinstance(architecture, Architecture):
         architecture = check_parameters("training.architecture", architecture)
     check_image_side(architecture, min(input_shape[:2]))
     model = build_network(input_shape, architecture.plain())
-    compile_classifier(
-        model, architecture.learning_rate, architecture.label_smoothing, architecture.weight_decay, ema_momentum
-    )
+    compile_classifier(model, architecture.learning_rate, architecture.label_smoothing, architecture.weight_decay)
     return model
 
 
-def compile_classifier(
-    model: keras.Model,
-    learning_rate: float,
-    label_smoothing: float,
-    weight_decay: float,
-    ema_momentum: float | None = None,
-) -> None:
+def compile_classifier(model: keras.Model, learning_rate: float, label_smoothing: float, weight_decay: float) -> None:
     """Compile ``model`` for binary cross-entropy with ``label_smoothing`` (targets pulled towards
     0.5 by that share; 0 is plain cross-entropy), optimised by AdamW with decoupled ``weight_decay``
-    when it is above 0, else by Adam; with ``ema_momentum`` the optimizer also keeps an exponential
-    moving average of the weights (Keras' ``use_ema``)."""
-    averaging = {} if ema_momentum is None else {"use_ema": True, "ema_momentum": ema_momentum}
+    when it is above 0, else by Adam."""
     optimizer = (
-        keras.optimizers.AdamW(learning_rate=learning_rate, weight_decay=weight_decay, **averaging)
+        keras.optimizers.AdamW(learning_rate=learning_rate, weight_decay=weight_decay)
         if weight_decay > 0
-        else keras.optimizers.Adam(learning_rate=learning_rate, **averaging)
+        else keras.optimizers.Adam(learning_rate=learning_rate)
     )
     model.compile(
         optimizer=optimizer,

@@ -147,8 +147,7 @@ def fit_classifier(
     """Build ``training.architecture`` for the training set's images and fit it for at most
     ``training.epochs`` epochs of ``training.images_per_epoch`` (all: null) augmented, normalised
     and mixed images, with ``training.seed`` fixing the weights, the batch order and the
-    augmentation, on the ``training.learning_rate_schedule``; with ``training.weight_averaging``
-    ``ema`` the returned weights are the moving average's (at the best epoch). Validation is scored after every
+    augmentation, on the ``training.learning_rate_schedule``. Validation is scored after every
     epoch, unweighted; ``callbacks`` (early stopping, a reporter) see it.
 
     Returns the model and its per-epoch history (``loss``, ``val_loss``, ``val_auc``, ``lr``, ...).
@@ -164,12 +163,8 @@ def fit_classifier(
         seed=training.seed,
         mixup=training.mixup.plain(),
     )
-    averaging = training.weight_averaging
-    ema_momentum = averaging.momentum if averaging.method == "ema" else None
-    model = build_classifier((*images.shape[1:], 1), training.architecture, ema_momentum)
-    # With weight averaging, validation is scored on the averaged weights and every later callback
-    # (early stopping's best-epoch copy) sees them at the end of each epoch.
-    own_callbacks = [] if ema_momentum is None else [keras.callbacks.SwapEMAWeights(swap_on_epoch=True)]
+    model = build_classifier((*images.shape[1:], 1), training.architecture)
+    own_callbacks = []
     if training.learning_rate_schedule == "cosine":
         initial, epochs = training.architecture.learning_rate, training.epochs
         own_callbacks.append(keras.callbacks.LearningRateScheduler(lambda epoch: cosine_learning_rate(epoch, epochs, initial)))

@@ -29,7 +29,6 @@ from ..choices import (
     THRESHOLD_METHODS,
     TTA_TRANSFORMS,
     VALIDATION_SIGNALS,
-    WEIGHT_AVERAGING_METHODS,
     better_direction,
 )
 from ..naming import PATIENT_KEYS
@@ -244,13 +243,6 @@ class OnlineAugmentation(Group):
     marker_rate: Probability = 0.0  # share of images given 1-4 burned-in marks, whatever their class
 
 
-class WeightAveraging(Group):
-    """Averaging of the weights over the last training steps (models/classifier_training.py)."""
-
-    method: Literal[WEIGHT_AVERAGING_METHODS] = "none"
-    momentum: Annotated[float, Field(gt=0, lt=1)] = 0.99  # ema: the average's decay per step
-
-
 class Mixup(Group):
     """Mixing of each training batch's images and labels (models/classifier_training.py)."""
 
@@ -274,7 +266,6 @@ class Training(Group):
     augmentation: OnlineAugmentation
     mixup: Mixup = Mixup()
     ensemble: Ensemble = Ensemble()
-    weight_averaging: WeightAveraging = WeightAveraging()
 
 
 class Calibration(Group):

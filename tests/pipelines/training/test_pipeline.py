@@ -26,12 +26,7 @@ def ensemble_run(tmp_path_factory):
     parameters = {
         **TEST_PARAMETERS,
         "raw_data": {"root": str(raw)},
-        # each member with weight averaging: the package must still hold the weights the report scored
-        "training": {
-            **TEST_PARAMETERS["training"],
-            "ensemble": {"members": 2},
-            "weight_averaging": {"method": "ema", "momentum": 0.9},
-        },
+        "training": {**TEST_PARAMETERS["training"], "ensemble": {"members": 2}},
         "inference": {"tta": TTA},
     }
     project = create_project(base / "project", parameters)
