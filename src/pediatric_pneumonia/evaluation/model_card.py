@@ -126,7 +126,11 @@ def _network(architecture: Architecture) -> str:
 
 def _ensemble(training: Training) -> str:
     members = training.ensemble.members
-    return f", a seed ensemble of {members} such networks (mean logit)" if members > 1 else ""
+    if members == 1:
+        return ""
+    if training.ensemble.distill:
+        return f", distilled from a seed ensemble of {members} such networks (trained on their mean probability)"
+    return f", a seed ensemble of {members} such networks (mean logit)"
 
 
 def _optimiser(architecture: Architecture) -> str:

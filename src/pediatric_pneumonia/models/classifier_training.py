@@ -12,7 +12,7 @@ from ..choices import better_direction
 from ..imaging.augment import augment_batch
 from ..imaging.preprocess import as_model_input
 from ..parameters import EarlyStopping, Training
-from .classifier import build_classifier
+from .classifier import build_classifier, predict_probabilities
 
 
 def cosine_learning_rate(epoch: int, epochs: int, initial: float) -> float:
@@ -134,6 +134,13 @@ def early_stopping(stopping: EarlyStopping) -> keras.callbacks.EarlyStopping:
         patience=stopping.patience,
         restore_best_weights=True,
     )
+
+
+def distillation_set(train_set: dict, teachers: keras.Model, intensity: dict, batch_size: int) -> dict:
+    """``train_set`` with its labels replaced by ``teachers``' probability of each (unaugmented)
+    training image: the soft targets a student learns from (per-image weights kept)."""
+    soft = predict_probabilities(teachers, train_set["images"], intensity, batch_size)
+    return {**train_set, "labels": soft.astype(np.float32)}
 
 
 def fit_classifier(

@@ -252,6 +252,7 @@ class Mixup(Group):
 
 class Ensemble(Group):
     members: PositiveInt = 1
+    distill: bool = False  # true: the members teach one network of the same architecture, which is shipped
 
 
 class Training(Group):

@@ -7,8 +7,13 @@ from scipy.special import expit, logit
 from pediatric_pneumonia.evaluation.calibration import apply_calibration
 from pediatric_pneumonia.imaging.preprocess import as_model_input
 from pediatric_pneumonia.models.classifier import build_classifier
-from pediatric_pneumonia.models.classifier_training import TrainingBatches
-from pediatric_pneumonia.models.ensemble import ensemble_members, is_ensemble
+from pediatric_pneumonia.models.classifier_training import (
+    TrainingBatches,
+    distillation_set,
+    early_stopping,
+    fit_classifier,
+)
+from pediatric_pneumonia.models.ensemble import build_ensemble, ensemble_members, is_ensemble
 from pediatric_pneumonia.parameters import Training, check_parameters
 from pediatric_pneumonia.pipelines.training.nodes import (
     fit_calibration,
@@ -266,6 +271,27 @@ def test_members_train_with_consecutive_seeds_into_one_model_with_every_members_
     images = as_model_input(separable_set(8, seed=2)["images"], PREPROCESSING.intensity.plain())
     logits = [logit(model.predict(images, verbose=0).reshape(-1).astype(np.float64)) for model, _ in alone]
     np.testing.assert_allclose(ensemble.predict(images, verbose=0).reshape(-1), expit(np.mean(logits, axis=0)), atol=1e-6)
+
+
+def test_distillation_trains_one_network_on_the_teachers_mean_probability(today):
+    student, history = trained({**ONE_EPOCH, "ensemble": {"members": 2, "distill": True}})
+    teachers = build_ensemble([today[0], trained({**ONE_EPOCH, "seed": ONE_EPOCH["seed"] + 1})[0]])
+    train_set = separable_set(32)
+
+    targets = distillation_set(train_set, teachers, PREPROCESSING.intensity.plain(), batch_size=8)
+    # the student is what a single network with the next seed learns from those soft targets
+    alone, alone_history = fit_classifier(
+        targets, separable_set(16, seed=1), checked({**ONE_EPOCH, "seed": ONE_EPOCH["seed"] + 2}),
+        PREPROCESSING.intensity.plain(), callbacks=[early_stopping(checked(ONE_EPOCH).early_stopping)],
+    )
+
+    assert not is_ensemble(student) and student.count_params() == today[0].count_params()
+    images = as_model_input(train_set["images"], PREPROCESSING.intensity.plain())
+    np.testing.assert_allclose(targets["labels"], teachers.predict(images, verbose=0).reshape(-1), atol=1e-6)
+    assert targets["labels"].dtype == np.float32 and 0 < targets["labels"].min() and targets["labels"].max() < 1
+    assert all(np.array_equal(a, b) for a, b in zip(weights_of(student), weights_of(alone)))
+    assert {name: history[name] for name in alone_history} == alone_history
+    assert {f"member_0.{name}" for name in today[1]} | {f"member_1.{name}" for name in today[1]} <= set(history)
 
 
 def test_validation_is_scored_with_the_test_time_augmentation_the_package_scores_with():

@@ -13,7 +13,7 @@ from ...inference import Predictor
 from ...inference.package import PACKAGE_FORMAT_VERSION, REFERENCE_FILE
 from ...models.architectures import feature_map_layer_name
 from ...models.classifier import choose_architecture, predict_probabilities
-from ...models.classifier_training import early_stopping, fit_classifier
+from ...models.classifier_training import distillation_set, early_stopping, fit_classifier
 from ...models.ensemble import build_ensemble, ensemble_members
 from ...models.features import embed, feature_extractor
 from ...parameters import Calibration, Inference, Preprocessing, Shift, Threshold, Training
@@ -35,25 +35,38 @@ def train_classifier(
 
     With ``training.ensemble.members`` N > 1, N members train on the same data with seeds
     ``training.seed + i`` (member 0 is the single model) and are returned as one seed ensemble
-    (``models.ensemble``).
+    (``models.ensemble``). With ``training.ensemble.distill`` they are teachers instead: one more
+    network (seed ``training.seed + N``) trains on the same augmented batches against their mean
+    probability of each training image, and it alone is returned.
 
     Returns the model and its per-epoch history (``loss``, ``val_loss``, ``accuracy``, ``lr``, ...:
-    member 0's; member i's under ``member_<i>.loss``, ...).
+    member 0's, or the student's; member i's under ``member_<i>.loss``, ...).
     """
     training = choose_architecture(training, searched_architecture)
-    members, history = [], {}
-    for index in range(training.ensemble.members):
-        member, member_history = fit_classifier(
-            balanced_train_set,
+    intensity = preprocessing.intensity.plain()
+
+    def fit(train_set: dict, seed: int) -> tuple[keras.Model, dict[str, list[float]]]:
+        return fit_classifier(
+            train_set,
             validation_set,
-            training.model_copy(update={"seed": training.seed + index}),
-            preprocessing.intensity.plain(),
+            training.model_copy(update={"seed": seed}),
+            intensity,
             callbacks=[early_stopping(training.early_stopping)],
         )
+
+    members, history = [], {}
+    distill = training.ensemble.distill and training.ensemble.members > 1
+    for index in range(training.ensemble.members):
+        member, member_history = fit(balanced_train_set, training.seed + index)
         members.append(member)
-        prefix = f"member_{index}." if index else ""
+        prefix = f"member_{index}." if index or distill else ""
         history |= {f"{prefix}{name}": values for name, values in member_history.items()}
-    return build_ensemble(members), history
+    if not distill:
+        return build_ensemble(members), history
+    soft_targets = distillation_set(balanced_train_set, build_ensemble(members), intensity, training.batch_size)
+    student, student_history = fit(soft_targets, training.seed + training.ensemble.members)
+    logger.info("Distilled %d teachers into one network.", len(members))
+    return student, history | student_history
 
 
 def score_validation_set(classifier: keras.Model, validation_set: dict, preprocessing: Preprocessing, inference: Inference) -> pd.DataFrame:
