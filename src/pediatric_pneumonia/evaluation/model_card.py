@@ -163,11 +163,17 @@ def validation_section(calibration: dict, decision_threshold: dict) -> list[str]
             ("Brier score", "brier"),
         )
     ]
+    resampled = (
+        f", the median over {decision_threshold['bootstrap_resamples']} resamples of validation; 5th-95th percentile "
+        f"{_number(decision_threshold['threshold_interval'][0])}-{_number(decision_threshold['threshold_interval'][1])}"
+        if "threshold_interval" in decision_threshold
+        else ""
+    )
     return [
         "## Validation: calibration and operating point",
         "",
         f"- Decision threshold: {_number(decision_threshold['threshold'])} (method `{decision_threshold['method']}`, "
-        "chosen on calibrated validation probabilities).",
+        f"chosen on calibrated validation probabilities{resampled}).",
         f"- Validation sensitivity {_number(decision_threshold['validation_sensitivity'])}, specificity "
         f"{_number(decision_threshold['validation_specificity'])} at that threshold.",
         f"- Validation ROC-AUC {_number(decision_threshold.get('validation_roc_auc'))} (what the model registry's "

@@ -54,6 +54,13 @@ def test_card_holds_the_validation_operating_point_and_calibration(card_inputs):
     assert "Validation ROC-AUC 0.971" in card
     assert "Calibration: `temperature`, temperature 1.877." in card
     assert "| expected calibration error (ECE) | 0.112 | 0.035 |" in card
+    assert "resamples of validation" not in card  # one cut-off: no interval to state
+    resampled = {**card_inputs["decision_threshold"], "bootstrap_resamples": 200, "threshold_interval": [0.51, 0.72]}
+    card = card_of({**card_inputs, "decision_threshold": resampled})
+    assert (
+        "Decision threshold: 0.623 (method `youden`, chosen on calibrated validation probabilities, the median over "
+        "200 resamples of validation; 5th-95th percentile 0.510-0.720)." in card
+    )
 
 
 def test_card_counts_images_and_patients_per_subset_and_class(card_inputs):

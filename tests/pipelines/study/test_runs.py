@@ -73,6 +73,13 @@ def test_the_comparison_has_every_strategy_over_its_seeds(finished_study):
     assert 0.0 <= comparison.loc[1, "mcnemar_p_holm"] <= 1.0
     assert latest_version(reports / "comparison.md").read_text().startswith("#")
     assert latest_version(reports / "comparison.png").read_bytes().startswith(b"\x89PNG")
+    spread = pd.read_csv(latest_version(reports / "seed_spread.csv"))
+    figures = set(spread["figure"])
+    assert set(spread["strategy"]) == set(STUDY_MODELS) and set(spread["n_seeds"]) == {2}
+    assert {"validation_specificity", "threshold", "stress.validation.roc_auc_mean"} <= figures
+    assert any(figure.startswith("shortcuts.validation.") for figure in figures)
+    assert not any(".test." in figure or figure.startswith("test") for figure in figures)
+    assert "## Seed spread" in latest_version(reports / "comparison.md").read_text()
 
 
 @pytest.mark.slow
