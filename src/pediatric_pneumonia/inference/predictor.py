@@ -32,6 +32,7 @@ from ..imaging.tta import tta_transforms
 from ..models.classifier import predict_probabilities
 from ..models.ensemble import is_ensemble
 from ..models.features import feature_extractor
+from ..models.outputs import model_outputs
 from .loading import resolved_package
 from .package import (
     CONFIG_FILE,
@@ -243,17 +244,13 @@ class Predictor:
             with self._lock:
                 if self._features is None:
                     self._features = feature_extractor(self.classifier, self._feature_layer())
-                features = self._features.predict(
-                    self.model_input(stored_images), batch_size=self.batch_size, verbose=0
-                )
+                features = model_outputs(self._features, self.model_input(stored_images), self.batch_size)
             return probabilities, features.astype(np.float64)
         with self._lock:
             if self._probabilities_and_features is None:
                 pooled = feature_extractor(self.classifier, self._feature_layer()).output
                 self._probabilities_and_features = keras.Model(self.classifier.inputs, [self.classifier.output, pooled])
-            raw, features = self._probabilities_and_features.predict(
-                self.model_input(stored_images), batch_size=self.batch_size, verbose=0
-            )
+            raw, features = model_outputs(self._probabilities_and_features, self.model_input(stored_images), self.batch_size)
         return self.calibrate(raw.reshape(-1)), features.astype(np.float64)
 
     def _feature_layer(self) -> str | None:

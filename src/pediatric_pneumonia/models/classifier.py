@@ -10,6 +10,7 @@ from ..imaging.tta import tta_transforms, tta_views
 from ..parameters import Architecture, Training, check_image_side, check_parameters
 from .architectures import build_network
 from .ensemble import logit_model
+from .outputs import model_outputs
 
 
 def build_classifier(input_shape: tuple[int, ...], architecture: Architecture | dict) -> keras.Model:
@@ -56,10 +57,10 @@ def predict_probabilities(
     image and each of its views (``imaging.tta``); with none, the model's output as it is.
     """
     if not tta_transforms(tta):
-        return model.predict(as_model_input(images, intensity), batch_size=batch_size, verbose=0).reshape(-1)
+        return model_outputs(model, as_model_input(images, intensity), batch_size).reshape(-1)
     logits = logit_model(model)
     mean_logit = np.mean(
-        [logits.predict(as_model_input(view, intensity), batch_size=batch_size, verbose=0).reshape(-1) for view in tta_views(images, tta)],
+        [model_outputs(logits, as_model_input(view, intensity), batch_size).reshape(-1) for view in tta_views(images, tta)],
         axis=0,
     )
     return expit(mean_logit).astype(np.float32)

@@ -9,6 +9,7 @@ import numpy as np
 from ..imaging.preprocess import as_model_input
 from .architectures import feature_map_layer_name
 from .ensemble import ensemble_members
+from .outputs import model_outputs
 
 
 def feature_extractor(classifier: keras.Model, layer_name: str | None = None) -> keras.Model:
@@ -23,4 +24,4 @@ def feature_extractor(classifier: keras.Model, layer_name: str | None = None) ->
 
 def embed(extractor: keras.Model, images: np.ndarray, intensity: dict, batch_size: int) -> np.ndarray:
     """Feature vectors of stored uint8 (N, H, W) images, normalised as the classifier was trained."""
-    return extractor.predict(as_model_input(images, intensity), batch_size=batch_size, verbose=0).astype(np.float64)
+    return model_outputs(extractor, as_model_input(images, intensity), batch_size).astype(np.float64)
