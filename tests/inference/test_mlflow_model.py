@@ -71,13 +71,49 @@ def test_the_pyfunc_model_takes_raw_image_bytes_or_base64(tracking):
     from_base64 = model.predict(pd.DataFrame({"image": [base64.b64encode(image).decode() for image in images]}))
     expected = [prediction.probability for prediction in predictor.predict_batch(images)]
 
-    assert list(from_bytes.columns) == ["label", "probability", "threshold", "ood_score", "ood_warning"]
+    assert list(from_bytes.columns) == ["label", "probability", "threshold", "ood_score", "ood_warning", "error"]
+    assert from_bytes["error"].isna().all()  # every image read
     assert from_bytes["ood_score"].isna().all() and from_bytes["ood_warning"].isna().all()  # no shift reference
     np.testing.assert_allclose(from_bytes["probability"], expected, atol=1e-6)
     np.testing.assert_allclose(from_base64["probability"], expected, atol=1e-6)
     assert model.metadata.get_input_schema().input_names() == ["image"]
-    with pytest.raises(MlflowException, match="image 0"):
-        model.predict(pd.DataFrame({"image": [b"not an image"]}))
+
+
+def test_one_unreadable_image_gets_its_reason_and_never_fails_the_batch(tracking):
+    run_id, predictor = log_version(0.9)
+    model = mlflow.pyfunc.load_model(f"runs:/{run_id}/baseline_model")
+    good = png_bytes(0)
+    batch = [good, good[: len(good) // 2], b"not an image", base64.b64encode(png_bytes(1)).decode(), "not base64!"]
+
+    answer = model.predict(pd.DataFrame({"image": batch}))
+
+    assert len(answer) == 5
+    assert answer["label"].notna().tolist() == [True, False, False, True, False]
+    assert answer["probability"][0] == pytest.approx(predictor.predict(good).probability, abs=1e-6)
+    assert pd.isna(answer["error"][0]) and pd.isna(answer["error"][3])
+    assert "truncated" in answer["error"][1] or "could not be decoded" in answer["error"][1]
+    assert "'image 2' is not a JPEG, PNG, BMP, TIFF or DICOM image" in answer["error"][2]
+    assert "Row 4 of column 'image' is neither image bytes nor base64 text" in answer["error"][4]
+    assert (answer["threshold"] == predictor.threshold).all()
+    with pytest.raises(MlflowException, match=r"missing inputs \['image'\]"):  # MLflow's signature check
+        model.predict(pd.DataFrame({"picture": [good]}))
+
+
+def test_the_rest_endpoint_answers_a_mixed_batch_row_by_row(tracking):
+    """What `mlflow models serve` runs: its scoring app, called over HTTP with a JSON body."""
+    from fastapi.testclient import TestClient
+    from mlflow.pyfunc import scoring_server
+
+    run_id, _ = log_version(0.9)
+    app = scoring_server.init(mlflow.pyfunc.load_model(f"runs:/{run_id}/baseline_model"))
+    body = {"dataframe_split": {"columns": ["image"], "data": [[base64.b64encode(png_bytes(0)).decode()], ["AAAA"]]}}
+
+    response = TestClient(app).post("/invocations", json=body)
+
+    assert response.status_code == 200, response.text
+    rows = response.json()["predictions"]
+    assert len(rows) == 2 and rows[0]["label"] in ("NORMAL", "PNEUMONIA") and pd.isna(rows[0].get("error"))
+    assert pd.isna(rows[1].get("label")) and "is not a JPEG, PNG, BMP, TIFF or DICOM image" in rows[1]["error"]
 
 
 def test_a_package_with_a_shift_reference_serves_each_images_ood_score(tracking):

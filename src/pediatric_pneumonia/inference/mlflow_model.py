@@ -15,6 +15,7 @@ import importlib.metadata
 import logging
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -25,11 +26,9 @@ import pandas as pd
 from mlflow.entities import Metric
 from mlflow.exceptions import MlflowException
 from mlflow.models import ModelSignature
-from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 from mlflow.tracking import MlflowClient
 from mlflow.types import ColSpec, Schema
 
-from ..imaging.decode import ImageDecodeError
 from .loading import PACKAGE_ARTIFACT
 from .predictor import Predictor
 
@@ -40,12 +39,14 @@ SIGNATURE = ModelSignature(
     inputs=Schema([ColSpec("binary", INPUT_COLUMN)]),
     outputs=Schema(
         [
-            ColSpec("string", "label"),
-            ColSpec("double", "probability"),
+            # Empty, with the reason in `error`, for an input that is not a readable image.
+            ColSpec("string", "label", required=False),
+            ColSpec("double", "probability", required=False),
             ColSpec("double", "threshold"),
             # Empty for a package without a shift reference (format 1); the warning only over its cut-off.
             ColSpec("double", "ood_score", required=False),
             ColSpec("string", "ood_warning", required=False),
+            ColSpec("string", "error", required=False),
         ]
     ),
 )
@@ -72,33 +73,46 @@ class PneumoniaModel(mlflow.pyfunc.PythonModel):
         self.predictor = Predictor.from_package(context.artifacts[PACKAGE_ARTIFACT])
 
     def predict(self, context, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
-        images = [as_image_bytes(value, index) for index, value in enumerate(model_input[INPUT_COLUMN])]
-        try:
-            predictions = self.predictor.predict_batch(images)
-        except ImageDecodeError as error:
-            raise MlflowException(str(error), error_code=INVALID_PARAMETER_VALUE) from error
+        """One row per input row, in order: an unreadable input (not an image, truncated, not base64)
+        gets its reason in ``error`` and no label, and never stops the others, as ``predict`` does."""
+        cells = [as_image_bytes(value, index) for index, value in enumerate(model_input[INPUT_COLUMN])]
+        readable = [index for index, cell in enumerate(cells) if isinstance(cell, bytes)]
+        scored = self.predictor.predict_batch([cells[index] for index in readable], skip_errors=True)
+        predictions: list = [None] * len(cells)
+        for index, prediction in zip(readable, scored):
+            predictions[index] = prediction
+        threshold = self.predictor.threshold
         return pd.DataFrame(
             {
-                "label": [prediction.label for prediction in predictions],
-                "probability": [prediction.probability for prediction in predictions],
-                "threshold": [prediction.threshold for prediction in predictions],
-                "ood_score": [prediction.ood_score for prediction in predictions],
-                "ood_warning": [prediction.ood_warning for prediction in predictions],
+                "label": [getattr(prediction, "label", None) for prediction in predictions],
+                "probability": [getattr(prediction, "probability", None) for prediction in predictions],
+                "threshold": [threshold] * len(cells),
+                "ood_score": [getattr(prediction, "ood_score", None) for prediction in predictions],
+                "ood_warning": [getattr(prediction, "ood_warning", None) for prediction in predictions],
+                "error": [
+                    cell.reason if isinstance(cell, UnreadableCell) else prediction.error
+                    for cell, prediction in zip(cells, predictions)
+                ],
             }
         )
 
 
-def as_image_bytes(value: bytes | str, index: int) -> bytes:
-    """An input cell as file bytes: bytes as they are, a str as base64 (what JSON carries)."""
+@dataclass(frozen=True)
+class UnreadableCell:
+    """An input cell that is not image bytes, with the reason."""
+
+    reason: str
+
+
+def as_image_bytes(value: object, index: int) -> bytes | UnreadableCell:
+    """An input cell as file bytes: bytes as they are, a str as base64 (what JSON carries); anything
+    else, or text that is not base64, is unreadable (with the reason)."""
     if isinstance(value, bytes):
         return value
     try:
         return base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError, TypeError) as error:
-        raise MlflowException(
-            f"Row {index} of column '{INPUT_COLUMN}' is neither image bytes nor base64 text ({error}).",
-            error_code=INVALID_PARAMETER_VALUE,
-        ) from error
+        return UnreadableCell(f"Row {index} of column '{INPUT_COLUMN}' is neither image bytes nor base64 text ({error}).")
 
 
 def input_example() -> pd.DataFrame:
