@@ -1,10 +1,13 @@
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from pediatric_pneumonia import console
+from tests.conftest import REPO_ROOT
+from tests.inference.test_predictor import write_jpeg
 
 KERAS_SUM = "import keras; print(float(keras.ops.sum(keras.ops.ones(3))))"
 QUIET_KERAS_SUM = f"from pediatric_pneumonia.console import quiet_tensorflow; quiet_tensorflow(); {KERAS_SUM}"
@@ -70,3 +73,28 @@ def test_tensorflow_is_noisy_without_quiet_tensorflow():
     if not noise_in(loud.stderr):
         pytest.skip("This machine's TensorFlow prints none of the known start-up notices: nothing to silence here.")
     assert noise_in(loud.stderr)
+
+
+NOISE = ("register_new_resolver", "oneDNN", "absl::InitializeLog", "cuda", "UserWarning", "DeprecationWarning")
+
+
+@pytest.mark.parametrize("command", ["evaluate", "recalibrate"])
+def test_the_installed_model_commands_print_no_third_party_noise(command, tmp_path):
+    """In a project (conf/ is read, where Kedro's loader warns) with the built-in model."""
+    site = tmp_path / "site"
+    for label, seeds in (("NORMAL", (1, 2, 3)), ("PNEUMONIA", (4, 5, 6))):
+        (site / label).mkdir(parents=True)
+        for seed in seeds:
+            write_jpeg(site / label / f"person{seed}_{label.lower()}.jpeg", seed)
+    arguments = {
+        "evaluate": ["evaluate", str(site), "--model", "builtin", "--output", str(tmp_path / "report")],
+        "recalibrate": ["recalibrate", str(site), "--model", "builtin", "--output", str(tmp_path / "recalibrated")],
+    }[command]
+    executable = Path(sys.executable).with_name("pediatric-pneumonia")
+
+    finished = subprocess.run([str(executable), *arguments], cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+
+    assert finished.returncode == 0, finished.stderr
+    output = finished.stdout + finished.stderr
+    assert not [word for word in NOISE if word in output], output
+    assert "Model: built-in model, trained on" in finished.stderr

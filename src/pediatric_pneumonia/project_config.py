@@ -3,6 +3,7 @@ environment, ``conf/local`` by default or ``KEDRO_ENV``), for code that runs out
 session: the CLI, ``Predictor.load`` and the notebooks."""
 
 import os
+import warnings
 from pathlib import Path
 
 CONFIG_LOADER_ARGS = {
@@ -14,6 +15,8 @@ CONFIG_LOADER_ARGS = {
 }
 # kedro-mlflow's settings file; Kedro's loader knows only catalog, parameters, credentials and logging.
 CONFIG_PATTERNS = {"mlflow": ["mlflow*", "mlflow*/**", "**/mlflow*"]}
+# The start of the UserWarning Kedro's loader triggers in OmegaConf on every load (Kedro 1.x).
+OMEGACONF_RESOLVER_DEPRECATION = r"register_new_resolver\(\) is deprecated"
 
 
 def load_project_config(project_path: str | Path, key: str, env: str | None = None) -> dict:
@@ -26,13 +29,16 @@ def load_project_config(project_path: str | Path, key: str, env: str | None = No
     conf_source = Path(project_path) / "conf"
     if not (conf_source / CONFIG_LOADER_ARGS["base_env"]).is_dir():
         return {}
-    loader = OmegaConfigLoader(
-        conf_source=str(conf_source),
-        env=env or os.environ.get("KEDRO_ENV"),
-        config_patterns=CONFIG_PATTERNS,
-        **CONFIG_LOADER_ARGS,
-    )
-    try:
-        return dict(loader[key])
-    except MissingConfigException:
-        return {}
+    with warnings.catch_warnings():
+        # Kedro's loader calls OmegaConf's deprecated register_new_resolver: nothing a user can act on.
+        warnings.filterwarnings("ignore", message=OMEGACONF_RESOLVER_DEPRECATION, category=UserWarning)
+        loader = OmegaConfigLoader(
+            conf_source=str(conf_source),
+            env=env or os.environ.get("KEDRO_ENV"),
+            config_patterns=CONFIG_PATTERNS,
+            **CONFIG_LOADER_ARGS,
+        )
+        try:
+            return dict(loader[key])
+        except MissingConfigException:
+            return {}

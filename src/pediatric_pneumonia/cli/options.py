@@ -50,8 +50,8 @@ def project_parameters(project_path: Path, env: str | None) -> dict:
     return parameters
 
 
-def load_model(model: str | None, project_path: Path, verbose: bool):
-    """Start TensorFlow (quietly unless ``verbose``) and load the predictor; exit 2 if that fails."""
+def start_tensorflow(verbose: bool) -> None:
+    """Start TensorFlow, quietly unless ``verbose``: call it before anything imports the model code."""
     if verbose:
         import logging
 
@@ -60,6 +60,11 @@ def load_model(model: str | None, project_path: Path, verbose: bool):
         from ..console import quiet_tensorflow
 
         quiet_tensorflow()
+
+
+def load_model(model: str | None, project_path: Path, verbose: bool):
+    """Start TensorFlow (quietly unless ``verbose``) and load the predictor; exit 2 if that fails."""
+    start_tensorflow(verbose)
     from ..inference import ModelLoadError, load_predictor
 
     try:

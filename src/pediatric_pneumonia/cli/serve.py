@@ -4,7 +4,7 @@ from pathlib import Path
 
 import click
 
-from .options import InputOrModelError, load_model, model_options
+from .options import InputOrModelError, load_model, model_options, start_tensorflow
 
 
 @click.command("serve")
@@ -42,6 +42,7 @@ def serve_command(
 @model_options
 def export_command(export_format: str, output: Path, model: str | None, project_path: Path, verbose: bool) -> None:
     """Export the model for phones and embedded devices (TensorFlow Lite / LiteRT)."""
+    start_tensorflow(verbose)  # before the model code below imports it
     from ..inference.loading import PackageLocationError, check_new_package_folder
 
     try:

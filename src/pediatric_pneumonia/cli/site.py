@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from .options import InputOrModelError, load_model, model_options, project_parameters, why_no_input
+from .options import InputOrModelError, load_model, model_options, project_parameters, start_tensorflow, why_no_input
 
 
 @click.command("check-shift")
@@ -211,6 +211,7 @@ def recalibrate_command(
         raise click.UsageError("--register needs --site NAME: the new version is tagged with the site.")
     overrides = {"threshold": {"method": method}} if method else None
     settings = site_parameters(project_path, env, ("calibration", "threshold", "reporting", "site"), overrides)
+    start_tensorflow(verbose)  # before the model code below imports it
     from ..inference.loading import PackageLocationError, check_new_package_folder
 
     try:
