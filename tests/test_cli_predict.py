@@ -4,6 +4,7 @@ import csv
 import io
 import json
 import shutil
+import socket
 import subprocess
 import sys
 import types
@@ -15,6 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 from pediatric_pneumonia.cli import cli
+from pediatric_pneumonia.webapp.app import AddressInUseError, is_loopback
 from tests.conftest import create_project
 from tests.inference.conftest import make_predictor
 
@@ -151,6 +153,7 @@ def test_serve_loads_the_model_and_hands_it_to_the_web_app(package, monkeypatch)
     calls = []
     webapp = types.ModuleType("pediatric_pneumonia.webapp")
     webapp.run_server = lambda predictor, **options: calls.append((predictor, options))
+    webapp.AddressInUseError = AddressInUseError
     monkeypatch.setitem(sys.modules, "pediatric_pneumonia.webapp", webapp)
 
     result = invoke("serve", "--model", package, "--port", "8123", "--max-upload-mb", "1.5")
@@ -159,6 +162,27 @@ def test_serve_loads_the_model_and_hands_it_to_the_web_app(package, monkeypatch)
     [(predictor, options)] = calls
     assert predictor.name == str(package)
     assert options == {"host": "127.0.0.1", "port": 8123, "max_upload_bytes": int(1.5 * 2**20)}
+
+
+def test_serve_on_a_taken_port_says_so_before_announcing_anything(package):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+
+        result = invoke("serve", "--model", package, "--port", str(port))
+
+    assert result.exit_code == 1
+    assert f"Cannot serve at 127.0.0.1:{port}" in result.output and "Choose another --port" in result.output
+    assert "Serving" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"), [("127.0.0.1", True), ("127.8.0.1", True), ("::1", True), ("localhost", True),
+                           ("0.0.0.0", False), ("192.168.1.20", False), ("::", False), ("myhost.example", False)]
+)
+def test_only_loopback_addresses_count_as_closed(host, loopback):
+    assert is_loopback(host) is loopback
 
 
 def test_export_writes_the_tflite_model_and_its_settings(package, tmp_path):

@@ -23,9 +23,12 @@ def serve_command(
 ) -> None:
     """Serve the model as a web app: upload an X-ray, get the prediction."""
     predictor = load_model(model, project_path, verbose)
-    from ..webapp import run_server
+    from ..webapp import AddressInUseError, run_server
 
-    run_server(predictor, host=host, port=port, max_upload_bytes=int(max_upload_mb * 2**20))
+    try:
+        run_server(predictor, host=host, port=port, max_upload_bytes=int(max_upload_mb * 2**20))
+    except AddressInUseError as error:
+        raise click.ClickException(str(error)) from error
 
 
 @click.command("export")

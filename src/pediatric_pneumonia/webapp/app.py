@@ -13,7 +13,9 @@ with a 4xx and ``{"detail": "<message>"}``, which the page shows as is:
 """
 
 import base64
+import ipaddress
 import logging
+import socket
 from importlib import resources
 
 import cv2
@@ -31,6 +33,10 @@ from ..inference import Predictor
 from .upload import UploadError, read_upload
 
 DEFAULT_MAX_UPLOAD_BYTES = 20 * 2**20
+NOT_LOOPBACK_WARNING = (
+    "Serving on %s: anyone who can reach this machine can upload images and read predictions. This app "
+    "has no login and no TLS: serve it on 127.0.0.1 behind a reverse proxy that adds both (docs/serve-safely.md)."
+)
 UPLOAD_FIELD = "file"
 STATIC_PACKAGE = ("pediatric_pneumonia.webapp", "static")
 DOCS_PATHS = ("/docs", "/docs/oauth2-redirect", "/redoc")
@@ -190,11 +196,45 @@ def create_app(
     return app
 
 
+class AddressInUseError(OSError):
+    """The address to serve at cannot be bound (taken, or not an address of this machine)."""
+
+
+def bound_socket(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to ``host``:``port``, so that a taken port is reported before anything
+    announces the address; raises AddressInUseError with the reason."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind((host, port))
+    except OSError as error:
+        listener.close()
+        raise AddressInUseError(
+            f"Cannot serve at {host}:{port}: {error.strerror or error}. Choose another --port, or stop what listens there."
+        ) from error
+    return listener
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is reachable from this machine only (127.0.0.0/8, ::1, localhost)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def run_server(
     predictor: Predictor, host: str = "127.0.0.1", port: int = 8000, max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
 ) -> None:
-    """Serve the app with uvicorn until interrupted (no reload, no debug)."""
+    """Serve the app with uvicorn until interrupted (no reload, no debug). The address is bound
+    first: a taken port raises AddressInUseError before the address is announced."""
     app = create_app(predictor, max_upload_bytes=max_upload_bytes)
+    listener = bound_socket(host, port)
     shown_host = f"[{host}]" if ":" in host else host
+    if not is_loopback(host):
+        logger.warning(NOT_LOOPBACK_WARNING, host)
     print(f"Serving {predictor.name} at http://{shown_host}:{port}/ (API docs at /docs). Press Ctrl+C to stop.")
-    uvicorn.run(app, host=host, port=port, reload=False, log_level="info")
+    uvicorn.Server(uvicorn.Config(app, reload=False, log_level="info")).run(sockets=[listener])
