@@ -10,6 +10,7 @@ from click.testing import CliRunner
 from mlflow.tracking import MlflowClient
 
 from pediatric_pneumonia.cli import cli
+from pediatric_pneumonia.data_layout import labelled_files
 from pediatric_pneumonia.inference import Predictor
 from tests.conftest import create_project
 from tests.evaluation.site_data import gray_predictor, make_site
@@ -74,7 +75,7 @@ def test_evaluate_on_a_folder_without_the_class_layout_exits_2_with_what_to_give
     result = invoke("evaluate", tmp_path / "scans", "--model", package, "--output", tmp_path / "out")
 
     assert result.exit_code == 2
-    assert "has no class folders (found: ['a.png']). Give a folder with NORMAL/ and PNEUMONIA/ subfolders" in result.stderr
+    assert "has no class folders: it holds 1 files and 0 other folders directly. Give a folder with NORMAL/ and PNEUMONIA/ subfolders" in result.stderr
     assert "Traceback" not in result.output
 
 
@@ -154,9 +155,34 @@ def test_a_package_at_the_root_of_a_versioned_folder_is_refused_as_ambiguous(pac
     ],
 )
 def test_recalibrate_refuses_bad_options_before_loading_the_model(tmp_path, extra, code, message):
+    (tmp_path / "site").mkdir()
     result = invoke("recalibrate", tmp_path / "site", "--model", tmp_path / "none", "--output", tmp_path / "new", *extra)
 
     assert result.exit_code == code and message in result.stderr
+
+
+@pytest.mark.parametrize("command", ["evaluate", "recalibrate"])
+def test_a_missing_folder_is_named_before_the_model_loads(tmp_path, command):
+    result = invoke(command, tmp_path / "nowhere", "--model", tmp_path / "no model", "--output", tmp_path / "out")
+
+    assert result.exit_code == 2 and f"Path '{tmp_path / 'nowhere'}' does not exist" in result.stderr
+    assert "Model:" not in result.output
+
+
+def test_class_folders_and_csv_labels_match_in_any_case_and_an_empty_class_folder_is_said(tmp_path):
+    site = make_site(tmp_path / "site")
+    (site / "NORMAL").rename(site / "normal")
+    (site / "PNEUMONIA").rename(site / "Pneumonia")
+    for image in (site / "Pneumonia").iterdir():
+        image.unlink()
+
+    found = labelled_files(site, ["NORMAL", "PNEUMONIA"])
+    csv = tmp_path / "labels.csv"
+    csv.write_text("path,label\n" + "".join(f"{path},normal\n" for path in found.files["path"]))
+
+    assert set(found.files["label"]) == {"NORMAL"} and len(found.files) > 0
+    assert found.problems == ["the Pneumonia/ folder holds no image files: the set holds no PNEUMONIA images"]
+    assert set(labelled_files(csv, ["NORMAL", "PNEUMONIA"]).files["label"]) == {"NORMAL"}
 
 
 def test_recalibrate_refuses_a_one_class_site(package, tmp_path):

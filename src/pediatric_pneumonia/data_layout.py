@@ -159,12 +159,23 @@ def labelled_files(data: str | Path, classes: list[str], patient_key: str = "per
     if data.is_file():
         rows, problems = _csv_rows(data, classes)
     elif data.is_dir():
-        present = [name for name in classes if (data / name).is_dir()]
-        if not present:
-            found = sorted(child.name for child in data.iterdir() if not child.name.startswith("."))
-            raise LabelledDataError(f"'{data}' has no class folders (found: {found or 'nothing'}). Give {layout}.")
-        rows = [(str(path), name, None) for name in present for path in visible_files(data / name)]
-        problems = [f"no {name}/ folder: the set holds no {name} images" for name in classes if name not in present]
+        folders = class_folders(data, classes)
+        if not folders:
+            children = [child for child in data.iterdir() if not child.name.startswith(".")]
+            files, subfolders = sum(child.is_file() for child in children), sum(child.is_dir() for child in children)
+            raise LabelledDataError(
+                f"'{data}' has no class folders: it holds {files} files and {subfolders} other folders directly. "
+                f"Give {layout} (class names in any case)."
+            )
+        rows = [(str(path), name, None) for name, folder in folders.items() for path in visible_files(folder)]
+        labelled = {row[1] for row in rows}
+        problems = [
+            f"the {folders[name].name}/ folder holds no image files: the set holds no {name} images"
+            if name in folders
+            else f"no {name}/ folder: the set holds no {name} images"
+            for name in classes
+            if name not in labelled
+        ]
     else:
         raise LabelledDataError(f"'{data}' does not exist. Give {layout}.")
     if not rows:
@@ -186,6 +197,12 @@ def labelled_files(data: str | Path, classes: list[str], patient_key: str = "per
     return LabelledFiles(frame, problems)
 
 
+def class_folders(data: Path, classes: list[str]) -> dict[str, Path]:
+    """Each class's subfolder of ``data``, its name matched whatever its case (``normal/`` is NORMAL)."""
+    by_name = {child.name.upper(): child for child in sorted(data.iterdir()) if child.is_dir()}
+    return {name: by_name[name.upper()] for name in classes if name.upper() in by_name}
+
+
 def _csv_rows(csv_path: Path, classes: list[str]) -> tuple[list[tuple], list[str]]:
     """The usable ``(path, label, patient)`` rows of a labelled CSV and, for every other row, why not."""
     try:
@@ -201,10 +218,11 @@ def _csv_rows(csv_path: Path, classes: list[str]) -> tuple[list[tuple], list[str
     for line, record in enumerate(table.to_dict("records"), start=2):
         path = Path(record["path"]).expanduser()
         path = path if path.is_absolute() else csv_path.parent / path
-        if record["label"] not in classes:
+        label = {name.upper(): name for name in classes}.get(record["label"].strip().upper())
+        if label is None:
             problems.append(f"line {line}: unknown label {record['label']!r} (use one of {classes}): {record['path']} left out")
         elif not path.is_file():
             problems.append(f"line {line}: '{path}' is not a file: left out")
         else:
-            rows.append((str(path), record["label"], record.get(CSV_PATIENT_COLUMN) or None))
+            rows.append((str(path), label, record.get(CSV_PATIENT_COLUMN) or None))
     return rows, problems

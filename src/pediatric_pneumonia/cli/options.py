@@ -76,13 +76,16 @@ def load_model(model: str | None, project_path: Path, verbose: bool):
 
 
 def why_no_input(inputs: Sequence[Path]) -> str:
-    """Which of ``inputs`` do not exist and which are folders without files."""
+    """Which of ``inputs`` do not exist, which are files where a folder was wanted, and which are
+    folders without files."""
     missing = [f"'{path}'" for path in inputs if not path.exists()]
-    empty = [f"'{path}'" for path in inputs if path.exists()]
+    files = [f"'{path}'" for path in inputs if path.is_file()]
+    empty = [f"'{path}'" for path in inputs if path.is_dir()]
     problems = [
         f"{', '.join(paths)} {singular if len(paths) == 1 else plural}"
         for paths, singular, plural in (
             (missing, "does not exist", "do not exist"),
+            (files, "is a file, not a folder", "are files, not folders"),
             (empty, "holds no files", "hold no files"),
         )
         if paths

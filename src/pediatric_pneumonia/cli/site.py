@@ -122,7 +122,7 @@ def scored_site(predictor, data: Path):
 
 
 @click.command("evaluate")
-@click.argument("data", type=click.Path(path_type=Path), metavar="FOLDER_OR_CSV")
+@click.argument("data", type=click.Path(exists=True, path_type=Path), metavar="FOLDER_OR_CSV")
 @click.option(
     "--output",
     default=Path("evaluation"),
@@ -168,7 +168,7 @@ def evaluate_command(
 
 
 @click.command("recalibrate")
-@click.argument("data", type=click.Path(path_type=Path), metavar="FOLDER_OR_CSV")
+@click.argument("data", type=click.Path(exists=True, path_type=Path), metavar="FOLDER_OR_CSV")
 @click.option(
     "--output",
     required=True,
