@@ -57,7 +57,8 @@ TEST_PARAMETERS = {
     "ingestion": {"workers": 2, "patient_key": "person_and_subtype"},
     "split": {"validation_fraction": 0.25},
     "preprocessing": {"image_size": 32, "workers": 2},
-    "training": {"epochs": 1, "batch_size": 16, "images_per_epoch": None},
+    # one network: the pipeline tests that want teachers and a student ask for them
+    "training": {"epochs": 1, "batch_size": 16, "images_per_epoch": None, "ensemble": {"members": 1, "distill": False}},
     "synthesis": {
         "profiles": {
             "cpu": {

@@ -26,7 +26,7 @@ def ensemble_run(tmp_path_factory):
     parameters = {
         **TEST_PARAMETERS,
         "raw_data": {"root": str(raw)},
-        "training": {**TEST_PARAMETERS["training"], "ensemble": {"members": 2}},
+        "training": {**TEST_PARAMETERS["training"], "ensemble": {"members": 2, "distill": False}},
         "inference": {"tta": TTA},
     }
     project = create_project(base / "project", parameters)
