@@ -6,15 +6,17 @@ import base64
 import pytest
 from fastapi.testclient import TestClient
 
+from pediatric_pneumonia.inference import Predictor
 from pediatric_pneumonia.webapp import create_app
 from pediatric_pneumonia.webapp.upload import display_name
+from tests.webapp.conftest import chest_like_image, encode
 
 SMALL_UPLOAD_LIMIT = 50_000
 
 
 @pytest.fixture(scope="module")
 def client(predictor):
-    with TestClient(create_app(predictor, max_upload_bytes=SMALL_UPLOAD_LIMIT)) as client:
+    with TestClient(create_app(predictor, max_upload_bytes=SMALL_UPLOAD_LIMIT), base_url="http://127.0.0.1") as client:
         yield client
 
 
@@ -93,7 +95,7 @@ def test_a_decompression_bomb_is_refused_from_its_header(client, jpeg_bytes, bom
 
 
 def test_the_pixel_limit_is_configurable(predictor, jpeg_bytes):
-    with TestClient(create_app(predictor, max_pixels=1000)) as client:
+    with TestClient(create_app(predictor, max_pixels=1000), base_url="http://127.0.0.1") as client:
         response = post_file(client, jpeg_bytes)
 
     assert response.status_code == 413
@@ -185,7 +187,7 @@ def test_the_answer_carries_the_ood_score_and_a_warning_for_an_image_unlike_vali
     referenced = with_shift_reference(predictor, smooth_images(60, seed=100))
     stripes = np.zeros((32, 32), np.uint8)  # the model's size: no resize blurs the stripes away
     stripes[::2] = 255
-    with TestClient(create_app(referenced)) as referenced_client:
+    with TestClient(create_app(referenced), base_url="http://localhost") as referenced_client:
         body = post_file(referenced_client, cv2.imencode(".png", stripes)[1].tobytes(), "stripes.png").json()
 
     assert body["ood_score"] == 100.0
@@ -196,3 +198,32 @@ def test_a_model_without_shift_reference_answers_without_ood_score(client, jpeg_
     body = post_file(client, jpeg_bytes).json()
 
     assert body["ood_score"] is None and body["ood_warning"] is None
+
+
+def test_a_foreign_host_header_is_refused_and_an_allowed_one_is_answered(predictor):
+    """DNS rebinding: a page of evil.example that resolves to 127.0.0.1 sends Host: evil.example."""
+    with TestClient(create_app(predictor), base_url="http://evil.example") as foreign:
+        assert foreign.get("/api/health").status_code == 400
+    with TestClient(create_app(predictor, allowed_hosts=["xray.clinic.example"]), base_url="http://xray.clinic.example") as named:
+        assert named.get("/api/health").status_code == 200
+
+
+def test_a_cross_origin_post_is_refused_and_a_same_origin_one_answered(client):
+    image = encode(chest_like_image(1), ".png")
+    refused = client.post("/api/predict", files={"file": ("x.png", image, "image/png")}, headers={"Origin": "http://evil.example"})
+    same = client.post("/api/predict", files={"file": ("x.png", image, "image/png")}, headers={"Origin": "http://127.0.0.1"})
+
+    assert refused.status_code == 403 and "Cross-origin request from http://evil.example refused" in refused.json()["detail"]
+    assert same.status_code == 200
+
+
+def test_answers_name_the_model_without_the_servers_paths(predictor, tmp_path):
+    folder = tmp_path / "data/06_models/baseline/predictor/2026-12-06T10.00.00.000Z/predictor"
+    predictor.save(folder)
+    loaded = Predictor.from_package(folder)
+    with TestClient(create_app(loaded), base_url="http://127.0.0.1") as served:
+        health = served.get("/api/health").json()
+        answer = post_file(served, encode(chest_like_image(2), ".png")).json()
+
+    assert health["model"] == answer["model"] == "baseline 2026-12-06T10.00.00.000Z"
+    assert str(tmp_path) not in str(health) + str(answer)

@@ -17,16 +17,31 @@ from .options import InputOrModelError, load_model, model_options, start_tensorf
     type=click.FloatRange(0, min_open=True),
     help="Largest image upload accepted, in MiB.",
 )
+@click.option(
+    "--allowed-host",
+    "allowed_hosts",
+    multiple=True,
+    help="A Host name requests may carry besides 127.0.0.1, localhost and the address served at (repeat for more; "
+    "e.g. the name a reverse proxy forwards).",
+)
 @model_options
 def serve_command(
-    host: str, port: int, max_upload_mb: float, model: str | None, project_path: Path, verbose: bool
+    host: str,
+    port: int,
+    max_upload_mb: float,
+    allowed_hosts: tuple[str, ...],
+    model: str | None,
+    project_path: Path,
+    verbose: bool,
 ) -> None:
     """Serve the model as a web app: upload an X-ray, get the prediction."""
     predictor = load_model(model, project_path, verbose)
     from ..webapp import AddressInUseError, run_server
 
     try:
-        run_server(predictor, host=host, port=port, max_upload_bytes=int(max_upload_mb * 2**20))
+        run_server(
+            predictor, host=host, port=port, max_upload_bytes=int(max_upload_mb * 2**20), allowed_hosts=allowed_hosts
+        )
     except AddressInUseError as error:
         raise click.ClickException(str(error)) from error
 

@@ -16,7 +16,9 @@ import base64
 import ipaddress
 import logging
 import socket
+from collections.abc import Sequence
 from importlib import resources
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -26,6 +28,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from ..explain import overlay_heatmap
 from ..imaging.decode import DEFAULT_MAX_PIXELS, ImageDecodeError, ImageTooLargeError, UnsupportedImageError
@@ -33,9 +36,12 @@ from ..inference import Predictor
 from .upload import UploadError, read_upload
 
 DEFAULT_MAX_UPLOAD_BYTES = 20 * 2**20
+# The Host names a request may carry by default: this machine's own (--allowed-host adds others).
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]", "::1")
 NOT_LOOPBACK_WARNING = (
     "Serving on %s: anyone who can reach this machine can upload images and read predictions. This app "
-    "has no login and no TLS: serve it on 127.0.0.1 behind a reverse proxy that adds both (docs/serve-safely.md)."
+    "has no login and no TLS: serve it on 127.0.0.1 behind a reverse proxy that adds both (docs/serve-safely.md). "
+    "Requests must name this machine as their Host: add the names others use with --allowed-host."
 )
 UPLOAD_FIELD = "file"
 STATIC_PACKAGE = ("pediatric_pneumonia.webapp", "static")
@@ -120,15 +126,34 @@ def decode_error_status(error: ImageDecodeError) -> int:
     return 422
 
 
+def shown_model_name(predictor: Predictor) -> str:
+    """The model's name as the app shows it: a package folder by its strategy and version folder
+    (``data/06_models/baseline/predictor/<version>/predictor`` -> ``baseline <version>``) or its own
+    folder name, never the server's path; other names (the built-in model, an MLflow URI) as they are."""
+    path = Path(predictor.name)
+    if not path.is_absolute() and len(path.parts) == 1:
+        return predictor.name
+    if path.name == "predictor" and path.parent.parent.name == "predictor":
+        return f"{path.parent.parent.parent.name} {path.parent.name}"
+    return path.name
+
+
 def create_app(
-    predictor: Predictor, max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES, max_pixels: int = DEFAULT_MAX_PIXELS
+    predictor: Predictor,
+    max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    allowed_hosts: Sequence[str] = LOOPBACK_HOSTS,
 ) -> FastAPI:
-    """The FastAPI app serving ``predictor``: the page at ``/``, the API under ``/api``, docs at ``/docs``."""
+    """The FastAPI app serving ``predictor``: the page at ``/``, the API under ``/api``, docs at ``/docs``.
+
+    Requests whose ``Host`` is not one of ``allowed_hosts`` are refused (400; DNS rebinding), and so
+    is a POST from a page of another origin (403), whatever the host."""
     app = FastAPI(
         title="Pediatric pneumonia X-ray classifier",
         description="Research software: not a diagnostic device. Upload a chest X-ray for a prediction and a Grad-CAM map.",
         version="1",
     )
+    model_name = shown_model_name(predictor)
     page = resources.files(STATIC_PACKAGE[0]).joinpath(STATIC_PACKAGE[1], "index.html").read_text(encoding="utf-8")
     def analyse(content: bytes, source: str) -> PredictionResponse:
         explanation = predictor.explain(content, source, max_pixels=max_pixels)
@@ -141,7 +166,7 @@ def create_app(
             ood_score=prediction.ood_score,
             ood_warning=prediction.ood_warning,
             classes=predictor.classes,
-            model=predictor.name,
+            model=model_name,
             image=png_data_url(explanation.stored_image),
             overlay=png_data_url(overlay_heatmap(explanation.stored_image, explanation.heatmap)),
         )
@@ -178,7 +203,7 @@ def create_app(
 
     @app.get("/api/health", response_model=HealthResponse, summary="Whether the server is up, and which model it serves")
     def health() -> HealthResponse:
-        return HealthResponse(status="ok", model=predictor.name, classes=predictor.classes)
+        return HealthResponse(status="ok", model=model_name, classes=predictor.classes)
 
     @app.post(
         "/api/predict",
@@ -192,6 +217,14 @@ def create_app(
         # Decoding, the model and Grad-CAM run in a worker thread, so the server keeps answering.
         return await run_in_threadpool(analyse, upload.content, upload.filename)
 
+    @app.middleware("http")
+    async def same_origin_posts(request: Request, call_next):
+        origin = request.headers.get("origin")
+        if request.method == "POST" and origin is not None and origin != f"{request.url.scheme}://{request.headers.get('host')}":
+            return JSONResponse({"detail": f"Cross-origin request from {origin} refused."}, status_code=403)
+        return await call_next(request)
+
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts))
     app.mount("/static", StaticFiles(packages=[STATIC_PACKAGE]), name="static")
     return app
 
@@ -227,11 +260,17 @@ def is_loopback(host: str) -> bool:
 
 
 def run_server(
-    predictor: Predictor, host: str = "127.0.0.1", port: int = 8000, max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
+    predictor: Predictor,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
+    allowed_hosts: Sequence[str] = (),
 ) -> None:
     """Serve the app with uvicorn until interrupted (no reload, no debug). The address is bound
-    first: a taken port raises AddressInUseError before the address is announced."""
-    app = create_app(predictor, max_upload_bytes=max_upload_bytes)
+    first: a taken port raises AddressInUseError before the address is announced. Requests must
+    name this machine (``LOOPBACK_HOSTS``), the address served at, or one of ``allowed_hosts``."""
+    own = () if host in ("0.0.0.0", "::") else (host,)
+    app = create_app(predictor, max_upload_bytes=max_upload_bytes, allowed_hosts=(*LOOPBACK_HOSTS, *own, *allowed_hosts))
     listener = bound_socket(host, port)
     shown_host = f"[{host}]" if ":" in host else host
     if not is_loopback(host):
