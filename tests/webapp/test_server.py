@@ -3,6 +3,7 @@
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
+import uvicorn
 
 from pediatric_pneumonia.webapp import run_server
 from tests.webapp.conftest import LIVE_UPLOAD_LIMIT
@@ -40,13 +41,18 @@ def test_concurrent_good_and_bad_uploads_are_all_answered_correctly(live_server,
     assert health.status_code == 200 and health.json()["status"] == "ok"
 
 
-def test_run_server_serves_the_app_with_uvicorn_without_reload(monkeypatch, capsys, predictor):
+def test_run_server_binds_the_address_then_serves_the_app_with_uvicorn_without_reload(monkeypatch, capsys, predictor):
     calls = []
-    monkeypatch.setattr("uvicorn.run", lambda app, **options: calls.append((app, options)))
+    monkeypatch.setattr(uvicorn.Server, "run", lambda server, sockets=None: calls.append((server.config, sockets)))
 
-    run_server(predictor, host="127.0.0.1", port=8123, max_upload_bytes=1000)
+    run_server(predictor, host="127.0.0.1", port=0, max_upload_bytes=1000)
 
-    (app, options), = calls
-    assert options == {"host": "127.0.0.1", "port": 8123, "reload": False, "log_level": "info"}
-    assert any(route.path == "/api/predict" for route in app.routes)
-    assert "http://127.0.0.1:8123/" in capsys.readouterr().out
+    (config, sockets), = calls
+    try:
+        assert config.reload is False and config.log_level == "info"
+        assert [sock.getsockname()[0] for sock in sockets] == ["127.0.0.1"]  # bound before uvicorn starts
+        assert any(route.path == "/api/predict" for route in config.app.routes)
+        assert "http://127.0.0.1:0/" in capsys.readouterr().out
+    finally:
+        for sock in sockets:
+            sock.close()

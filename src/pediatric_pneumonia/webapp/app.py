@@ -28,7 +28,9 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
+from starlette.datastructures import Headers
 from starlette.middleware.trustedhost import TrustedHostMiddleware
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..explain import overlay_heatmap
 from ..imaging.decode import DEFAULT_MAX_PIXELS, ImageDecodeError, ImageTooLargeError, UnsupportedImageError
@@ -217,16 +219,29 @@ def create_app(
         # Decoding, the model and Grad-CAM run in a worker thread, so the server keeps answering.
         return await run_in_threadpool(analyse, upload.content, upload.filename)
 
-    @app.middleware("http")
-    async def same_origin_posts(request: Request, call_next):
-        origin = request.headers.get("origin")
-        if request.method == "POST" and origin is not None and origin != f"{request.url.scheme}://{request.headers.get('host')}":
-            return JSONResponse({"detail": f"Cross-origin request from {origin} refused."}, status_code=403)
-        return await call_next(request)
-
+    app.add_middleware(SameOriginPostMiddleware)
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts))
     app.mount("/static", StaticFiles(packages=[STATIC_PACKAGE]), name="static")
     return app
+
+
+class SameOriginPostMiddleware:
+    """Refuse (403) a POST whose ``Origin`` header names another origin than the app's own: a page
+    elsewhere cannot make a visitor's browser upload to it. A plain ASGI middleware: it reads the
+    headers only and passes the request body through untouched."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST":
+            headers = Headers(scope=scope)
+            origin = headers.get("origin")
+            if origin is not None and origin != f"{scope['scheme']}://{headers.get('host')}":
+                response = JSONResponse({"detail": f"Cross-origin request from {origin} refused."}, status_code=403)
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 class AddressInUseError(OSError):
