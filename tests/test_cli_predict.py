@@ -161,7 +161,7 @@ def test_serve_loads_the_model_and_hands_it_to_the_web_app(package, monkeypatch)
     assert result.exit_code == 0, result.output
     [(predictor, options)] = calls
     assert predictor.name == str(package)
-    assert options == {"host": "127.0.0.1", "port": 8123, "max_upload_bytes": int(1.5 * 2**20)}
+    assert options == {"host": "127.0.0.1", "port": 8123, "max_upload_bytes": int(1.5 * 2**20), "allowed_hosts": ()}
 
 
 def test_serve_on_a_taken_port_says_so_before_announcing_anything(package):

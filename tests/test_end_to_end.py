@@ -229,7 +229,7 @@ def test_one_file_gets_one_probability_everywhere(finished_run, tmp_path):
     mlflow.set_tracking_uri(f"sqlite:///{project / 'mlflow.db'}")
     served = mlflow.pyfunc.load_model("models:/pediatric_pneumonia_baseline@best")
     from_mlflow = served.predict(pd.DataFrame({"image": [base64.b64encode(content).decode()]}))["probability"][0]
-    with TestClient(create_app(predictor)) as client:
+    with TestClient(create_app(predictor), base_url="http://127.0.0.1") as client:
         from_app = client.post("/api/predict", files={"file": ("xray.jpeg", content)}).json()["probability"]
     tflite = export_tflite(predictor, tmp_path / "model.tflite")
     stored = predictor.stored_image(row["path"], row["path"])[np.newaxis]
