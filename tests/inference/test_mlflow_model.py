@@ -95,6 +95,9 @@ def test_one_unreadable_image_gets_its_reason_and_never_fails_the_batch(tracking
     assert "'image 2' is not a JPEG, PNG, BMP, TIFF or DICOM image" in answer["error"][2]
     assert "Row 4 of column 'image' is neither image bytes nor base64 text" in answer["error"][4]
     assert (answer["threshold"] == predictor.threshold).all()
+    # a row after an unreadable one is still named by its own row
+    shifted = model.predict(pd.DataFrame({"image": ["not base64!", b"not an image"]}))
+    assert "'image 1' is not a JPEG, PNG, BMP, TIFF or DICOM image" in shifted["error"][1]
     with pytest.raises(MlflowException, match=r"missing inputs \['image'\]"):  # MLflow's signature check
         model.predict(pd.DataFrame({"picture": [good]}))
 

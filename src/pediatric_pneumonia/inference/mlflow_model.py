@@ -30,7 +30,7 @@ from mlflow.tracking import MlflowClient
 from mlflow.types import ColSpec, Schema
 
 from .loading import PACKAGE_ARTIFACT
-from .predictor import Predictor
+from .predictor import Prediction, Predictor
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +50,7 @@ SIGNATURE = ModelSignature(
         ]
     ),
 )
+OUTPUT_FIELDS = SIGNATURE.outputs.input_names()
 # The distributions that loading and running the model imports (with the Keras backend's), pinned
 # to this environment's versions; the package's own code travels with the model (``PACKAGE_CODE``).
 # Stated, not inferred: MLflow's inference loads the model in a new Python process, which costs a
@@ -77,24 +78,18 @@ class PneumoniaModel(mlflow.pyfunc.PythonModel):
         gets its reason in ``error`` and no label, and never stops the others, as ``predict`` does."""
         cells = [as_image_bytes(value, index) for index, value in enumerate(model_input[INPUT_COLUMN])]
         readable = [index for index, cell in enumerate(cells) if isinstance(cell, bytes)]
-        scored = self.predictor.predict_batch([cells[index] for index in readable], skip_errors=True)
-        predictions: list = [None] * len(cells)
-        for index, prediction in zip(readable, scored):
-            predictions[index] = prediction
-        threshold = self.predictor.threshold
-        return pd.DataFrame(
-            {
-                "label": [getattr(prediction, "label", None) for prediction in predictions],
-                "probability": [getattr(prediction, "probability", None) for prediction in predictions],
-                "threshold": [threshold] * len(cells),
-                "ood_score": [getattr(prediction, "ood_score", None) for prediction in predictions],
-                "ood_warning": [getattr(prediction, "ood_warning", None) for prediction in predictions],
-                "error": [
-                    cell.reason if isinstance(cell, UnreadableCell) else prediction.error
-                    for cell, prediction in zip(cells, predictions)
-                ],
-            }
+        # Each readable image named by its row, so a decoding error names the row it came from.
+        scored = iter(
+            self.predictor.predict_batch(
+                [cells[index] for index in readable], [f"image {index}" for index in readable], skip_errors=True
+            )
         )
+        threshold = self.predictor.threshold
+        predictions = [
+            next(scored) if isinstance(cell, bytes) else Prediction(f"image {index}", None, None, threshold, cell.reason)
+            for index, cell in enumerate(cells)
+        ]
+        return pd.DataFrame({field: [getattr(prediction, field) for prediction in predictions] for field in OUTPUT_FIELDS})
 
 
 @dataclass(frozen=True)
