@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit, logit
 
-from pediatric_pneumonia.evaluation.thresholds import choose_threshold, youden_threshold
+from pediatric_pneumonia.evaluation.thresholds import choose_threshold
 from pediatric_pneumonia.parameters import check_parameters
 
 RESAMPLES = 40
@@ -61,21 +61,19 @@ def bootstrap_median_threshold(run: dict) -> float:
 
 
 def threshold_spread(run: dict, rng: np.random.Generator) -> tuple[float, float]:
-    """Standard deviation of the Youden threshold and of the bootstrap-median Youden threshold (50
-    inner resamples) over RESAMPLES class-stratified resamples of validation (raw probabilities)."""
+    """Standard deviation of the threshold ``choose_threshold`` picks (Youden, raw probabilities)
+    with one cut-off and with the median of 50 resamples, over RESAMPLES class-stratified resamples
+    of validation."""
     labels = run["predictions"]["target"].to_numpy()
     scores = run["predictions"]["raw_probability"].to_numpy(np.float64)
     by_class = [np.flatnonzero(labels == value) for value in (0, 1)]
-
-    def draw(indices: np.ndarray) -> np.ndarray:
-        return np.concatenate([rng.choice(indices[labels[indices] == value], (labels[indices] == value).sum()) for value in (0, 1)])
-
+    single = check_parameters("threshold", {"method": "youden"})
     plain, smoothed = [], []
-    everything = np.concatenate(by_class)
-    for _ in range(RESAMPLES):
-        outer = draw(everything)
-        plain.append(youden_threshold(labels[outer], scores[outer])[0])
-        smoothed.append(np.median([youden_threshold(labels[inner], scores[inner])[0] for inner in (draw(outer) for _ in range(50))]))
+    for index in range(RESAMPLES):
+        drawn = np.concatenate([rng.choice(members, len(members)) for members in by_class])
+        plain.append(choose_threshold(labels[drawn], scores[drawn], single)["threshold"])
+        resampled = single.model_copy(update={"bootstrap_resamples": 50, "seed": index})
+        smoothed.append(choose_threshold(labels[drawn], scores[drawn], resampled)["threshold"])
     return float(np.std(plain)), float(np.std(smoothed))
 
 

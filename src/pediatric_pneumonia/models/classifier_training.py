@@ -171,16 +171,16 @@ def fit_classifier(
         mixup=training.mixup.plain(),
     )
     model = build_classifier((*images.shape[1:], 1), training.architecture)
-    own_callbacks = []
+    schedule = []
     if training.learning_rate_schedule == "cosine":
         initial, epochs = training.architecture.learning_rate, training.epochs
-        own_callbacks.append(keras.callbacks.LearningRateScheduler(lambda epoch: cosine_learning_rate(epoch, epochs, initial)))
+        schedule.append(keras.callbacks.LearningRateScheduler(lambda epoch: cosine_learning_rate(epoch, epochs, initial)))
     history = model.fit(
         batches,
         epochs=training.epochs,
         validation_data=(as_model_input(validation_set["images"], intensity), validation_set["labels"].astype(np.float32)),
         validation_batch_size=training.batch_size,
-        callbacks=[*own_callbacks, *callbacks],
+        callbacks=[*schedule, *callbacks],
         verbose=verbose,
     )
     return model, {name: [float(value) for value in values] for name, values in history.history.items()}

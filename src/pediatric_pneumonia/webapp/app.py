@@ -135,7 +135,7 @@ def shown_model_name(predictor: Predictor) -> str:
     path = Path(predictor.name)
     if not path.is_absolute() and len(path.parts) == 1:
         return predictor.name
-    if path.name == "predictor" and path.parent.parent.name == "predictor":
+    if path.parent.parent.name == path.name:  # Kedro's versioned layout: <dataset>/<version>/<dataset>
         return f"{path.parent.parent.parent.name} {path.parent.name}"
     return path.name
 
