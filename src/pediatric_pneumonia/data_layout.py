@@ -215,10 +215,11 @@ def _csv_rows(csv_path: Path, classes: list[str]) -> tuple[list[tuple], list[str
             f"'{csv_path}' lacks the column(s) {missing} (found {list(table.columns)}). Give columns path,label[,patient]."
         )
     rows, problems = [], []
+    class_by_name = {name.upper(): name for name in classes}  # labels match whatever their case
     for line, record in enumerate(table.to_dict("records"), start=2):
         path = Path(record["path"]).expanduser()
         path = path if path.is_absolute() else csv_path.parent / path
-        label = {name.upper(): name for name in classes}.get(record["label"].strip().upper())
+        label = class_by_name.get(record["label"].strip().upper())
         if label is None:
             problems.append(f"line {line}: unknown label {record['label']!r} (use one of {classes}): {record['path']} left out")
         elif not path.is_file():
