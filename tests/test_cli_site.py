@@ -112,6 +112,10 @@ def test_recalibrate_writes_a_new_package_and_refuses_to_overwrite_one(package, 
     assert f"threshold 0.500 -> {new.threshold:.3f} (youden)" in result.stdout and "sensitivity 1.000 (1.000-1.000)" in result.stdout
     assert new.config["provenance"]["site"]["name"] == "clinic-a"
     assert hashes(package) == before
+    few = "recalibrated on 11 labelled images, fewer than site.min_images = 100 (site.few_labels: shrink)"
+    assert f"Caution (recorded in the package; every prediction with it repeats it): {few}." in result.stderr
+    predicted = invoke("predict", site / "NORMAL", "--model", tmp_path / "new")
+    assert predicted.exit_code == 0 and f"Caution, from the model's recalibration: {few}." in predicted.stderr
     again = invoke("recalibrate", site, "--model", package, "--output", package)
     assert again.exit_code == 2 and "is not empty: a new package goes into a new or empty folder" in again.stderr
     assert hashes(package) == before

@@ -43,6 +43,9 @@ DIFF_AUGMENT_POLICIES = ("color", "translation", "cutout")
 CALIBRATION_METHODS = ("temperature", "none")
 THRESHOLD_METHODS = ("youden", "fixed", "sensitivity_target")
 PATIENT_AGGREGATIONS = ("mean", "max")
+# site.few_labels (inference/recalibration.py): what recalibrate does with the temperature below
+# site.min_images labelled images.
+FEW_LABEL_POLICIES = ("threshold_only", "shrink", "refit", "refuse")
 
 # training.architecture.family -> the smallest image side it takes (None: the paper CNN's depends on
 # its blocks). models/architectures.py has one builder per name.

@@ -2,7 +2,6 @@
 base untouched; AdaBN; refusals; the registered version's provenance in a real SQLite store."""
 
 import hashlib
-import logging
 
 import keras
 import mlflow
@@ -20,6 +19,7 @@ from pediatric_pneumonia.inference.recalibration import (
     content_fingerprint,
     recalibrated_predictor,
     save_new_package,
+    site_temperature,
 )
 from pediatric_pneumonia.parameters import check_parameters
 from tests.conftest import CLASSES
@@ -31,8 +31,14 @@ SETTINGS = {
     "calibration": check_parameters("calibration", {"method": "none", "bins": 10}),
     "threshold": check_parameters("threshold", {"method": "youden", "value": 0.5, "sensitivity_target": 0.95}),
     "reporting": REPORTING,
-    "site": check_parameters("site", {"min_images": 5}),
+    "site": check_parameters("site", {"min_images": 5, "few_labels": "shrink", "max_interval_width": 1.0}),
 }
+TEMPERATURE = check_parameters("calibration", {"method": "temperature", "bins": 10})
+
+
+def site_settings(**site) -> dict:
+    """SETTINGS with the temperature refitted and these site parameters."""
+    return {**SETTINGS, "calibration": TEMPERATURE, "site": check_parameters("site", {**SETTINGS["site"].model_dump(), **site})}
 BASE = {"model_uri": "base", "path": "base"}
 
 
@@ -67,9 +73,7 @@ def test_recalibration_finds_the_sites_best_threshold_and_leaves_the_base_packag
 def test_the_temperature_is_refitted_with_the_trainings_function(tmp_path):
     base = gray_predictor(temperature=1.0)
     site = make_site(tmp_path / "site", normal=[10, 20, 80, 120], pneumonia=[60, 140, 180, 230])
-    settings = {**SETTINGS, "calibration": check_parameters("calibration", {"method": "temperature", "bins": 10})}
-
-    recalibrated = recalibrated_predictor(base, scored(base, site), settings, BASE)
+    recalibrated = recalibrated_predictor(base, scored(base, site), site_settings(), BASE)
 
     assert recalibrated.config["calibration"]["method"] == "temperature"
     assert recalibrated.config["calibration"]["temperature"] != pytest.approx(1.0, abs=1e-3)
@@ -90,13 +94,62 @@ def test_a_one_class_site_is_refused(tmp_path):
         recalibrated_predictor(base, scored(base, make_site(tmp_path / "site", normal=[])), SETTINGS, BASE)
 
 
-def test_a_small_site_warns_with_the_interval_it_implies(tmp_path, caplog):
+def test_a_small_separable_site_keeps_the_base_temperature_and_says_so_in_the_package(tmp_path):
+    # The failure reported: 30 separable images fitted a temperature of 0.01 (the search bound),
+    # saturated every probability and moved the threshold to 1.0, reported as success.
+    base = gray_predictor(temperature=0.9)
+    site = make_site(tmp_path / "site", normal=list(range(10, 40, 2)), pneumonia=list(range(140, 170, 2)))
+
+    recalibrated = recalibrated_predictor(base, scored(base, site), site_settings(min_images=100), BASE)
+    written = load_predictor(save_new_package(recalibrated, tmp_path / "new"))
+
+    assert written.config["calibration"]["temperature"] == pytest.approx(0.9)
+    assert written.threshold < 1.0
+    limits = written.config["provenance"]["limits"]
+    assert limits[0] == "recalibrated on 30 labelled images, fewer than site.min_images = 100 (site.few_labels: shrink)"
+    assert limits[1] == "the site's classes are perfectly separated: the base temperature 0.900 is kept"
+    assert written.caveats == limits
+
+
+def test_a_temperature_at_its_search_bound_is_not_kept(tmp_path):
+    # Brighter images are NORMAL here, against the model: the likelihood improves up to T = 100.
+    base = gray_predictor(temperature=1.5)
+    site = make_site(tmp_path / "site", normal=[150, 170, 190, 210, 230], pneumonia=[10, 30, 50, 70, 160, 180])
+
+    recalibrated = recalibrated_predictor(base, scored(base, site), site_settings(), BASE)
+
+    assert recalibrated.config["calibration"]["temperature"] == pytest.approx(1.5)
+    assert recalibrated.caveats == ["the fitted temperature 100.000 sits at its search bound: the base temperature 1.500 is kept"]
+
+
+@pytest.mark.parametrize(
+    ("policy", "expected"),
+    [("refit", 4.0), ("threshold_only", 1.0), ("shrink", float(np.exp(0.2 * np.log(4.0))))],
+)
+def test_below_the_minimum_the_policy_sets_the_temperature(policy, expected):
+    site = check_parameters("site", {"min_images": 100, "few_labels": policy, "max_interval_width": 0.2})
+
+    assert site_temperature(4.0, 1.0, 25, site) == pytest.approx(expected)
+    assert site_temperature(4.0, 1.0, 100, site) == 4.0
+
+
+def test_below_the_minimum_refuse_writes_nothing(tmp_path):
     base = gray_predictor()
 
-    with caplog.at_level(logging.WARNING):
-        recalibrated_predictor(base, scored(base, make_site(tmp_path / "site")), {**SETTINGS, "site": check_parameters("site", {"min_images": 50})}, BASE)
+    with pytest.raises(RecalibrationError, match=r"Only 11 labelled images, fewer than site.min_images = 50, and site.few_labels is 'refuse'"):
+        recalibrated_predictor(base, scored(base, make_site(tmp_path / "site")), site_settings(min_images=50, few_labels="refuse"), BASE)
 
-    assert "Only 11 site images (fewer than site.min_images = 50)" in caplog.text and "specificity 1.000 (1.000-1.000)" in caplog.text
+
+def test_an_interval_wider_than_the_tolerance_is_a_limit(tmp_path):
+    base = gray_predictor()
+    site = make_site(tmp_path / "site", normal=[10, 20, 30, 65, 75], pneumonia=[25, 35, 60, 70, 110, 150])
+    settings = {**SETTINGS, "site": check_parameters("site", {"min_images": 5, "few_labels": "shrink", "max_interval_width": 0.2})}
+
+    recalibrated = recalibrated_predictor(base, scored(base, site), settings, BASE)
+
+    point = recalibrated.config["provenance"]["operating_point"]
+    assert point["sensitivity_ci_high"] - point["sensitivity_ci_low"] > 0.2
+    assert any(caveat.startswith("the sensitivity interval") and "wider than site.max_interval_width = 0.20" in caveat for caveat in recalibrated.caveats)
 
 
 def test_an_existing_package_is_never_overwritten(tmp_path):

@@ -72,6 +72,8 @@ def load_model(model: str | None, project_path: Path, verbose: bool):
     except ModelLoadError as error:
         raise InputOrModelError(str(error)) from error
     click.echo(f"Model: {predictor.name}", err=True)
+    for caveat in predictor.caveats:
+        click.echo(f"Caution, from the model's recalibration: {caveat}.", err=True)
     return predictor
 
 

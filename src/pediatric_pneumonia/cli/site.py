@@ -243,6 +243,8 @@ def recalibrate_command(
             click.echo(f"Registered as {name} version {version}, tagged site={site_name}.", err=True)
     summary = recalibration_summary(predictor, recalibrated, len(scored.predictions))
     click.echo(f"Wrote the recalibrated package to '{output}': {summary}")
+    for caveat in recalibrated.caveats:
+        click.echo(f"Caution (recorded in the package; every prediction with it repeats it): {caveat}.", err=True)
 
 
 def recalibration_summary(base, recalibrated, images: int) -> str:

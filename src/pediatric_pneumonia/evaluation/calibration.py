@@ -26,8 +26,6 @@ PROBABILITY_FLOOR = 1e-7
 LOG_TEMPERATURE_BOUND = float(np.log(100.0))
 
 
-
-
 def logits_of(probabilities: np.ndarray) -> np.ndarray:
     """The logit of each probability, clipped to [PROBABILITY_FLOOR, 1 - PROBABILITY_FLOOR] first."""
     clipped = np.clip(np.asarray(probabilities, dtype=np.float64), PROBABILITY_FLOOR, 1 - PROBABILITY_FLOOR)
@@ -109,16 +107,26 @@ def fit_temperature(labels: np.ndarray, probabilities: np.ndarray) -> float:
     return float(np.exp(result.x))
 
 
-def calibration_from_validation(labels: np.ndarray, probabilities: np.ndarray, calibration: Calibration) -> dict:
+def temperature_at_bound(temperature: float) -> bool:
+    """Whether a fitted temperature sits at the edge of the search (1/100 or 100): the likelihood
+    kept improving there, so it is not an estimate (classes separated, or no signal at all)."""
+    return abs(abs(float(np.log(temperature))) - LOG_TEMPERATURE_BOUND) < 0.01
+
+
+def calibration_from_validation(
+    labels: np.ndarray, probabilities: np.ndarray, calibration: Calibration, temperature: float | None = None
+) -> dict:
     """Fit ``calibration.method`` on validation and describe it: method, temperature, bins, the
-    validation NLL / ECE / Brier before and after, and both reliability curves.
+    validation NLL / ECE / Brier before and after, and both reliability curves. A given
+    ``temperature`` is described on these labels instead of a fitted one.
 
     Raises:
         ValueError: if the parameters are unusable or validation holds one class only.
     """
     require_both_classes(labels, "fit the probability calibration")
     method, bins = calibration.method, calibration.bins
-    temperature = fit_temperature(labels, probabilities) if method == "temperature" else 1.0
+    if temperature is None:
+        temperature = fit_temperature(labels, probabilities) if method == "temperature" else 1.0
     calibrated = apply_calibration(probabilities, {"temperature": temperature})
     before = calibration_scores(labels, probabilities, bins)
     after = calibration_scores(labels, calibrated, bins)

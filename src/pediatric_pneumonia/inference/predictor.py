@@ -139,6 +139,12 @@ class Predictor:
         return float(self.config["decision"]["threshold"])
 
     @property
+    def caveats(self) -> list[str]:
+        """What the package's provenance says its operating point cannot be trusted for (a
+        recalibration on few or separated labels, wide intervals); empty for a trained package."""
+        return list(self.config.get("provenance", {}).get("limits", []))
+
+    @property
     def preprocessing(self) -> dict:
         return self.config["preprocessing"]
 

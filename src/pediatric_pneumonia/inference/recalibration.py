@@ -12,11 +12,11 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from ..evaluation.calibration import apply_calibration, calibration_from_validation
+from ..evaluation.calibration import apply_calibration, calibration_from_validation, temperature_at_bound
 from ..evaluation.report import interval_figures
 from ..evaluation.site import ScoredSite
 from ..evaluation.thresholds import choose_threshold
-from ..parameters import Calibration, Group, Threshold
+from ..parameters import Group, Site
 from .package import CONFIG_FILE, MODEL_FILE
 from .predictor import Predictor
 
@@ -50,14 +50,78 @@ def adapted_batchnorm(classifier: keras.Model, model_inputs: np.ndarray, batch_s
     return adapted, len(layers)
 
 
+def classes_separated(targets: np.ndarray, probabilities: np.ndarray) -> bool:
+    """Whether every PNEUMONIA image scores above every NORMAL one: no temperature is then the
+    likeliest (the likelihood improves without limit as it falls)."""
+    return bool(probabilities[targets == 1].min() > probabilities[targets == 0].max())
+
+
+def site_temperature(fitted: float, base: float, n_images: int, site: Site) -> float:
+    """The temperature recalibration keeps, under ``site.few_labels`` when ``n_images`` is below
+    ``site.min_images``: ``threshold_only`` the base's, ``shrink`` the geometric mean of the two
+    weighted by ``n_images`` and ``site.min_images``, ``refit`` the fitted one (as from
+    ``site.min_images`` images on)."""
+    if n_images >= site.min_images or site.few_labels == "refit":
+        return fitted
+    if site.few_labels == "shrink":
+        weight = n_images / (n_images + site.min_images)
+        return float(np.exp(weight * np.log(fitted) + (1 - weight) * np.log(base)))
+    return base
+
+
 def refit_operating_point(
-    targets: np.ndarray, raw_probabilities: np.ndarray, calibration: Calibration, threshold: Threshold
-) -> tuple[dict, dict]:
+    targets: np.ndarray, raw_probabilities: np.ndarray, base_temperature: float, settings: dict[str, Group]
+) -> tuple[dict, dict, list[str]]:
     """The calibration (``calibration.method``) and decision threshold (``threshold.method``) fitted
-    on a site's labels, as training fits them on validation."""
+    on a site's labels, as training fits them on validation, within what the labels can support:
+    the base's temperature is kept when the classes are separated or the fit sits at its search
+    bound, and below ``site.min_images`` images ``site.few_labels`` decides. Returns the
+    calibration, the decision and the limits met, one plain sentence each.
+
+    Raises:
+        RecalibrationError: under ``site.min_images`` images when ``site.few_labels`` is ``refuse``.
+    """
+    calibration, site = settings["calibration"], settings["site"]
+    n_images, limits = len(targets), []
+    if n_images < site.min_images:
+        if site.few_labels == "refuse":
+            raise RecalibrationError(
+                f"Only {n_images} labelled images, fewer than site.min_images = {site.min_images}, and site.few_labels "
+                "is 'refuse': label more images, or set site.few_labels to threshold_only (conf/base/parameters_site.yml)."
+            )
+        limits.append(
+            f"recalibrated on {n_images} labelled images, fewer than site.min_images = {site.min_images}"
+            + ("" if site.few_labels == "refit" else f" (site.few_labels: {site.few_labels})")
+        )
     fitted = calibration_from_validation(targets, raw_probabilities, calibration)
-    decision = choose_threshold(targets, apply_calibration(raw_probabilities, fitted), threshold)
-    return fitted, decision
+    temperature = fitted["temperature"]
+    if calibration.method == "temperature":
+        if classes_separated(targets, raw_probabilities):
+            limits.append(f"the site's classes are perfectly separated: the base temperature {base_temperature:.3f} is kept")
+            temperature = base_temperature
+        elif temperature_at_bound(temperature):
+            limits.append(
+                f"the fitted temperature {temperature:.3f} sits at its search bound: the base temperature "
+                f"{base_temperature:.3f} is kept"
+            )
+            temperature = base_temperature
+        else:
+            temperature = site_temperature(temperature, base_temperature, n_images, site)
+    if temperature != fitted["temperature"]:
+        fitted = calibration_from_validation(targets, raw_probabilities, calibration, temperature)
+    decision = choose_threshold(targets, apply_calibration(raw_probabilities, fitted), settings["threshold"])
+    return fitted, decision, limits
+
+
+def wide_intervals(point: dict, tolerance: float) -> list[str]:
+    """A sentence for each of sensitivity and specificity whose interval at the new operating point
+    is wider than ``tolerance`` (``site.max_interval_width``)."""
+    return [
+        f"the {name} interval {point[f'{name}_ci_low']:.3f}-{point[f'{name}_ci_high']:.3f} "
+        f"({100 * point['confidence_level']:.0f}%) is wider than site.max_interval_width = {tolerance:.2f}"
+        for name in ("sensitivity", "specificity")
+        if point[f"{name}_ci_high"] - point[f"{name}_ci_low"] > tolerance
+    ]
 
 
 def require_two_classes(targets: np.ndarray, classes: list[str]) -> None:
@@ -81,10 +145,13 @@ def recalibrated_predictor(
     """A new predictor refitted on the scored site: AdaBN first when asked (the images are rescored
     by the adapted model), then temperature and threshold. ``settings`` holds the ``calibration``,
     ``threshold``, ``reporting`` and ``site`` parameter groups; ``base`` describes the base model
-    (its URI, registered version or path); ``site_name`` names the site in the provenance. The new ``predictor.json`` records ``provenance``.
+    (its URI, registered version or path); ``site_name`` names the site in the provenance. The new
+    ``predictor.json`` records ``provenance``, whose ``limits`` lists what the labels could not
+    support (too few images, separated classes, a temperature at its bound, wide intervals).
 
     Raises:
-        RecalibrationError: if the set holds one class only.
+        RecalibrationError: if the set holds one class only, or too few images under
+            ``site.few_labels: refuse``.
     """
     predictions = scored.predictions
     targets = predictions["target"].to_numpy()
@@ -94,7 +161,8 @@ def recalibrated_predictor(
         classifier, adapted_layers = adapted_batchnorm(classifier, predictor.model_input(scored.stored_images), predictor.batch_size)
     candidate = Predictor(classifier, predictor.config, predictor.name, predictor.shift_reference)
     raw = candidate.raw_probabilities(scored.stored_images) if adapt_batchnorm else predictions["raw_probability"].to_numpy()
-    calibration, decision = refit_operating_point(targets, raw, settings["calibration"], settings["threshold"])
+    base_temperature = predictor.config["calibration"]["temperature"]
+    calibration, decision, limits = refit_operating_point(targets, raw, base_temperature, settings)
     probability = apply_calibration(raw, calibration)
     reporting = settings["reporting"]
     intervals = interval_figures(
@@ -133,16 +201,10 @@ def recalibrated_predictor(
             **{key: value for key, value in intervals.items() if key.split("_ci_")[0] in ("sensitivity", "specificity")},
         },
     }
-    minimum = settings["site"].min_images
-    if len(targets) < minimum:
-        point = provenance["operating_point"]
-        logger.warning(
-            "Only %d site images (fewer than site.min_images = %d): the new operating point is uncertain, sensitivity "
-            "%.3f (%.3f-%.3f), specificity %.3f (%.3f-%.3f) at threshold %.3f (%.0f%% patient-bootstrap intervals).",
-            len(targets), minimum, point["sensitivity"], point["sensitivity_ci_low"], point["sensitivity_ci_high"],
-            point["specificity"], point["specificity_ci_low"], point["specificity_ci_high"], point["threshold"],
-            100 * reporting.confidence_level,
-        )
+    limits += wide_intervals(provenance["operating_point"], settings["site"].max_interval_width)
+    provenance["limits"] = limits
+    for limit in limits:
+        logger.info("Recalibration: %s.", limit)
     # The base's validation figures describe the base model on its validation set, not this one:
     # kept under provenance, so the registry never ranks a site's version by them.
     # The shift reference stays the base's validation sample; AdaBN changes the feature space, so an

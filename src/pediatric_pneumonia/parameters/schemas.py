@@ -16,6 +16,7 @@ from ..choices import (
     CALIBRATION_METHODS,
     DIFF_AUGMENT_POLICIES,
     FAMILY_ONLY_KEYS,
+    FEW_LABEL_POLICIES,
     GAN_LOSS_NAMES,
     GAN_OPTIMIZERS,
     GEOMETRY_METHODS,
@@ -324,6 +325,8 @@ class Reporting(Group):
 
 class Site(Group):
     min_images: PositiveInt
+    few_labels: Literal[FEW_LABEL_POLICIES]
+    max_interval_width: Annotated[float, Field(gt=0, le=1)]
 
 
 class Stress(Group):

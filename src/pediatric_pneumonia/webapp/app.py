@@ -77,6 +77,9 @@ class PredictionResponse(BaseModel):
     ood_warning: str | None = Field(None, description="A plain warning when ood_score is over the model's cut-off, else null.")
     classes: list[str]
     model: str = Field(description="The predictor that answered.")
+    caveats: list[str] = Field(
+        description="What the model's recalibration says its operating point cannot be trusted for (empty when nothing)."
+    )
     image: str = Field(description="data:image/png URL of the image the model saw (before intensity normalisation).")
     overlay: str = Field(description="data:image/png URL of the Grad-CAM heat map over that image.")
 
@@ -89,6 +92,7 @@ class HealthResponse(BaseModel):
     status: str
     model: str
     classes: list[str]
+    caveats: list[str]
 
 
 ERROR_RESPONSES = {
@@ -169,6 +173,7 @@ def create_app(
             ood_warning=prediction.ood_warning,
             classes=predictor.classes,
             model=model_name,
+            caveats=predictor.caveats,
             image=png_data_url(explanation.stored_image),
             overlay=png_data_url(overlay_heatmap(explanation.stored_image, explanation.heatmap)),
         )
@@ -205,7 +210,7 @@ def create_app(
 
     @app.get("/api/health", response_model=HealthResponse, summary="Whether the server is up, and which model it serves")
     def health() -> HealthResponse:
-        return HealthResponse(status="ok", model=model_name, classes=predictor.classes)
+        return HealthResponse(status="ok", model=model_name, classes=predictor.classes, caveats=predictor.caveats)
 
     @app.post(
         "/api/predict",

@@ -23,6 +23,9 @@ function showResult(result) {
   byId("result-ood").textContent = result.ood_score === null ? "not available for this model" : result.ood_score.toFixed(1);
   byId("result-warning").textContent = result.ood_warning || "";
   byId("result-warning").hidden = !result.ood_warning;
+  const caveats = result.caveats.map((caveat) => `Caution, from the model's recalibration: ${caveat}.`).join(" ");
+  byId("result-caveats").textContent = caveats;
+  byId("result-caveats").hidden = !caveats;
   byId("result-image").src = result.image;
   byId("result-overlay").src = result.overlay;
   byId("result").hidden = false;
