@@ -49,7 +49,7 @@ def test_evaluate_writes_the_report_prints_it_and_logs_a_run_naming_the_model(pr
     mlflow.set_tracking_uri(f"sqlite:///{project / 'mlflow.db'}")
     (run,) = MlflowClient().search_runs([MlflowClient().get_experiment_by_name("pediatric_pneumonia").experiment_id])
     assert run.data.tags["model_uri"] == str(package) and run.data.tags["pediatric_pneumonia.kind"] == "evaluation"
-    assert run.data.metrics["sensitivity"] == 0.5
+    assert run.data.metrics["site.sensitivity"] == 0.5
 
 
 def test_evaluate_logs_its_own_run_even_with_a_notebook_run_active(project, package, tmp_path):
@@ -64,7 +64,7 @@ def test_evaluate_logs_its_own_run_even_with_a_notebook_run_active(project, pack
     client = MlflowClient()
     (run,) = client.search_runs([client.get_experiment_by_name("pediatric_pneumonia").experiment_id])
     assert run.info.run_id != outer.info.run_id and run.info.status == "FINISHED"
-    assert run.data.tags["model_uri"] == str(package) and run.data.metrics["sensitivity"] == 0.5
+    assert run.data.tags["model_uri"] == str(package) and run.data.metrics["site.sensitivity"] == 0.5
     assert not client.get_run(outer.info.run_id).data.metrics
 
 

@@ -34,7 +34,7 @@ def test_ray_search_logs_child_runs_and_resumes_instead_of_restarting(
     runs = child_runs(parent_run)
     assert sorted(run.data.tags["search.trial"] for run in runs) == ["trial_000", "trial_001"]
     assert {run.info.status for run in runs} <= {"FINISHED", "KILLED"}
-    history = mlflow.MlflowClient().get_metric_history(runs[0].info.run_id, "val_auc")
+    history = mlflow.MlflowClient().get_metric_history(runs[0].info.run_id, "validation.auc")
     assert [metric.step for metric in history] == list(range(1, len(history) + 1))
     storage = Path(search["storage_path"])
     experiments = list(storage.iterdir())

@@ -229,16 +229,16 @@ def model_reference(model: str) -> dict[str, str]:
 
 def log_evaluation_run(report: dict, files: list[Path], model: str, run_name: str, experiment_id: str) -> str:
     """Log an evaluation of ``model`` as a run of ``experiment_id``: the report's numeric figures as
-    metrics, its files as artifacts, tags naming the model (``model_reference``). Returns the run id.
+    ``site.*`` metrics, its files as artifacts, tags naming the model (``model_reference``). Returns the run id.
     Logged through a client, so a run already active in this process never absorbs it."""
-    from ..tracking import to_mlflow_metrics
+    from ..tracking import report_metrics
 
     client = MlflowClient()
     tags = {EVALUATION_KIND_TAG: "evaluation", **model_reference(model)}
     run_id = client.create_run(experiment_id, tags=tags, run_name=run_name).info.run_id
     try:
         now = int(time.time() * 1000)
-        metrics = [Metric(name, entry["value"], now, 0) for name, entry in to_mlflow_metrics(report).items()]
+        metrics = [Metric(name, entry["value"], now, 0) for name, entry in report_metrics(report, "site").items()]
         client.log_batch(run_id, metrics=metrics)
         for file in files:
             client.log_artifact(run_id, str(file))

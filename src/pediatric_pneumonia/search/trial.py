@@ -10,7 +10,7 @@ import mlflow
 
 from ..models.classifier_training import fit_classifier
 from ..parameters import Ensemble, Preprocessing, Search, Training, check_parameters
-from ..tracking import absolute_tracking_uri
+from ..tracking import absolute_tracking_uri, history_metric_name
 
 # Called after every epoch with the epoch (from 1) and its validation signals; the Ray backend
 # hands Ray Tune the values here, which may end the trial.
@@ -59,7 +59,7 @@ class _ReportEachEpoch(keras.callbacks.Callback):
         if self.run_id is not None:
             # Logged before reporting: a trial that the scheduler stops never returns from report.
             for name, value in signals.items():
-                self.client.log_metric(self.run_id, name, value, step=epoch + 1)
+                self.client.log_metric(self.run_id, history_metric_name(name), value, step=epoch + 1)
         self.report(epoch + 1, signals)
 
 

@@ -8,10 +8,16 @@ import pandas as pd
 
 # An MLflow metric of a job's run, without its ``<strategy>.`` prefix, is a seed-spread figure when
 # it starts with one of these: nothing here reads the test split.
+# (The training curves' ``validation.loss`` / ``validation.auc`` ... are not among them: their
+# latest value is the last epoch's, not the restored model's.)
 SPREAD_FIGURE_PREFIXES = (
-    "validation_",
-    "threshold",
-    "calibration_temperature",
+    "validation.sensitivity",
+    "validation.specificity",
+    "validation.nll_",
+    "validation.ece_",
+    "validation.brier_",
+    "operating_point.",
+    "calibration.",
     "stress.validation.",
     "shortcuts.validation.",
     "shortcuts.gradcam.",
@@ -21,10 +27,10 @@ STUDY_FIGURE_COLUMNS = ("strategy", "seed", "figure", "value")
 SEED_SPREAD_COLUMNS = ("strategy", "figure", "n_seeds", "mean", "std", "min", "max", "range")
 # The figures the study's Markdown report shows of the spread (every figure is in the CSV).
 HEADLINE_FIGURES = (
-    "validation_sensitivity",
-    "validation_specificity",
-    "threshold",
-    "validation_ece_after",
+    "validation.sensitivity",
+    "validation.specificity",
+    "operating_point.threshold",
+    "validation.ece_after",
     "stress.validation.roc_auc_mean",
     "stress.validation.roc_auc_worst",
     "stress.validation.specificity_mean",

@@ -237,7 +237,7 @@ def synthetic_study_figures() -> pd.DataFrame:
     for strategy, specificities in (("baseline", [0.90, 0.94, 0.98]), ("combined", [0.93, 0.94, 0.95])):
         for seed, specificity in enumerate(specificities):
             rows.append({"strategy": strategy, "seed": seed, "figure": "stress.validation.specificity_mean", "value": specificity})
-            rows.append({"strategy": strategy, "seed": seed, "figure": "validation_sensitivity", "value": 0.95})
+            rows.append({"strategy": strategy, "seed": seed, "figure": "validation.sensitivity", "value": 0.95})
     return pd.DataFrame(rows)
 
 
@@ -249,27 +249,28 @@ def test_the_seed_spread_of_each_figure_is_its_mean_sd_and_range_over_seeds():
     assert baseline["n_seeds"] == 3 and baseline["mean"] == pytest.approx(0.94)
     assert baseline["std"] == pytest.approx(0.04) and baseline["range"] == pytest.approx(0.08)
     assert spread.loc[("combined", "stress.validation.specificity_mean"), "range"] == pytest.approx(0.02)
-    assert spread.loc[("combined", "validation_sensitivity"), "std"] == pytest.approx(0, abs=1e-12)
+    assert spread.loc[("combined", "validation.sensitivity"), "std"] == pytest.approx(0, abs=1e-12)
     one_seed = seed_spread(synthetic_study_figures().query("seed == 0")).set_index(["strategy", "figure"])
-    assert np.isnan(one_seed.loc[("baseline", "validation_sensitivity"), "std"])
+    assert np.isnan(one_seed.loc[("baseline", "validation.sensitivity"), "std"])
 
 
 def test_only_figures_that_read_no_test_image_enter_the_spread():
     metrics = {
-        "baseline.validation_specificity": 0.97,
-        "baseline.threshold": 0.6,
+        "baseline.validation.specificity": 0.97,
+        "baseline.validation.loss": 0.2,
+        "baseline.operating_point.threshold": 0.6,
         "baseline.stress.validation.roc_auc_mean": 0.99,
         "baseline.stress.test.roc_auc_mean": 0.9,
         "baseline.shortcuts.validation.sharpness.sensitivity_slope": -0.05,
         "baseline.shortcuts.train.sharpness.roc_auc": 0.82,
-        "baseline.specificity": 0.8,
-        "baseline.test_ece_after": 0.1,
-        "gan.validation_specificity": 0.9,
+        "baseline.test.specificity": 0.8,
+        "baseline.test.ece_after": 0.1,
+        "gan.validation.specificity": 0.9,
     }
 
     assert spread_figures(metrics, "baseline") == {
-        "validation_specificity": 0.97,
-        "threshold": 0.6,
+        "validation.specificity": 0.97,
+        "operating_point.threshold": 0.6,
         "stress.validation.roc_auc_mean": 0.99,
         "shortcuts.validation.sharpness.sensitivity_slope": -0.05,
     }

@@ -76,7 +76,7 @@ def test_the_comparison_has_every_strategy_over_its_seeds(finished_study):
     spread = pd.read_csv(latest_version(reports / "seed_spread.csv"))
     figures = set(spread["figure"])
     assert set(spread["strategy"]) == set(STUDY_MODELS) and set(spread["n_seeds"]) == {2}
-    assert {"validation_specificity", "threshold", "stress.validation.roc_auc_mean"} <= figures
+    assert {"validation.specificity", "operating_point.threshold", "stress.validation.roc_auc_mean"} <= figures
     assert any(figure.startswith("shortcuts.validation.") for figure in figures)
     assert not any(".test." in figure or figure.startswith("test") for figure in figures)
     assert "## Seed spread" in latest_version(reports / "comparison.md").read_text()
@@ -97,7 +97,7 @@ def test_each_job_is_a_finished_child_run_of_the_study_run(finished_study):
     )
     gan_job = next(run for run in children if run.info.run_name == "gan@cpu_stable")
     assert gan_job.info.status == "FINISHED" and gan_job.data.params["synthesis.profile"] == "cpu_stable"
-    assert "gan.generator_loss" in gan_job.data.metrics
+    assert "synthesis.train.generator_loss" in gan_job.data.metrics
     for run in children:
         if run is gan_job:
             continue
@@ -106,8 +106,8 @@ def test_each_job_is_a_finished_child_run_of_the_study_run(finished_study):
         assert run.data.tags.get("study.gan_profile") == (model.split("@")[1] if "@" in model else None)
         assert run.info.status == "FINISHED", run.info.run_name
         assert run.data.params["training.seed"] == run.data.tags["study.seed"]
-        assert 0.0 <= run.data.metrics[f"{strategy}.roc_auc"] <= 1.0
-        assert f"{strategy}.val_loss" in run.data.metrics
+        assert 0.0 <= run.data.metrics[f"{strategy}.test.roc_auc"] <= 1.0
+        assert f"{strategy}.validation.loss" in run.data.metrics
         artifacts = {artifact.path for artifact in client.list_artifacts(run.info.run_id, strategy)}
         assert f"{strategy}/predictions" in artifacts and f"{strategy}/model" in artifacts
 

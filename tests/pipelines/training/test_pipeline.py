@@ -49,7 +49,7 @@ def test_an_ensemble_run_is_one_package_one_model_and_one_registry_version(ensem
     assert len(ensemble_members(predictor.classifier)) == 2
     assert len(client.search_model_versions("name='pediatric_pneumonia_baseline'")) == 1
     run = client.get_run(client.search_runs([client.get_experiment_by_name("pediatric_pneumonia").experiment_id])[0].info.run_id)
-    assert {"baseline.loss", "baseline.member_1.loss", "baseline.member_1.val_loss"} <= set(run.data.metrics)
+    assert {"baseline.train.loss", "baseline.member_1.train.loss", "baseline.member_1.validation.loss"} <= set(run.data.metrics)
     probabilities = [prediction.probability for prediction in predictor.predict_batch(report["path"].tolist())]
     np.testing.assert_allclose(probabilities, report["probability"], atol=1e-6)
     mlflow.set_tracking_uri(uri)

@@ -4,7 +4,7 @@ calibration and threshold are fixed."""
 from kedro.pipeline import Node, Pipeline
 
 from ...evaluation.plots import plot_confusion_matrices, plot_reliability, plot_roc_curve, plot_training_curves
-from ...tracking import to_mlflow_metrics
+from ...tracking import tracked_test_report
 from .nodes import (
     compute_test_metrics,
     find_test_duplicates,
@@ -41,7 +41,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name="compute_test_metrics_node",
             ),
             Node(
-                func=to_mlflow_metrics,
+                func=tracked_test_report,
                 inputs="test_metrics",
                 outputs="test_metrics_tracked",
                 name="track_test_metrics_node",

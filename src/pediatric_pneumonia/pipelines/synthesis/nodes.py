@@ -31,8 +31,8 @@ def log_progress_to_mlflow(losses: dict[str, float], iteration: int, samples: np
     """
     if mlflow.active_run() is None:
         return
-    mlflow.log_metrics({f"gan.{name}": value for name, value in losses.items()}, step=iteration)
-    mlflow.log_image(image_grid(samples), key="gan_samples", step=iteration)
+    mlflow.log_metrics({f"synthesis.train.{name}": value for name, value in losses.items()}, step=iteration)
+    mlflow.log_image(image_grid(samples), key="synthesis_samples", step=iteration)
 
 
 def train_gan(train_set: dict, classes: list[str], synthesis: Synthesis) -> tuple[keras.Model, dict[str, list[float]]]:
