@@ -16,7 +16,8 @@ import pytest
 from click.testing import CliRunner
 
 from pediatric_pneumonia.cli import cli
-from pediatric_pneumonia.webapp.app import AddressInUseError, is_loopback
+from pediatric_pneumonia.imaging.decode import DecodeLimits
+from pediatric_pneumonia.webapp.app import AddressInUseError, ServeLimits, is_loopback
 from tests.conftest import create_project
 from tests.inference.conftest import make_predictor
 
@@ -154,14 +155,20 @@ def test_serve_loads_the_model_and_hands_it_to_the_web_app(package, monkeypatch)
     webapp = types.ModuleType("pediatric_pneumonia.webapp")
     webapp.run_server = lambda predictor, **options: calls.append((predictor, options))
     webapp.AddressInUseError = AddressInUseError
+    webapp.ServeLimits = ServeLimits
     monkeypatch.setitem(sys.modules, "pediatric_pneumonia.webapp", webapp)
+    monkeypatch.setenv("PEDIATRIC_PNEUMONIA_TOKEN", "token-from-the-environment")
 
-    result = invoke("serve", "--model", package, "--port", "8123", "--max-upload-mb", "1.5")
+    result = invoke("serve", "--model", package, "--port", "8123", "--max-upload-mb", "1.5", "--max-decoded-mb", "50",
+                    "--concurrent", "3", "--waiting", "4")
+    short = invoke("serve", "--model", package, "--token", "short")
 
     assert result.exit_code == 0, result.output
     [(predictor, options)] = calls
     assert predictor.name == str(package)
-    assert options == {"host": "127.0.0.1", "port": 8123, "max_upload_bytes": int(1.5 * 2**20), "allowed_hosts": ()}
+    limits = ServeLimits(int(1.5 * 2**20), DecodeLimits(max_decoded_bytes=50_000_000), concurrent=3, waiting=4)
+    assert options == {"host": "127.0.0.1", "port": 8123, "limits": limits, "allowed_hosts": (), "token": "token-from-the-environment"}
+    assert short.exit_code == 2 and "a token needs at least 16 characters" in short.stderr
 
 
 def test_serve_on_a_taken_port_says_so_before_announcing_anything(package):

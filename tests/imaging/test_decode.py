@@ -382,3 +382,29 @@ def test_jpeg_pixels_are_decoded_as_before():
     assert np.array_equal(decode_grayscale_image(large, "x.jpeg", image_size=120), reduced)
     full = cv2.imdecode(np.frombuffer(large, np.uint8), cv2.IMREAD_GRAYSCALE)
     assert np.array_equal(decode_grayscale_image(large, "x.jpeg"), full)
+
+
+@pytest.mark.parametrize(
+    ("pixels", "extension", "decoded_bytes"),
+    [
+        (np.zeros((100, 100), np.uint16), ".png", 20_000),  # 16-bit gray: two bytes a pixel
+        (np.zeros((100, 100, 4), np.uint16), ".png", 80_000),  # 16-bit RGBA
+        (np.zeros((100, 100, 3), np.uint8), ".bmp", 30_000),  # colour BMP decodes in full
+        (np.zeros((100, 100), np.uint16), ".tiff", 20_000),
+        (np.zeros((100, 100), np.uint16), ".dcm", 20_000),
+    ],
+)
+def test_the_decoded_size_counts_channels_and_bit_depth_not_pixels(pixels, extension, decoded_bytes):
+    content = dicom_bytes(pixels) if extension == ".dcm" else encoded(extension, pixels)
+    with pytest.raises(ImageTooLargeError, match=rf"would decode to 100x100 pixels x .* = 0 MB, more than the limit of {(decoded_bytes - 1) / 1e6:g} MB"):
+        decode_grayscale_image(content, f"deep{extension}", max_decoded_bytes=decoded_bytes - 1)
+    assert decode_grayscale_image(content, f"deep{extension}", max_decoded_bytes=decoded_bytes).shape == (100, 100)
+
+
+@pytest.mark.parametrize("extension", [".png", ".jpg"])
+def test_files_that_decode_straight_to_8_bit_gray_count_one_byte_a_pixel(extension):
+    # An 8-bit colour PNG or JPEG decodes to gray directly, never to a colour array.
+    content = encoded(extension, np.zeros((100, 100, 3), np.uint8))
+    assert decode_grayscale_image(content, f"colour{extension}", max_decoded_bytes=10_000).shape == (100, 100)
+    with pytest.raises(ImageTooLargeError, match="x 8 bits"):
+        decode_grayscale_image(content, f"colour{extension}", max_decoded_bytes=9_999)

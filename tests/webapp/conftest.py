@@ -1,5 +1,6 @@
 """A small real predictor and the image files the web app tests upload."""
 
+import contextlib
 import socket
 import threading
 import time
@@ -11,7 +12,7 @@ import numpy as np
 import pytest
 import uvicorn
 
-from pediatric_pneumonia.webapp import create_app
+from pediatric_pneumonia.webapp import ServeLimits, create_app
 from tests.inference.conftest import make_predictor
 
 LIVE_UPLOAD_LIMIT = 50_000
@@ -31,10 +32,12 @@ def encode(image: np.ndarray, extension: str) -> bytes:
     return data.tobytes()
 
 
-def png_claiming_size(width: int, height: int) -> bytes:
-    """A tiny valid PNG whose IHDR is patched to claim ``width`` x ``height`` (with a matching CRC)."""
+def png_claiming_size(width: int, height: int, bit_depth: int = 8, colour_type: int = 0) -> bytes:
+    """A tiny valid PNG whose IHDR is patched to claim ``width`` x ``height`` at ``bit_depth`` bits
+    of ``colour_type`` (0 gray, 2 RGB, 4 gray + alpha, 6 RGBA), with a matching CRC."""
     png = bytearray(encode(np.zeros((2, 2), np.uint8), ".png"))
     png[16:20], png[20:24] = width.to_bytes(4, "big"), height.to_bytes(4, "big")
+    png[24], png[25] = bit_depth, colour_type
     png[29:33] = zlib.crc32(bytes(png[12:29])).to_bytes(4, "big")  # CRC over "IHDR" + its 13 data bytes
     return bytes(png)
 
@@ -59,15 +62,13 @@ def bomb_png() -> bytes:
     return png_claiming_size(60_000, 60_000)
 
 
-@pytest.fixture(scope="session")
-def live_server(predictor) -> Iterator[str]:
-    """The app on a real uvicorn server on a free port of 127.0.0.1, in a background thread: its URL."""
+@contextlib.contextmanager
+def serving(app) -> Iterator[str]:
+    """``app`` on a real uvicorn server on a free port of 127.0.0.1, in a background thread: its URL."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))  # uvicorn is handed the bound socket, so no other process can take the port
     port = sock.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(predictor, max_upload_bytes=LIVE_UPLOAD_LIMIT), log_level="warning", lifespan="off")
-    )
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
@@ -75,7 +76,16 @@ def live_server(predictor) -> Iterator[str]:
         if not thread.is_alive() or time.monotonic() > deadline:
             raise RuntimeError("The uvicorn test server did not start within 20 s.")
         time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
-    sock.close()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+
+
+@pytest.fixture(scope="session")
+def live_server(predictor) -> Iterator[str]:
+    """The app on a real uvicorn server: its URL."""
+    with serving(create_app(predictor, ServeLimits(max_upload_bytes=LIVE_UPLOAD_LIMIT))) as url:
+        yield url

@@ -6,8 +6,9 @@ import base64
 import pytest
 from fastapi.testclient import TestClient
 
+from pediatric_pneumonia.imaging.decode import DecodeLimits
 from pediatric_pneumonia.inference import Predictor
-from pediatric_pneumonia.webapp import create_app
+from pediatric_pneumonia.webapp import ServeLimits, create_app
 from pediatric_pneumonia.webapp.upload import display_name
 from tests.webapp.conftest import chest_like_image, encode
 
@@ -16,7 +17,7 @@ SMALL_UPLOAD_LIMIT = 50_000
 
 @pytest.fixture(scope="module")
 def client(predictor):
-    with TestClient(create_app(predictor, max_upload_bytes=SMALL_UPLOAD_LIMIT), base_url="http://127.0.0.1") as client:
+    with TestClient(create_app(predictor, ServeLimits(max_upload_bytes=SMALL_UPLOAD_LIMIT)), base_url="http://127.0.0.1") as client:
         yield client
 
 
@@ -95,7 +96,7 @@ def test_a_decompression_bomb_is_refused_from_its_header(client, jpeg_bytes, bom
 
 
 def test_the_pixel_limit_is_configurable(predictor, jpeg_bytes):
-    with TestClient(create_app(predictor, max_pixels=1000), base_url="http://127.0.0.1") as client:
+    with TestClient(create_app(predictor, ServeLimits(decode=DecodeLimits(max_pixels=1000))), base_url="http://127.0.0.1") as client:
         response = post_file(client, jpeg_bytes)
 
     assert response.status_code == 413
@@ -147,7 +148,7 @@ def test_health_names_the_model(client, predictor):
     response = client.get("/api/health")
 
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "model": predictor.name, "classes": predictor.classes}
+    assert response.json() == {"status": "ok", "model": predictor.name, "classes": predictor.classes, "caveats": []}
 
 
 def test_openapi_documents_the_prediction_endpoint(client):

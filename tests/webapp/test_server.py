@@ -1,11 +1,13 @@
 """The app on a real uvicorn server answers concurrent good and bad uploads correctly and stays up."""
 
+import logging
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
+import pytest
 import uvicorn
 
-from pediatric_pneumonia.webapp import run_server
+from pediatric_pneumonia.webapp import ServeLimits, run_server
 from tests.webapp.conftest import LIVE_UPLOAD_LIMIT
 
 
@@ -45,7 +47,7 @@ def test_run_server_binds_the_address_then_serves_the_app_with_uvicorn_without_r
     calls = []
     monkeypatch.setattr(uvicorn.Server, "run", lambda server, sockets=None: calls.append((server.config, sockets)))
 
-    run_server(predictor, host="127.0.0.1", port=0, max_upload_bytes=1000)
+    run_server(predictor, host="127.0.0.1", port=0, limits=ServeLimits(max_upload_bytes=1000))
 
     (config, sockets), = calls
     try:
@@ -56,3 +58,16 @@ def test_run_server_binds_the_address_then_serves_the_app_with_uvicorn_without_r
     finally:
         for sock in sockets:
             sock.close()
+
+
+@pytest.mark.parametrize(("token", "advice"), [(None, "no token is required: see serve --help, --token"), ("t" * 20, "who has the token")])
+def test_serving_beyond_loopback_warns_loudly_and_says_whether_a_token_guards_it(monkeypatch, caplog, predictor, token, advice):
+    calls = []
+    monkeypatch.setattr(uvicorn.Server, "run", lambda server, sockets=None: calls.append(sockets))
+
+    with caplog.at_level(logging.WARNING):
+        run_server(predictor, host="0.0.0.0", port=0, token=token)
+
+    for sock in calls[0]:
+        sock.close()
+    assert "Serving on 0.0.0.0: anyone who can reach this machine can upload images" in caplog.text and advice in caplog.text

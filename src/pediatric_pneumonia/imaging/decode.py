@@ -22,7 +22,22 @@ FORMAT_NAMES = {"jpeg": "JPEG", "png": "PNG", "bmp": "BMP", "tiff": "TIFF", "dic
 # 50 megapixels leaves room for film scans while bounding one decoded 16-bit image at 100 MB
 # (400 MB as float64 for the DICOM LUTs), so a small crafted file cannot exhaust memory.
 DEFAULT_MAX_PIXELS = 50_000_000
+# The decoded array's size is what memory pays, and a few hundred KB of PNG can announce 7000 x 7000
+# 16-bit RGBA (392 MB decoded, over 1 GB while converted to gray). 100 MB holds a 50-megapixel
+# 16-bit grayscale scan, or a 4300 x 4300 detector image with room to spare; files that decode
+# straight to 8-bit gray (JPEG, 8-bit PNG) count one byte per pixel.
+DEFAULT_MAX_DECODED_BYTES = 100_000_000
 
+
+
+class DecodeLimits(NamedTuple):
+    """What one decode may cost: pixels announced by the header, and bytes of the decoded array."""
+
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    max_decoded_bytes: int = DEFAULT_MAX_DECODED_BYTES
+
+
+DEFAULT_DECODE_LIMITS = DecodeLimits()
 JPEG_MAGIC = b"\xff\xd8\xff"
 JPEG_END = b"\xff\xd9"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -116,19 +131,32 @@ class ImageHeader(NamedTuple):
     height: int
     channels: int
     gray_decodable: bool  # OpenCV's direct 8-bit grayscale decode keeps all it holds (JPEG, PNG up to 8 bits)
+    sample_bytes: int = 1  # bytes per channel of the decoded array (2 for 16-bit data)
+
+    @property
+    def decoded_bytes(self) -> int:
+        """The size of the array the file decodes to: one byte per pixel when it decodes straight
+        to 8-bit gray, else every channel at its bit depth."""
+        per_pixel = 1 if self.gray_decodable else self.channels * self.sample_bytes
+        return self.width * self.height * per_pixel
 
 
 def _pillow_header(content: bytes, image_format: str) -> ImageHeader:
     try:
         with PILLOW_HEADER_READERS[image_format](io.BytesIO(content)) as image:
             if image_format != "png":
-                return ImageHeader(image.width, image.height, len(image.getbands()), image_format == "jpeg")
+                # A palette decodes to colour (OpenCV); TIFF says its bits per sample (tag 258).
+                channels = 3 if image.mode == "P" else len(image.getbands())
+                bits = image.tag_v2.get(258, (8,)) if image_format == "tiff" else (8,)
+                sample_bytes = -(-max(bits if isinstance(bits, tuple) else (bits,)) // 8)
+                return ImageHeader(image.width, image.height, channels, image_format == "jpeg", sample_bytes)
             if not image.tile:
                 raise ValueError("no image data (IDAT) before IEND")
             # The raw mode is what the file stores ("LA;16B": 16-bit gray + alpha), the mode what
             # Pillow would decode it to ("RGBA").
             stored_mode, _, depth = image.tile[0].args.partition(";")
-            return ImageHeader(image.width, image.height, Image.getmodebands(stored_mode), depth != "16B")
+            sixteen_bit = depth == "16B"
+            return ImageHeader(image.width, image.height, Image.getmodebands(stored_mode), not sixteen_bit, 2 if sixteen_bit else 1)
     except (OSError, SyntaxError, ValueError) as error:  # Pillow's "not identified by this driver" is a SyntaxError
         raise ValueError(str(error)) from error
 
@@ -136,7 +164,8 @@ def _pillow_header(content: bytes, image_format: str) -> ImageHeader:
 def _dicom_header(content: bytes) -> ImageHeader:
     try:
         dataset = pydicom.dcmread(io.BytesIO(content), stop_before_pixels=True)
-        return ImageHeader(int(dataset.Columns), int(dataset.Rows), int(dataset.get("SamplesPerPixel", 1)), False)
+        sample_bytes = -(-int(dataset.get("BitsAllocated", 8)) // 8)
+        return ImageHeader(int(dataset.Columns), int(dataset.Rows), int(dataset.get("SamplesPerPixel", 1)), False, sample_bytes)
     except AttributeError as error:
         raise UnsupportedImageError(
             "the DICOM file holds no image (no Rows/Columns; e.g. a report or a presentation state). "
@@ -168,8 +197,8 @@ def read_image_header(content: bytes) -> tuple[int, int, int]:
         UnsupportedImageError: when ``content`` is not a supported image.
         ImageDecodeError: when the header cannot be read (message starts "unreadable image header").
     """
-    width, height, channels, _ = _read_header(content)
-    return width, height, channels
+    header = _read_header(content)
+    return header.width, header.height, header.channels
 
 
 def reduced_decode_flag(width: int, height: int, image_size: int) -> int:
@@ -201,8 +230,13 @@ def to_grayscale_uint8(pixels: np.ndarray, channel_order: str = "BGR") -> np.nda
     if pixels.dtype == np.uint8:
         return pixels
     low, high = float(pixels.min()), float(pixels.max())
-    scaled = (pixels.astype(np.float64) - low) * (255.0 / max(high - low, np.finfo(np.float64).tiny))
-    return np.clip(scaled, 0, 255).round().astype(np.uint8)
+    # In place on one float32 copy (exact for 16-bit integers): a second and third full-size
+    # temporary would multiply the memory a large image needs.
+    scaled = pixels.astype(np.float32)
+    scaled -= low
+    scaled *= 255.0 / max(high - low, float(np.finfo(np.float32).tiny))
+    np.clip(scaled, 0, 255, out=scaled)
+    return np.rint(scaled, out=scaled).astype(np.uint8)
 
 
 def _decode_with_opencv(content: bytes, flag: int, source: str) -> np.ndarray:
@@ -265,7 +299,11 @@ def _decode_dicom(content: bytes, source: str) -> np.ndarray:
 
 
 def decode_grayscale_image(
-    content: bytes, source: str, image_size: int | None = None, max_pixels: int = DEFAULT_MAX_PIXELS
+    content: bytes,
+    source: str,
+    image_size: int | None = None,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    max_decoded_bytes: int = DEFAULT_MAX_DECODED_BYTES,
 ) -> np.ndarray:
     """Decode a JPEG, PNG, BMP, TIFF or DICOM file to a 2-D uint8 grayscale array.
 
@@ -277,7 +315,8 @@ def decode_grayscale_image(
 
     Raises:
         UnsupportedImageError: not a supported image, or a DICOM compression with no decoder.
-        ImageTooLargeError: the header announces more than ``max_pixels`` pixels (not decoded).
+        ImageTooLargeError: the header announces more than ``max_pixels`` pixels, or an array of
+            more than ``max_decoded_bytes`` (``ImageHeader.decoded_bytes``); it is not decoded.
         ImageDecodeError: a truncated or corrupt file.
     """
     try:
@@ -288,20 +327,28 @@ def decode_grayscale_image(
     if problem is not None:
         raise ImageDecodeError(f"'{source}' is a {problem}. Replace the file with a complete copy.")
     try:
-        width, height, _, gray_decodable = _read_header(content)
+        header = _read_header(content)
     except (UnsupportedImageError, ImageTooLargeError) as error:
         raise type(error)(f"'{source}': {error}") from error
     except ImageDecodeError as error:
         raise type(error)(f"'{source}': {error}. Replace the file with a complete copy.") from error
+    width, height = header.width, header.height
     if width * height > max_pixels:
         raise ImageTooLargeError(
             f"'{source}' claims {width}x{height} pixels ({width * height / 1e6:,.0f} megapixels), more than the "
             f"limit of {max_pixels / 1e6:g} megapixels; it was not decoded. Downscale the image, or raise "
             "max_pixels if it is a genuine scan."
         )
+    if header.decoded_bytes > max_decoded_bytes:
+        raise ImageTooLargeError(
+            f"'{source}' would decode to {width}x{height} pixels x {header.channels} channels x "
+            f"{8 * header.sample_bytes} bits = {header.decoded_bytes / 1e6:,.0f} MB, more than the limit of "
+            f"{max_decoded_bytes / 1e6:g} MB; it was not decoded. Send it as 8-bit grayscale (or smaller), or raise "
+            "max_decoded_bytes if it is a genuine scan."
+        )
     if image_format == "dicom":
         return _decode_dicom(content, source)
-    if gray_decodable:
+    if header.gray_decodable:
         flag = cv2.IMREAD_GRAYSCALE if image_size is None else reduced_decode_flag(width, height, image_size)
         return _decode_with_opencv(content, flag, source)
     return to_grayscale_uint8(_decode_with_opencv(content, cv2.IMREAD_UNCHANGED, source))

@@ -7,7 +7,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .decode import DEFAULT_MAX_PIXELS, decode_grayscale_image
+from .decode import DEFAULT_DECODE_LIMITS, DecodeLimits, decode_grayscale_image
 from .decode import ImageDecodeError as ImageDecodeError  # re-exported: callers catch it from here
 from .decode import reduced_decode_flag as reduced_decode_flag  # re-exported: it lived here
 
@@ -40,16 +40,16 @@ def fit_to_square(image: np.ndarray, image_size: int, geometry: str, border_crop
 
 
 def stored_image(
-    content: bytes, source: str, preprocessing: dict, max_pixels: int = DEFAULT_MAX_PIXELS
+    content: bytes, source: str, preprocessing: dict, limits: DecodeLimits = DEFAULT_DECODE_LIMITS
 ) -> np.ndarray:
     """Encoded image bytes (any format ``decode_grayscale_image`` reads) -> the stored square uint8
     image of side ``preprocessing["image_size"]``, exactly as the training pipeline stores it.
 
     Intensity normalisation is not applied here: ``as_model_input`` does it when the model is fed.
-    ``source`` names the file in errors.
+    ``source`` names the file in errors; ``limits`` bounds what the decode may cost.
     """
     size = preprocessing["image_size"]
-    image = decode_grayscale_image(content, source, size, max_pixels)
+    image = decode_grayscale_image(content, source, size, *limits)
     return fit_to_square(image, size, preprocessing["geometry"], preprocessing["border_crop"])
 
 

@@ -26,7 +26,7 @@ from ..data_layout import labelled_files
 from ..evaluation.calibration import apply_calibration
 from ..evaluation.shift import MIN_SHIFT_CHECK_IMAGES, OutOfDistributionScorer, shift_report
 from ..explain import grad_cam
-from ..imaging.decode import DEFAULT_MAX_PIXELS, ImageDecodeError, to_grayscale_uint8
+from ..imaging.decode import DEFAULT_DECODE_LIMITS, DecodeLimits, ImageDecodeError, to_grayscale_uint8
 from ..imaging.preprocess import as_model_input, fit_to_square, stored_image
 from ..imaging.tta import tta_transforms
 from ..models.classifier import predict_probabilities
@@ -179,7 +179,7 @@ class Predictor:
         """Write the package into ``folder`` (created; must not hold another package)."""
         write_package(folder, self.classifier, self.config, self.shift_reference)
 
-    def stored_image(self, image: ImageInput, source: str, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    def stored_image(self, image: ImageInput, source: str, limits: DecodeLimits = DEFAULT_DECODE_LIMITS) -> np.ndarray:
         """The square uint8 image the pipeline would store for ``image``: a file path, encoded bytes
         (JPEG, PNG, BMP, TIFF or DICOM; sniffed, never guessed from a name) or a decoded array
         (2-D grayscale, or H x W x 3 RGB), resized as the model was trained."""
@@ -192,9 +192,9 @@ class Predictor:
                 content = path.read_bytes()
             except OSError as error:
                 raise ImageDecodeError(f"'{path}' could not be read ({error.strerror}). Check its permissions.") from error
-            return stored_image(content, str(path), preprocessing, max_pixels)
+            return stored_image(content, str(path), preprocessing, limits)
         if isinstance(image, bytes):
-            return stored_image(image, source, preprocessing, max_pixels)
+            return stored_image(image, source, preprocessing, limits)
         return fit_to_square(
             grayscale_array(image, source), preprocessing["image_size"], preprocessing["geometry"], preprocessing["border_crop"]
         )
@@ -312,9 +312,9 @@ class Predictor:
         )
         return {**report, "image_scores": [float(score) for score in scores]}
 
-    def explain(self, image: ImageInput, source: str, max_pixels: int = DEFAULT_MAX_PIXELS) -> Explanation:
+    def explain(self, image: ImageInput, source: str, limits: DecodeLimits = DEFAULT_DECODE_LIMITS) -> Explanation:
         """Predict one image and explain it with Grad-CAM; raises ImageDecodeError when it cannot be read."""
-        stored = self.stored_image(image, source, max_pixels)[np.newaxis]
+        stored = self.stored_image(image, source, limits)[np.newaxis]
         probabilities, scores = self.probabilities_and_ood_scores(stored)
         prediction = self._prediction(source, float(probabilities[0]), scores[0])
         return Explanation(prediction, stored[0], self.heatmaps(stored)[0])

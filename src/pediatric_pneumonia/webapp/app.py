@@ -5,27 +5,40 @@ browser as data: URLs, so nothing is ever written to disk. Errors a user can cau
 with a 4xx and ``{"detail": "<message>"}``, which the page shows as is:
 
 - 400: not a multipart upload, no ``file`` field, or an empty file;
-- 413: the upload is over ``max_upload_bytes``, or the image header announces more than
-  ``max_pixels`` pixels (a decompression bomb; it is not decoded);
+- 401: a token is required (``serve --token``) and the request has none or another;
+- 413: the upload is over ``max_upload_bytes``, or the image header announces more pixels or a
+  larger decoded array than ``DecodeLimits`` allows (a decompression bomb; it is not decoded);
 - 415: not a JPEG, PNG, BMP, TIFF or DICOM image (sniffed from the bytes, never the file name),
   or a DICOM compression with no decoder installed;
-- 422: a recognised format that cannot be decoded (truncated or corrupt).
+- 422: a recognised format that cannot be decoded (truncated or corrupt);
+- 503 with ``Retry-After``: ``ServeLimits.concurrent`` analyses are running and
+  ``ServeLimits.waiting`` more wait already.
+
+Memory is bounded by those limits: at most ``concurrent + waiting`` uploads are held at once, and at
+most ``concurrent`` decodes of at most ``max_decoded_bytes`` each run (``benchmarks/serve_memory.py``
+measures the peak).
 """
 
+import asyncio
 import base64
+import contextlib
 import ipaddress
 import logging
+import secrets
 import socket
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Annotated
 
+import anyio
 import cv2
 import numpy as np
 import uvicorn
-from fastapi import FastAPI, Request
-from fastapi.concurrency import run_in_threadpool
+from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 from starlette.datastructures import Headers
@@ -33,7 +46,13 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..explain import overlay_heatmap
-from ..imaging.decode import DEFAULT_MAX_PIXELS, ImageDecodeError, ImageTooLargeError, UnsupportedImageError
+from ..imaging.decode import (
+    DEFAULT_DECODE_LIMITS,
+    DecodeLimits,
+    ImageDecodeError,
+    ImageTooLargeError,
+    UnsupportedImageError,
+)
 from ..inference import Predictor
 from .upload import UploadError, read_upload
 
@@ -41,10 +60,12 @@ DEFAULT_MAX_UPLOAD_BYTES = 20 * 2**20
 # The Host names a request may carry by default: this machine's own (--allowed-host adds others).
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]", "::1")
 NOT_LOOPBACK_WARNING = (
-    "Serving on %s: anyone who can reach this machine can upload images and read predictions. This app "
-    "has no login and no TLS: serve it on 127.0.0.1 behind a reverse proxy that adds both (docs/serve-safely.md). "
+    "Serving on %s: anyone who can reach this machine can upload images and read predictions%s. This app "
+    "has no TLS: serve it on 127.0.0.1 behind a reverse proxy that adds it (docs/serve-safely.md). "
     "Requests must name this machine as their Host: add the names others use with --allowed-host."
 )
+NO_TOKEN_ADVICE = " (no token is required: see serve --help, --token)"
+TOKEN_ADVICE = " who has the token; the token crosses the network in clear without TLS"
 UPLOAD_FIELD = "file"
 STATIC_PACKAGE = ("pediatric_pneumonia.webapp", "static")
 DOCS_PATHS = ("/docs", "/docs/oauth2-redirect", "/redoc")
@@ -88,6 +109,51 @@ class ErrorResponse(BaseModel):
     detail: str
 
 
+@dataclass(frozen=True)
+class ServeLimits:
+    """What the app accepts and how much it does at once; each is a ``serve`` option."""
+
+    max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
+    decode: DecodeLimits = DEFAULT_DECODE_LIMITS
+    concurrent: int = 2  # analyses (decode, model, Grad-CAM) running at once
+    waiting: int = 8  # further requests admitted to wait for one; beyond them, 503
+
+
+class ServerBusyError(Exception):
+    """Every analysis slot is taken and the waiting room is full."""
+
+
+class AnalysisSlots:
+    """Admission to the app's analyses: ``waiting`` requests beyond the ``concurrent`` running ones
+    may wait (their uploads held in memory), any further one is refused at once."""
+
+    def __init__(self, concurrent: int, waiting: int) -> None:
+        self.concurrent = concurrent
+        self.capacity = concurrent + waiting
+        self.admitted = 0
+        self._limiter: anyio.CapacityLimiter | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    @contextlib.contextmanager
+    def admission(self) -> Iterator[None]:
+        """Hold one place (running or waiting) for the request; ServerBusyError when none is free.
+        Counted in the event loop's one thread, so no lock is needed."""
+        if self.admitted >= self.capacity:
+            raise ServerBusyError(f"The server is busy ({self.capacity} requests in progress). Retry in a moment.")
+        self.admitted += 1
+        try:
+            yield
+        finally:
+            self.admitted -= 1
+
+    async def run(self, function, *args):
+        """``function(*args)`` in a worker thread, at most ``concurrent`` at once (the others queue)."""
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:  # a limiter belongs to its event loop (a test client starts its own)
+            self._limiter, self._loop = anyio.CapacityLimiter(self.concurrent), loop
+        return await anyio.to_thread.run_sync(function, *args, limiter=self._limiter)
+
+
 class HealthResponse(BaseModel):
     status: str
     model: str
@@ -97,9 +163,11 @@ class HealthResponse(BaseModel):
 
 ERROR_RESPONSES = {
     400: {"model": ErrorResponse, "description": "Not a multipart upload, no 'file' field, or an empty file."},
-    413: {"model": ErrorResponse, "description": "Upload over the size limit, or an image over the pixel limit."},
+    401: {"model": ErrorResponse, "description": "The server needs a token (Authorization: Bearer <token>)."},
+    413: {"model": ErrorResponse, "description": "Upload over the size limit, or an image over the pixel or decoded-size limit."},
     415: {"model": ErrorResponse, "description": "Not a JPEG, PNG, BMP, TIFF or DICOM image."},
     422: {"model": ErrorResponse, "description": "A truncated or corrupt image."},
+    503: {"model": ErrorResponse, "description": "Busy: every analysis slot and waiting place is taken; see Retry-After."},
 }
 UPLOAD_REQUEST_BODY = {
     "required": True,
@@ -146,14 +214,16 @@ def shown_model_name(predictor: Predictor) -> str:
 
 def create_app(
     predictor: Predictor,
-    max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
-    max_pixels: int = DEFAULT_MAX_PIXELS,
+    limits: ServeLimits = ServeLimits(),
     allowed_hosts: Sequence[str] = LOOPBACK_HOSTS,
+    token: str | None = None,
 ) -> FastAPI:
     """The FastAPI app serving ``predictor``: the page at ``/``, the API under ``/api``, docs at ``/docs``.
 
     Requests whose ``Host`` is not one of ``allowed_hosts`` are refused (400; DNS rebinding), and so
-    is a POST from a page of another origin (403), whatever the host."""
+    is a POST from a page of another origin (403), whatever the host. With a ``token``, the API
+    answers only requests with ``Authorization: Bearer <token>`` (401 otherwise); the page asks for it.
+    ``limits`` bound the uploads, the decodes and how many run at once."""
     app = FastAPI(
         title="Pediatric pneumonia X-ray classifier",
         description="Research software: not a diagnostic device. Upload a chest X-ray for a prediction and a Grad-CAM map.",
@@ -161,8 +231,22 @@ def create_app(
     )
     model_name = shown_model_name(predictor)
     page = resources.files(STATIC_PACKAGE[0]).joinpath(STATIC_PACKAGE[1], "index.html").read_text(encoding="utf-8")
+    slots = AnalysisSlots(limits.concurrent, limits.waiting)
+    bearer = HTTPBearer(auto_error=False, description="Only when the server was started with a token.")
+
+    def require_token(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> None:
+        if token is None:
+            return
+        # compare_digest: the time taken does not tell how much of a guess was right.
+        if credentials is None or not secrets.compare_digest(credentials.credentials.encode(), token.encode()):
+            raise HTTPException(
+                401,
+                "This server needs an access token: send it as 'Authorization: Bearer <token>' (the page asks for it).",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+
     def analyse(content: bytes, source: str) -> PredictionResponse:
-        explanation = predictor.explain(content, source, max_pixels=max_pixels)
+        explanation = predictor.explain(content, source, limits.decode)
         prediction = explanation.prediction
         return PredictionResponse(
             source=source,
@@ -192,6 +276,10 @@ def create_app(
     async def upload_error(request: Request, error: UploadError) -> JSONResponse:
         return JSONResponse({"detail": str(error)}, status_code=error.status_code)
 
+    @app.exception_handler(ServerBusyError)
+    async def busy(request: Request, error: ServerBusyError) -> JSONResponse:
+        return JSONResponse({"detail": str(error)}, status_code=503, headers={"Retry-After": "1"})
+
     @app.exception_handler(ImageDecodeError)
     async def decode_error(request: Request, error: ImageDecodeError) -> JSONResponse:
         return JSONResponse({"detail": str(error)}, status_code=decode_error_status(error))
@@ -208,7 +296,12 @@ def create_app(
     def index() -> HTMLResponse:
         return HTMLResponse(page)
 
-    @app.get("/api/health", response_model=HealthResponse, summary="Whether the server is up, and which model it serves")
+    @app.get(
+        "/api/health",
+        response_model=HealthResponse,
+        summary="Whether the server is up, and which model it serves",
+        dependencies=[Depends(require_token)],
+    )
     def health() -> HealthResponse:
         return HealthResponse(status="ok", model=model_name, classes=predictor.classes, caveats=predictor.caveats)
 
@@ -218,11 +311,13 @@ def create_app(
         responses=ERROR_RESPONSES,
         summary="Classify one chest X-ray (JPEG, PNG, BMP, TIFF or DICOM) and explain it with Grad-CAM",
         openapi_extra={"requestBody": UPLOAD_REQUEST_BODY},
+        dependencies=[Depends(require_token)],
     )
     async def predict(request: Request) -> PredictionResponse:
-        upload = await read_upload(request, UPLOAD_FIELD, max_upload_bytes)
-        # Decoding, the model and Grad-CAM run in a worker thread, so the server keeps answering.
-        return await run_in_threadpool(analyse, upload.content, upload.filename)
+        with slots.admission():  # before the body is read: a refused request holds no upload
+            upload = await read_upload(request, UPLOAD_FIELD, limits.max_upload_bytes)
+            # Decoding, the model and Grad-CAM run in a worker thread, so the server keeps answering.
+            return await slots.run(analyse, upload.content, upload.filename)
 
     app.add_middleware(SameOriginPostMiddleware)
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts))
@@ -283,17 +378,18 @@ def run_server(
     predictor: Predictor,
     host: str = "127.0.0.1",
     port: int = 8000,
-    max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
+    limits: ServeLimits = ServeLimits(),
     allowed_hosts: Sequence[str] = (),
+    token: str | None = None,
 ) -> None:
     """Serve the app with uvicorn until interrupted (no reload, no debug). The address is bound
     first: a taken port raises AddressInUseError before the address is announced. Requests must
     name this machine (``LOOPBACK_HOSTS``), the address served at, or one of ``allowed_hosts``."""
     own = () if host in ("0.0.0.0", "::") else (host,)
-    app = create_app(predictor, max_upload_bytes=max_upload_bytes, allowed_hosts=(*LOOPBACK_HOSTS, *own, *allowed_hosts))
+    app = create_app(predictor, limits, (*LOOPBACK_HOSTS, *own, *allowed_hosts), token)
     listener = bound_socket(host, port)
     shown_host = f"[{host}]" if ":" in host else host
     if not is_loopback(host):
-        logger.warning(NOT_LOOPBACK_WARNING, host)
+        logger.warning(NOT_LOOPBACK_WARNING, host, TOKEN_ADVICE if token else NO_TOKEN_ADVICE)
     print(f"Serving {predictor.name} at http://{shown_host}:{port}/ (API docs at /docs). Press Ctrl+C to stop.")
     uvicorn.Server(uvicorn.Config(app, reload=False, log_level="info")).run(sockets=[listener])

@@ -38,7 +38,10 @@ async function upload(file) {
   byId("status").textContent = `Analysing ${file.name}…`;
   let response;
   try {
-    response = await fetch("/api/predict", { method: "POST", body: form });
+    // The token, when the server asked for one, goes in a header: never in the URL or a cookie.
+    const token = byId("token").value.trim();
+    const headers = token ? { Authorization: `Bearer ${token}` } : {};
+    response = await fetch("/api/predict", { method: "POST", body: form, headers });
   } catch (error) {
     showError(`The server could not be reached (${error.message}). Is it still running?`);
     return;
@@ -51,6 +54,10 @@ async function upload(file) {
   }
   if (!response.ok) {
     const detail = body && typeof body.detail === "string" ? body.detail : `${response.status} ${response.statusText}`;
+    if (response.status === 401) {
+      byId("token-request").hidden = false;
+      byId("token").focus();
+    }
     showError(detail);
   } else if (body === null) {
     showError("The server answered with something that is not a prediction.");
