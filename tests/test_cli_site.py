@@ -52,6 +52,22 @@ def test_evaluate_writes_the_report_prints_it_and_logs_a_run_naming_the_model(pr
     assert run.data.metrics["site.sensitivity"] == 0.5
 
 
+def test_a_package_folder_is_evaluated_and_recalibrated_from_any_directory(package, tmp_path, monkeypatch):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)  # no conf/base here
+
+    evaluated = invoke("evaluate", make_site(tmp_path / "site"), "--model", package, "--output", tmp_path / "out")
+    recalibrated = invoke("recalibrate", tmp_path / "site", "--model", package, "--output", tmp_path / "new")
+    with_env = invoke("evaluate", tmp_path / "site", "--model", package, "--output", tmp_path / "out2", "--env", "demo")
+
+    assert evaluated.exit_code == 0, evaluated.output
+    assert f"No project in '{elsewhere}': using the default parameters that ship with the package." in evaluated.stderr
+    assert json.loads((tmp_path / "out" / "report.json").read_text())["n_images"] == 11
+    assert recalibrated.exit_code == 0 and Predictor.from_package(tmp_path / "new").config["provenance"]["site"]["n_images"] == 11
+    assert with_env.exit_code == 2 and "--env demo needs a project" in with_env.stderr
+
+
 def test_evaluate_logs_its_own_run_even_with_a_notebook_run_active(project, package, tmp_path):
     mlflow.set_tracking_uri(f"sqlite:///{project / 'mlflow.db'}")
     mlflow.set_experiment("a notebook's experiment")

@@ -15,6 +15,9 @@ CONFIG_LOADER_ARGS = {
 }
 # kedro-mlflow's settings file; Kedro's loader knows only catalog, parameters, credentials and logging.
 CONFIG_PATTERNS = {"mlflow": ["mlflow*", "mlflow*/**", "**/mlflow*"]}
+# The package holds the project's conf/base (a link in the source tree, copies in the wheel): the
+# default settings of the commands that need no project, such as evaluating a package folder.
+PACKAGED_PROJECT = Path(__file__).parent
 # The start of the UserWarning Kedro's loader triggers in OmegaConf on every load (Kedro 1.x).
 OMEGACONF_RESOLVER_DEPRECATION = r"register_new_resolver\(\) is deprecated"
 

@@ -90,12 +90,25 @@ def check_shift_command(
         sys.exit(1)
 
 
+def project_or_default_parameters(project_path: Path, env: str | None) -> dict:
+    """The project's parameters; outside any project (no ``conf/base`` there) the defaults the
+    package ships, said on stderr: a package folder or the built-in model needs no project."""
+    from ..project_config import PACKAGED_PROJECT, load_project_config
+
+    if (project_path / "conf" / "base").is_dir():
+        return project_parameters(project_path, env)
+    if env is not None:
+        raise InputOrModelError(f"--env {env} needs a project, and '{project_path}' holds no conf/base: pass --project-path.")
+    click.echo(f"No project in '{project_path.resolve()}': using the default parameters that ship with the package.", err=True)
+    return load_project_config(PACKAGED_PROJECT, "parameters")
+
+
 def site_parameters(project_path: Path, env: str | None, groups: Sequence[str], overrides: dict | None = None) -> dict:
     """The parameter groups ``groups`` of the project, checked against their schema (``overrides``
     merged into a group first), before any model is loaded; exit 2 when unusable."""
     from ..parameters import ParameterError, check_parameters
 
-    parameters = project_parameters(project_path, env)
+    parameters = project_or_default_parameters(project_path, env)
     checked = {}
     for group in groups:
         values = {**parameters.get(group, {}), **(overrides or {}).get(group, {})}
