@@ -78,23 +78,48 @@ def test_tensorflow_is_noisy_without_quiet_tensorflow():
 NOISE = ("register_new_resolver", "oneDNN", "absl::InitializeLog", "cuda", "UserWarning", "DeprecationWarning")
 
 
-@pytest.mark.parametrize("command", ["evaluate", "recalibrate"])
+def labelled_site(root: Path) -> Path:
+    for label, seeds in (("NORMAL", (1, 2, 3)), ("PNEUMONIA", (4, 5, 6))):
+        (root / label).mkdir(parents=True)
+        for seed in seeds:
+            write_jpeg(root / label / f"person{seed}_{label.lower()}.jpeg", seed)
+    return root
+
+
+@pytest.mark.parametrize("command", ["predict", "evaluate", "recalibrate", "check-shift", "export"])
 def test_the_installed_model_commands_print_no_third_party_noise(command, tmp_path):
     """In a project (conf/ is read, where Kedro's loader warns) with the built-in model."""
-    site = tmp_path / "site"
-    for label, seeds in (("NORMAL", (1, 2, 3)), ("PNEUMONIA", (4, 5, 6))):
-        (site / label).mkdir(parents=True)
-        for seed in seeds:
-            write_jpeg(site / label / f"person{seed}_{label.lower()}.jpeg", seed)
+    site = labelled_site(tmp_path / "site")
     arguments = {
-        "evaluate": ["evaluate", str(site), "--model", "builtin", "--output", str(tmp_path / "report")],
-        "recalibrate": ["recalibrate", str(site), "--model", "builtin", "--output", str(tmp_path / "recalibrated")],
+        "predict": ["predict", str(site / "NORMAL")],
+        "evaluate": ["evaluate", str(site), "--output", str(tmp_path / "report")],
+        "recalibrate": ["recalibrate", str(site), "--output", str(tmp_path / "recalibrated")],
+        "check-shift": ["check-shift", str(site), "--output", str(tmp_path / "shift")],
+        "export": ["export", "--format", "tflite", "--output", str(tmp_path / "tflite" / "model.tflite")],
     }[command]
     executable = Path(sys.executable).with_name("pediatric-pneumonia")
 
-    finished = subprocess.run([str(executable), *arguments], cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+    finished = subprocess.run(
+        [str(executable), *arguments, "--model", "builtin"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=300
+    )
 
     assert finished.returncode == 0, finished.stderr
     output = finished.stdout + finished.stderr
     assert not [word for word in NOISE if word in output], output
     assert "Model: built-in model, trained on" in finished.stderr
+
+
+def test_the_installed_serve_command_prints_no_third_party_noise(tmp_path):
+    executable = Path(sys.executable).with_name("pediatric-pneumonia")
+    server = subprocess.Popen(
+        [str(executable), "serve", "--model", "builtin", "--port", "0"],
+        cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        announced = server.stdout.readline()  # the address, once the model is loaded and the port bound
+    finally:
+        server.terminate()
+        _, errors = server.communicate(timeout=60)
+
+    assert announced.startswith("Serving built-in model"), errors
+    assert not [word for word in NOISE if word in announced + errors], errors

@@ -391,5 +391,5 @@ def run_server(
     shown_host = f"[{host}]" if ":" in host else host
     if not is_loopback(host):
         logger.warning(NOT_LOOPBACK_WARNING, host, TOKEN_ADVICE if token else NO_TOKEN_ADVICE)
-    print(f"Serving {predictor.name} at http://{shown_host}:{port}/ (API docs at /docs). Press Ctrl+C to stop.")
+    print(f"Serving {predictor.name} at http://{shown_host}:{port}/ (API docs at /docs). Press Ctrl+C to stop.", flush=True)
     uvicorn.Server(uvicorn.Config(app, reload=False, log_level="info")).run(sockets=[listener])
