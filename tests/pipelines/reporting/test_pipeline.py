@@ -88,5 +88,8 @@ def test_reporting_pipeline_runs_on_a_tiny_catalog():
     assert catalog.load("test_duplicates")["test_path"].tolist() == ["n3.jpeg"]
     predictions = catalog.load("test_predictions")
     assert {"raw_probability", "probability", "patient_id"} <= set(predictions.columns)
-    assert catalog.load("test_metrics_tracked")["accuracy_ci_high"]["value"] == metrics["accuracy_ci_high"]
+    tracked = catalog.load("test_metrics_tracked")
+    assert tracked["test.accuracy_ci_high"]["value"] == metrics["accuracy_ci_high"]
+    assert tracked["validation.sensitivity"]["value"] == metrics["validation_sensitivity"]
+    assert tracked["operating_point.threshold"]["value"] == metrics["threshold"]
     assert isinstance(catalog.load("reliability_plot"), Figure)

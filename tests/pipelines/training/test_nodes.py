@@ -226,9 +226,14 @@ def test_calibration_node_softens_an_overconfident_model():
     assert calibration["validation_nll_after"] < calibration["validation_nll_before"]
 
 
-def test_history_in_mlflow_format_has_one_step_per_epoch():
-    tracked = to_mlflow_history({"loss": [0.7, 0.5]})
-    assert tracked == {"loss": [{"value": 0.7, "step": 0}, {"value": 0.5, "step": 1}]}
+def test_history_in_mlflow_format_has_one_step_per_epoch_and_names_its_subset():
+    tracked = to_mlflow_history({"loss": [0.7, 0.5], "val_auc": [0.8], "member_1.val_loss": [0.6], "learning_rate": [1e-3]})
+    assert tracked == {
+        "train.loss": [{"value": 0.7, "step": 0}, {"value": 0.5, "step": 1}],
+        "validation.auc": [{"value": 0.8, "step": 0}],
+        "member_1.validation.loss": [{"value": 0.6, "step": 0}],
+        "train.learning_rate": [{"value": 1e-3, "step": 0}],
+    }
 
 
 # --- seed ensembles and test-time augmentation -------------------------------------------------
