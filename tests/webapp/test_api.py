@@ -228,3 +228,14 @@ def test_answers_name_the_model_without_the_servers_paths(predictor, tmp_path):
 
     assert health["model"] == answer["model"] == "baseline 2026-12-06T10.00.00.000Z"
     assert str(tmp_path) not in str(health) + str(answer)
+
+
+def test_without_explain_the_answer_is_the_same_prediction_without_the_images(client, png_bytes):
+    explained = client.post("/api/predict", files={"file": ("x.png", png_bytes, "image/png")}).json()
+    plain = client.post("/api/predict?explain=false", files={"file": ("x.png", png_bytes, "image/png")}).json()
+
+    assert plain["image"] is None and plain["overlay"] is None
+    assert explained["image"].startswith("data:image/png;base64,")
+    assert {key: value for key, value in plain.items() if key not in ("image", "overlay")} == {
+        key: value for key, value in explained.items() if key not in ("image", "overlay")
+    }

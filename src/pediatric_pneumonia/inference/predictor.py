@@ -328,14 +328,20 @@ class Predictor:
 
         return site_report(self, score_site(self, labelled_files(data, self.classes, patient_key)), reporting, bins)
 
-    def predict(self, image: ImageInput, source: str | None = None) -> Prediction:
+    def predict(
+        self, image: ImageInput, source: str | None = None, limits: DecodeLimits = DEFAULT_DECODE_LIMITS
+    ) -> Prediction:
         """Predict one image; raises ImageDecodeError (with the reason) when it cannot be read."""
-        return self.predict_batch([image], [source] if source else None)[0]
+        return self.predict_batch([image], [source] if source else None, limits=limits)[0]
 
     def predict_batch(
-        self, images: Sequence[ImageInput], sources: Sequence[str] | None = None, skip_errors: bool = False
+        self,
+        images: Sequence[ImageInput],
+        sources: Sequence[str] | None = None,
+        skip_errors: bool = False,
+        limits: DecodeLimits = DEFAULT_DECODE_LIMITS,
     ) -> list[Prediction]:
-        """Predict many images in one model call, in order.
+        """Predict many images in one model call, in order; ``limits`` bound what each decode may cost.
 
         With ``skip_errors``, an image that cannot be read gets a ``Prediction`` with its ``error``
         and the others are still predicted; otherwise the first unreadable image raises.
@@ -344,7 +350,7 @@ class Predictor:
         stored, errors = [], {}
         for index, (image, source) in enumerate(zip(images, sources)):
             try:
-                stored.append(self.stored_image(image, source))
+                stored.append(self.stored_image(image, source, limits))
             except ImageDecodeError as error:
                 if not skip_errors:
                     raise

@@ -36,7 +36,7 @@ import anyio
 import cv2
 import numpy as np
 import uvicorn
-from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
@@ -101,8 +101,10 @@ class PredictionResponse(BaseModel):
     caveats: list[str] = Field(
         description="What the model's recalibration says its operating point cannot be trusted for (empty when nothing)."
     )
-    image: str = Field(description="data:image/png URL of the image the model saw (before intensity normalisation).")
-    overlay: str = Field(description="data:image/png URL of the Grad-CAM heat map over that image.")
+    image: str | None = Field(
+        description="data:image/png URL of the image the model saw (before intensity normalisation); null with explain=false."
+    )
+    overlay: str | None = Field(description="data:image/png URL of the Grad-CAM heat map over that image; null with explain=false.")
 
 
 class ErrorResponse(BaseModel):
@@ -245,9 +247,16 @@ def create_app(
                 headers={"WWW-Authenticate": "Bearer"},
             )
 
-    def analyse(content: bytes, source: str) -> PredictionResponse:
-        explanation = predictor.explain(content, source, limits.decode)
-        prediction = explanation.prediction
+    def analyse(content: bytes, source: str, explain: bool) -> PredictionResponse:
+        if explain:
+            explanation = predictor.explain(content, source, limits.decode)
+            prediction = explanation.prediction
+            pictures = {
+                "image": png_data_url(explanation.stored_image),
+                "overlay": png_data_url(overlay_heatmap(explanation.stored_image, explanation.heatmap)),
+            }
+        else:
+            prediction, pictures = predictor.predict(content, source, limits.decode), {"image": None, "overlay": None}
         return PredictionResponse(
             source=source,
             label=prediction.label,
@@ -258,8 +267,7 @@ def create_app(
             classes=predictor.classes,
             model=model_name,
             caveats=predictor.caveats,
-            image=png_data_url(explanation.stored_image),
-            overlay=png_data_url(overlay_heatmap(explanation.stored_image, explanation.heatmap)),
+            **pictures,
         )
 
     @app.middleware("http")
@@ -309,15 +317,18 @@ def create_app(
         "/api/predict",
         response_model=PredictionResponse,
         responses=ERROR_RESPONSES,
-        summary="Classify one chest X-ray (JPEG, PNG, BMP, TIFF or DICOM) and explain it with Grad-CAM",
+        summary="Classify one chest X-ray (JPEG, PNG, BMP, TIFF or DICOM) and explain it with Grad-CAM (unless explain=false)",
         openapi_extra={"requestBody": UPLOAD_REQUEST_BODY},
         dependencies=[Depends(require_token)],
     )
-    async def predict(request: Request) -> PredictionResponse:
+    async def predict(
+        request: Request,
+        explain: Annotated[bool, Query(description="Draw the Grad-CAM map and return the images (slower).")] = True,
+    ) -> PredictionResponse:
         with slots.admission():  # before the body is read: a refused request holds no upload
             upload = await read_upload(request, UPLOAD_FIELD, limits.max_upload_bytes)
             # Decoding, the model and Grad-CAM run in a worker thread, so the server keeps answering.
-            return await slots.run(analyse, upload.content, upload.filename)
+            return await slots.run(analyse, upload.content, upload.filename, explain)
 
     app.add_middleware(SameOriginPostMiddleware)
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts))
