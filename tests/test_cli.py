@@ -97,7 +97,7 @@ def test_download_check_links_the_nested_dataset(tmp_path):
     root = tmp_path / "project" / "data" / "01_raw" / "chest_xray"
     expected = {split: sum(counts.values()) for split, counts in TINY_COUNTS.items()}
 
-    found = link_checked_dataset(archive, root, {"splits": SPLITS, "classes": CLASSES}, expected)
+    found = link_checked_dataset(archive, root, {"splits": SPLITS, "folders": CLASSES}, expected)
 
     assert found == expected
     assert root.is_symlink() and root.resolve() == (archive / "chest_xray").resolve()
@@ -107,7 +107,7 @@ def test_download_check_refuses_an_incomplete_download(tmp_path):
     archive = kaggle_like_archive(tmp_path / "archive")
     root = tmp_path / "chest_xray"
     with pytest.raises(click.ClickException, match="expected .*5216"):
-        link_checked_dataset(archive, root, {"splits": SPLITS, "classes": CLASSES}, EXPECTED_IMAGES)
+        link_checked_dataset(archive, root, {"splits": SPLITS, "folders": CLASSES}, EXPECTED_IMAGES)
     assert not root.exists()
     assert sum(EXPECTED_IMAGES.values()) == 5856
 

@@ -18,6 +18,8 @@ PATIENT_PATTERNS = (
 PATIENT_KEYS = ("person_and_subtype", "person")
 
 SUBTYPES = ("bacteria", "virus")
+# The class of each pneumonia subtype in the subtype task (raw_data.classes: [NORMAL, BACTERIA, VIRUS]).
+SUBTYPE_CLASSES = {subtype.upper(): subtype for subtype in SUBTYPES}
 
 
 def patient_id_from_filename(filename: str, patient_key: str = "person_and_subtype") -> str | None:
@@ -39,6 +41,16 @@ def subtype_from_path(path: str) -> str | None:
     """``bacteria`` or ``virus`` from a public pneumonia file name; None for any other name."""
     match = PATIENT_PATTERNS[0].match(Path(path).stem)
     return match.group("subtype").lstrip("_").lower() if match else None
+
+
+def class_of_file(folder: str, path: str, classes: list[str]) -> str | None:
+    """The task's class of a file in the class folder ``folder``: the folder itself when it is one of
+    ``classes``; else the pneumonia subtype its public name says (``person3_virus_9`` -> ``VIRUS``)
+    when that is one of ``classes``; None when the name says none."""
+    if folder in classes:
+        return folder
+    subtype = subtype_from_path(path)
+    return next((name for name, value in SUBTYPE_CLASSES.items() if value == subtype and name in classes), None)
 
 
 # A synthetic image's path in an image set: "synthetic:<GAN profile>/<name>".

@@ -36,7 +36,7 @@ def demo_data_command(env: str, force: bool, project_path: Path) -> None:
         return
     if root.exists():
         shutil.rmtree(root)
-    written = generate_demo_dataset(root, parameters["demo_data"], parameters["raw_data"]["classes"])
+    written = generate_demo_dataset(root, parameters["demo_data"], parameters["raw_data"]["folders"])
     click.echo(f"Wrote synthetic demo images to '{root}': {written}.")
 
 
@@ -73,6 +73,6 @@ def link_checked_dataset(downloaded: Path, root: Path, raw_data: dict, expected:
     from ..data_layout import RawDataLayoutError, link_checked_download
 
     try:
-        return link_checked_download(downloaded, root, raw_data["splits"], raw_data["classes"], expected)
+        return link_checked_download(downloaded, root, raw_data["splits"], raw_data["folders"], expected)
     except RawDataLayoutError as error:
         raise click.ClickException(str(error)) from error

@@ -32,7 +32,7 @@ from ..choices import (
     VALIDATION_SIGNALS,
     better_direction,
 )
-from ..naming import PATIENT_KEYS
+from ..naming import PATIENT_KEYS, SUBTYPE_CLASSES
 from ..strategies import STRATEGIES, STRATEGY_TABLE
 from .errors import here as _key
 from .errors import validated
@@ -80,9 +80,26 @@ Name = Annotated[str, Field(min_length=1)]
 class RawData(Group):
     root: Name
     splits: Annotated[list[Name], Field(min_length=1)]
+    folders: Annotated[list[Name], Field(min_length=2)] = Field(description="a list of two or more class folder names")
     classes: Annotated[list[Name], Field(min_length=2)] = Field(
         description="a list of two or more class names, the positive class last"
     )
+
+    @model_validator(mode="after")
+    def _classes_come_from_folders_or_names(self) -> "RawData":
+        unknown = [name for name in self.classes if name not in self.folders and name not in SUBTYPE_CLASSES]
+        if unknown:
+            raise ValueError(
+                f"raw_data.classes {self.classes} names {unknown}, neither a folder of raw_data.folders {self.folders} nor a "
+                f"pneumonia subtype read from the file names ({', '.join(SUBTYPE_CLASSES)})."
+            )
+        split = [folder for folder in self.folders if folder not in self.classes]
+        if len(split) > 1 or (split and not any(name in SUBTYPE_CLASSES for name in self.classes)):
+            raise ValueError(
+                f"raw_data.folders {split} are not among raw_data.classes {self.classes}: every folder is a class, except "
+                f"one pneumonia folder whose files are split by the subtype their names say ({', '.join(SUBTYPE_CLASSES)})."
+            )
+        return self
 
 
 class Ingestion(Group):

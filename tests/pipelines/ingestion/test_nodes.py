@@ -1,5 +1,6 @@
 import shutil
 import zlib
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -8,7 +9,7 @@ import pytest
 
 from pediatric_pneumonia.data_layout import RawDataLayoutError, locate_layout_root
 from pediatric_pneumonia.imaging.decode import read_image_header
-from pediatric_pneumonia.parameters import RawData, check_parameters
+from pediatric_pneumonia.parameters import ParameterError, RawData, check_parameters
 from pediatric_pneumonia.pipelines.ingestion.nodes import (
     build_image_manifest,
     find_split_leakage,
@@ -21,8 +22,8 @@ from tests.conftest import CLASSES, SPLITS, TINY_COUNTS, plant_bad_files
 INGESTION = check_parameters("ingestion", {"workers": 2, "patient_key": "person_and_subtype"})
 
 
-def raw_data(root) -> RawData:
-    return check_parameters("raw_data", {"root": str(root), "splits": SPLITS, "classes": CLASSES})
+def raw_data(root, classes=CLASSES) -> RawData:
+    return check_parameters("raw_data", {"root": str(root), "splits": SPLITS, "folders": CLASSES, "classes": classes})
 
 
 @pytest.mark.parametrize(
@@ -175,3 +176,36 @@ def test_image_too_large_to_decode_is_rejected_at_ingestion(tmp_path):
     record = inspect_image_file(path)
     assert record["status"] == "rejected"
     assert record["reason"].startswith("too large (100000x100000")
+
+
+def test_the_subtype_task_labels_pneumonia_files_by_their_names_and_rejects_a_name_without_one(raw_dataset):
+    unnamed = raw_dataset / "train" / "PNEUMONIA" / "scan_0001.jpeg"
+    unnamed.write_bytes(next((raw_dataset / "train" / "PNEUMONIA").glob("person*.jpeg")).read_bytes())
+
+    manifest = build_image_manifest(raw_data(raw_dataset, ["NORMAL", "BACTERIA", "VIRUS"]), INGESTION)
+
+    usable = manifest[manifest["status"] == "ok"]
+    assert set(usable["label"]) == {"NORMAL", "BACTERIA", "VIRUS"}
+    for path, label in zip(usable["path"], usable["label"]):
+        name = Path(path).name
+        assert label == ("BACTERIA" if "_bacteria_" in name else "VIRUS" if "_virus_" in name else "NORMAL"), name
+    rejected = manifest[manifest["path"] == str(unnamed)].iloc[0]
+    assert rejected["status"] == "rejected" and rejected["label"] == "PNEUMONIA"
+    assert "its name says no pneumonia subtype (personN_bacteria_M or personN_virus_M)" in rejected["reason"]
+    assert (manifest["status"] == "ok").sum() == (build_image_manifest(raw_data(raw_dataset), INGESTION)["status"] == "ok").sum() - 1
+
+
+@pytest.mark.parametrize(
+    ("classes", "message"),
+    [
+        (["NORMAL", "FUNGAL"], r"names \['FUNGAL'\], neither a folder of raw_data.folders"),
+        (["NORMAL", "BACTERIA"], None),
+        (["BACTERIA", "VIRUS"], r"raw_data.folders \['NORMAL', 'PNEUMONIA'\] are not among raw_data.classes"),
+    ],
+)
+def test_the_classes_are_folders_or_subtypes_read_from_names(tmp_path, classes, message):
+    if message is None:
+        assert raw_data(tmp_path, classes).classes == classes
+        return
+    with pytest.raises(ParameterError, match=message):
+        raw_data(tmp_path, classes)

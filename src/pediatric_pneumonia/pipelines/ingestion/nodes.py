@@ -10,7 +10,7 @@ from tqdm.auto import tqdm
 
 from ...data_layout import RawDataLayoutError, expected_layout, locate_layout_root
 from ...imaging.decode import DEFAULT_MAX_PIXELS, find_file_problem, read_image_header
-from ...naming import patient_id_from_filename
+from ...naming import class_of_file, patient_id_from_filename
 from ...parameters import Ingestion, RawData
 
 logger = logging.getLogger(__name__)
@@ -58,19 +58,40 @@ def inspect_image_file(path: Path) -> dict:
     return record
 
 
+def manifest_row(path: Path, split: str, folder: str, record: dict, classes: list[str], patient_key: str) -> dict:
+    """One file's manifest row: its task class (``naming.class_of_file``) as ``label``. A file whose
+    class its name does not say (a pneumonia file without ``_bacteria_`` / ``_virus_`` under the
+    subtype task) is rejected with that reason, under its folder's name."""
+    label = class_of_file(folder, path.name, classes)
+    row = {
+        "path": str(path),
+        "split": split,
+        "label": label or folder,
+        "patient_id": patient_id_from_filename(path.name, patient_key),
+        **record,
+    }
+    if label is None and row["status"] == "ok":
+        row["status"] = "rejected"
+        row["reason"] = (
+            f"its name says no pneumonia subtype (personN_bacteria_M or personN_virus_M), which raw_data.classes "
+            f"{classes} needs for the files of {folder}/"
+        )
+    return row
+
+
 def build_image_manifest(raw_data: RawData, ingestion: Ingestion) -> pd.DataFrame:
     """Scan ``raw_data.root`` into one row per file of every split/class folder.
 
     Unusable files stay in the manifest with ``status == "rejected"`` and a reason, so nothing is
     silently dropped; the rest of the pipeline only reads rows whose status is ``ok``.
     """
-    splits, classes = raw_data.splits, raw_data.classes
-    layout_root = locate_layout_root(raw_data.root, splits, classes).resolve()
+    splits, folders = raw_data.splits, raw_data.folders
+    layout_root = locate_layout_root(raw_data.root, splits, folders).resolve()
     located = [
-        (path, split, label)
+        (path, split, folder)
         for split in splits
-        for label in classes
-        for path in sorted((layout_root / split / label).iterdir())
+        for folder in folders
+        for path in sorted((layout_root / split / folder).iterdir())
         if path.is_file()
     ]
     with ThreadPoolExecutor(max_workers=ingestion.workers) as pool:
@@ -83,14 +104,8 @@ def build_image_manifest(raw_data: RawData, ingestion: Ingestion) -> pd.DataFram
             )
         )
     rows = [
-        {
-            "path": str(path),
-            "split": split,
-            "label": label,
-            "patient_id": patient_id_from_filename(path.name, ingestion.patient_key),
-            **record,
-        }
-        for (path, split, label), record in zip(located, records)
+        manifest_row(path, split, folder, record, raw_data.classes, ingestion.patient_key)
+        for (path, split, folder), record in zip(located, records)
     ]
     manifest = pd.DataFrame(rows, columns=MANIFEST_COLUMNS)
     _fill_unknown_patients(manifest)
@@ -105,7 +120,7 @@ def build_image_manifest(raw_data: RawData, ingestion: Ingestion) -> pd.DataFram
     if manifest["status"].eq("ok").sum() == 0:
         raise RawDataLayoutError(
             f"No usable image under '{layout_root}'. Expected layout:\n"
-            f"{expected_layout(splits, classes)}"
+            f"{expected_layout(splits, folders)}"
         )
     return manifest
 
