@@ -2,8 +2,9 @@
 one table, and the name of a model's last feature map (Grad-CAM's layer and the feature vector's).
 
 Every builder takes 0-255 pixels, rescales them to [0, 1] itself (layer ``rescale``) and ends in
-``Dense(1, sigmoid)`` named ``pneumonia_probability``; it returns the uncompiled model
-(``classifier.build_classifier`` compiles). The ``keras.applications`` families are built by the
+the hidden layers of ``classifier_head``; ``build_network`` adds the output named
+``pneumonia_probability``: ``Dense(1, sigmoid)`` for two classes, ``Dense(K, softmax)`` for K > 2,
+and returns the uncompiled model (``classifier.build_classifier`` compiles). The ``keras.applications`` families are built by the
 library on our own tensor, so their layers sit in one flat functional graph (Grad-CAM and the
 TFLite export read them), from scratch (``weights=None``) on one channel with no ImageNet
 preprocessing. Stochastic depth is a per-image ``Dropout`` of a residual branch (a builtin layer,
@@ -39,11 +40,19 @@ def paper_network(inputs: keras.KerasTensor, architecture: dict) -> keras.KerasT
 
 
 def classifier_head(features: keras.KerasTensor, architecture: dict) -> keras.KerasTensor:
-    """Hidden Dense(relu) + Dropout layers (``dense_units``, ``dropout_rates``) and the sigmoid output."""
+    """Hidden Dense(relu) + Dropout layers (``dense_units``, ``dropout_rates``) before the output."""
     for index, (units, rate) in enumerate(zip(architecture["dense_units"], architecture["dropout_rates"])):
         features = keras.layers.Dense(units, activation="relu", name=f"dense_{index + 1}")(features)
         features = keras.layers.Dropout(rate, name=f"dropout_{index + 1}")(features)
-    return keras.layers.Dense(1, activation="sigmoid", name=OUTPUT_LAYER)(features)
+    return features
+
+
+def output_layer(n_classes: int) -> keras.layers.Dense:
+    """The model's output: the positive class's probability (sigmoid) for two classes, every
+    class's (softmax) for more."""
+    if n_classes == 2:
+        return keras.layers.Dense(1, activation="sigmoid", name=OUTPUT_LAYER)
+    return keras.layers.Dense(n_classes, activation="softmax", name=OUTPUT_LAYER)
 
 
 def pooled_head(feature_map: keras.KerasTensor, architecture: dict) -> keras.KerasTensor:
@@ -123,11 +132,12 @@ FAMILY_BUILDERS: dict[str, Callable[[keras.KerasTensor, dict], keras.KerasTensor
 }
 
 
-def build_network(input_shape: tuple[int, ...], architecture: dict) -> keras.Model:
-    """The uncompiled classifier of ``architecture['family']`` for images of ``input_shape``."""
+def build_network(input_shape: tuple[int, ...], architecture: dict, n_classes: int = 2) -> keras.Model:
+    """The uncompiled classifier of ``architecture['family']`` for images of ``input_shape`` and
+    ``n_classes`` classes (``output_layer``)."""
     inputs = keras.Input(shape=input_shape, name="xray")
-    outputs = FAMILY_BUILDERS[architecture["family"]](inputs, architecture)
-    return keras.Model(inputs, outputs, name="pneumonia_cnn")
+    features = FAMILY_BUILDERS[architecture["family"]](inputs, architecture)
+    return keras.Model(inputs, output_layer(n_classes)(features), name="pneumonia_cnn")
 
 
 def feature_map_layer_name(model: keras.Model) -> str:

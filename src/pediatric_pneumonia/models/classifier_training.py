@@ -20,6 +20,22 @@ def cosine_learning_rate(epoch: int, epochs: int, initial: float) -> float:
     return initial * 0.5 * (1 + math.cos(math.pi * epoch / epochs))
 
 
+def training_targets(labels: np.ndarray, n_classes: int) -> np.ndarray:
+    """The float32 targets the loss takes: labels as they are for two classes (0/1, or soft
+    probabilities of the positive class); for K > 2 class indices one-hot, (N, K), and soft (N, K)
+    targets as they are."""
+    labels = np.asarray(labels)
+    if n_classes == 2 or labels.ndim == 2:
+        return labels.astype(np.float32)
+    return np.eye(n_classes, dtype=np.float32)[labels.astype(int)]
+
+
+def class_count(validation_set: dict) -> int:
+    """How many classes a training run has: every class is in validation (the preprocessing
+    refuses a subset without one), as integer labels."""
+    return max(2, int(validation_set["labels"].max()) + 1)
+
+
 class TrainingBatches(keras.utils.PyDataset):
     """Batches of ``images_per_epoch`` images drawn from a training set each epoch.
 
@@ -42,10 +58,11 @@ class TrainingBatches(keras.utils.PyDataset):
         intensity: dict,
         seed: int,
         mixup: dict | None = None,
+        n_classes: int = 2,
     ) -> None:
         super().__init__()
         self.images = image_set["images"]
-        self.labels = image_set["labels"].astype(np.float32)
+        self.labels = training_targets(image_set["labels"], n_classes)
         self.weights = image_set["weights"].astype(np.float32) if "weights" in image_set else None
         self.batch_size = batch_size
         self.images_per_epoch = images_per_epoch
@@ -102,7 +119,8 @@ def mix_batch(
         mixed, own = _paste_boxes(images, partners, alpha, rng)
 
     def blend(values: np.ndarray) -> np.ndarray:
-        return own * values + (1 - own) * values[partners]
+        share = own.reshape(-1, *([1] * (values.ndim - 1)))  # (N,) labels and weights, (N, K) one-hot targets
+        return share * values + (1 - share) * values[partners]
 
     return mixed, blend(labels), None if weights is None else blend(weights)
 
@@ -161,6 +179,7 @@ def fit_classifier(
     """
     keras.utils.set_random_seed(training.seed)
     images = train_set["images"]
+    n_classes = class_count(validation_set)
     batches = TrainingBatches(
         train_set,
         batch_size=training.batch_size,
@@ -169,8 +188,9 @@ def fit_classifier(
         intensity=intensity,
         seed=training.seed,
         mixup=training.mixup.plain(),
+        n_classes=n_classes,
     )
-    model = build_classifier((*images.shape[1:], 1), training.architecture)
+    model = build_classifier((*images.shape[1:], 1), training.architecture, n_classes)
     schedule = []
     if training.learning_rate_schedule == "cosine":
         initial, epochs = training.architecture.learning_rate, training.epochs
@@ -178,7 +198,7 @@ def fit_classifier(
     history = model.fit(
         batches,
         epochs=training.epochs,
-        validation_data=(as_model_input(validation_set["images"], intensity), validation_set["labels"].astype(np.float32)),
+        validation_data=(as_model_input(validation_set["images"], intensity), training_targets(validation_set["labels"], n_classes)),
         validation_batch_size=training.batch_size,
         callbacks=[*schedule, *callbacks],
         verbose=verbose,
