@@ -4,13 +4,20 @@ Temperature scaling divides the model's logit by one number T fitted to minimise
 negative log-likelihood. It is monotone and leaves a logit of 0 at 0, so ROC-AUC and every
 decision at the 0.5 cut-off are unchanged: only the probabilities (and a threshold chosen on
 them) move.
+
+Every function takes a two-class model's probabilities of the positive class, shape (N,), with
+0/1 labels, or a K-class model's probabilities of every class, shape (N, K), with class indices.
+For K classes the logits are the log-probabilities (a softmax is unchanged by a constant added to
+every logit), so one temperature keeps each image's ranking of the classes and its argmax; the
+reliability curve and ECE are the top-label ones (the confidence of the chosen class against
+whether it was right), the Brier score sums over the classes.
 """
 
 import logging
 
 import numpy as np
 from scipy.optimize import minimize_scalar
-from scipy.special import expit
+from scipy.special import expit, softmax
 
 from ..parameters import Calibration
 from .metrics import require_both_classes
@@ -32,23 +39,48 @@ def logits_of(probabilities: np.ndarray) -> np.ndarray:
     return np.log(clipped) - np.log1p(-clipped)
 
 
+def log_probabilities(probabilities: np.ndarray) -> np.ndarray:
+    """The log of (N, K) probabilities, clipped to at least PROBABILITY_FLOOR first: logits up to a
+    constant per image."""
+    return np.log(np.clip(np.asarray(probabilities, dtype=np.float64), PROBABILITY_FLOOR, 1.0))
+
+
 def apply_calibration(probabilities: np.ndarray, calibration: dict) -> np.ndarray:
-    """Calibrated probabilities: the logit divided by ``calibration["temperature"]`` (1 = unchanged)."""
+    """Calibrated probabilities: the logit(s) divided by ``calibration["temperature"]`` (1 = unchanged)."""
     temperature = calibration["temperature"]
     if temperature == 1.0:
         return probabilities
+    if np.ndim(probabilities) == 2:
+        return softmax(log_probabilities(probabilities) / temperature, axis=1)
     return expit(logits_of(probabilities) / temperature)  # no overflow warning for confident logits
 
 
 def negative_log_likelihood(labels: np.ndarray, probabilities: np.ndarray) -> float:
-    """Mean binary cross-entropy of ``probabilities`` against 0/1 ``labels`` (natural log)."""
+    """Mean cross-entropy of ``probabilities`` against ``labels`` (natural log): binary for (N,),
+    categorical for (N, K)."""
+    if np.ndim(probabilities) == 2:
+        return float(-np.mean(log_probabilities(probabilities)[np.arange(len(labels)), np.asarray(labels, dtype=int)]))
     signs = 2.0 * np.asarray(labels, dtype=np.float64) - 1.0
     return float(np.mean(np.logaddexp(0.0, -signs * logits_of(probabilities))))
 
 
 def brier_score(labels: np.ndarray, probabilities: np.ndarray) -> float:
-    """Mean squared difference between the probability and the 0/1 label."""
-    return float(np.mean((np.asarray(probabilities, dtype=np.float64) - labels) ** 2))
+    """Mean squared difference between the probability and the 0/1 label; for (N, K), summed over
+    the classes against the one-hot label."""
+    probabilities = np.asarray(probabilities, dtype=np.float64)
+    if probabilities.ndim == 2:
+        one_hot = np.eye(probabilities.shape[1])[np.asarray(labels, dtype=int)]
+        return float(np.mean(np.sum((probabilities - one_hot) ** 2, axis=1)))
+    return float(np.mean((probabilities - labels) ** 2))
+
+
+def top_label(labels: np.ndarray, probabilities: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For (N, K) probabilities: whether each image's most probable class is its label (0/1), and
+    that class's probability (the confidence); (N,) ones as they are."""
+    if np.ndim(probabilities) != 2:
+        return np.asarray(labels), np.asarray(probabilities)
+    chosen = np.argmax(probabilities, axis=1)
+    return (chosen == np.asarray(labels)).astype(int), np.asarray(probabilities)[np.arange(len(chosen)), chosen]
 
 
 def _bin_of(probabilities: np.ndarray, bins: int) -> np.ndarray:
@@ -57,8 +89,10 @@ def _bin_of(probabilities: np.ndarray, bins: int) -> np.ndarray:
 
 
 def reliability_curve(labels: np.ndarray, probabilities: np.ndarray, bins: int) -> dict[str, list]:
-    """Per non-empty equal-width bin of the positive-class probability: its edges, image count,
-    mean predicted probability and observed share of positives (lists, so it can go in JSON)."""
+    """Per non-empty equal-width bin of the positive-class probability (the top-label confidence for
+    (N, K)): its edges, image count, mean predicted probability and observed share of positives
+    (of correct calls) (lists, so it can go in JSON)."""
+    labels, probabilities = top_label(labels, probabilities)
     probabilities = np.asarray(probabilities, dtype=np.float64)
     labels = np.asarray(labels, dtype=np.float64)
     index = _bin_of(probabilities, bins)
@@ -77,8 +111,8 @@ def reliability_curve(labels: np.ndarray, probabilities: np.ndarray, bins: int) 
 
 
 def expected_calibration_error(labels: np.ndarray, probabilities: np.ndarray, bins: int) -> float:
-    """ECE of the positive-class probability: over ``bins`` equal-width bins of [0, 1], the
-    image-weighted mean of |mean predicted probability - observed share of positives|."""
+    """ECE of the positive-class probability (top-label for (N, K)): over ``bins`` equal-width bins
+    of [0, 1], the image-weighted mean of |mean predicted probability - observed share of positives|."""
     curve = reliability_curve(labels, probabilities, bins)
     gaps = np.abs(np.asarray(curve["mean_probability"]) - np.asarray(curve["observed_rate"]))
     return float(np.sum(gaps * np.asarray(curve["count"])) / len(labels))
@@ -95,11 +129,17 @@ def calibration_scores(labels: np.ndarray, probabilities: np.ndarray, bins: int)
 
 def fit_temperature(labels: np.ndarray, probabilities: np.ndarray) -> float:
     """The temperature minimising the negative log-likelihood of ``labels`` (bounded search on log T)."""
-    signs = 2.0 * np.asarray(labels, dtype=np.float64) - 1.0
-    signed_logits = signs * logits_of(probabilities)
+    if np.ndim(probabilities) == 2:
+        logits = log_probabilities(probabilities)
 
-    def nll(log_temperature: float) -> float:
-        return float(np.mean(np.logaddexp(0.0, -signed_logits * np.exp(-log_temperature))))
+        def nll(log_temperature: float) -> float:
+            return negative_log_likelihood(labels, softmax(logits * np.exp(-log_temperature), axis=1))
+    else:
+        signs = 2.0 * np.asarray(labels, dtype=np.float64) - 1.0
+        signed_logits = signs * logits_of(probabilities)
+
+        def nll(log_temperature: float) -> float:
+            return float(np.mean(np.logaddexp(0.0, -signed_logits * np.exp(-log_temperature))))
 
     result = minimize_scalar(
         nll, bounds=(-LOG_TEMPERATURE_BOUND, LOG_TEMPERATURE_BOUND), method="bounded", options={"xatol": 1e-6}
@@ -123,7 +163,7 @@ def calibration_from_validation(
     Raises:
         ValueError: if the parameters are unusable or validation holds one class only.
     """
-    require_both_classes(labels, "fit the probability calibration")
+    require_both_classes(labels, "fit the probability calibration", 2 if np.ndim(probabilities) == 1 else np.shape(probabilities)[1])
     method, bins = calibration.method, calibration.bins
     if temperature is None:
         temperature = fit_temperature(labels, probabilities) if method == "temperature" else 1.0

@@ -5,13 +5,15 @@ from scipy.stats import rankdata
 from sklearn.metrics import average_precision_score, confusion_matrix, precision_recall_fscore_support
 
 
-def require_both_classes(labels: np.ndarray, purpose: str) -> None:
-    """Raise a ValueError if ``labels`` lack one of the two classes (nothing honest can be fitted then)."""
+def require_both_classes(labels: np.ndarray, purpose: str, n_classes: int = 2) -> None:
+    """Raise a ValueError if ``labels`` lack one of the ``n_classes`` classes (nothing honest can be
+    fitted then)."""
     present = set(np.unique(labels).astype(int).tolist())
-    if present != {0, 1}:
+    if present != set(range(n_classes)):
+        needed = "both classes (0 and 1)" if n_classes == 2 else f"all {n_classes} classes (0 to {n_classes - 1})"
         raise ValueError(
             f"Cannot {purpose}: the validation set holds only label(s) {sorted(present)} ({len(labels)} images), "
-            "but both classes (0 and 1) are needed. Make validation hold both classes: raise "
+            f"but {needed} are needed. Make validation hold every class: raise "
             "split.validation_fraction or add images of the missing class, then rerun data_preparation."
         )
 
