@@ -120,7 +120,7 @@ def with_shift_reference(predictor: Predictor, validation_images: np.ndarray, sh
     preprocessing = check_parameters("preprocessing", predictor.preprocessing)
     validation_predictions = pd.DataFrame({"raw_probability": predictor.raw_probabilities(validation_images)})
     reference = sample_shift_reference(
-        predictor.classifier, validation_set, validation_predictions, predictor.config["calibration"],
+        predictor.classifier, validation_set, validation_predictions, predictor.classes, predictor.config["calibration"],
         preprocessing, inference, shift,
     )
     decision = {**predictor.config["decision"], "validation_roc_auc": 0.5}

@@ -9,7 +9,8 @@ import numpy as np
 from sklearn.metrics import roc_curve
 
 from ..parameters import Threshold
-from .metrics import operating_point, require_both_classes
+from .frames import pneumonia_probability, pneumonia_targets
+from .metrics import operating_point, require_both_classes, roc_auc
 
 
 def youden_threshold(labels: np.ndarray, probabilities: np.ndarray) -> tuple[float, float, float]:
@@ -87,4 +88,30 @@ def choose_threshold(labels: np.ndarray, probabilities: np.ndarray, threshold: T
         "validation_sensitivity": sensitivity,
         "validation_specificity": specificity,
         **extra,
+    }
+
+
+def choose_decision(labels: np.ndarray, probabilities: np.ndarray, threshold: Threshold) -> dict:
+    """The decision a model's package records, chosen on calibrated validation probabilities.
+
+    Two classes: ``choose_threshold`` with the validation ROC-AUC. K classes (``probabilities``
+    (N, K)): the label is the most probable class (``rule: argmax``), and the binary question is
+    answered as for a two-class model: ``threshold`` (chosen by ``threshold.method``) on
+    P(pneumonia) = 1 - P(first class), with its validation sensitivity, specificity and ROC-AUC;
+    beside them the validation accuracy of the argmax and the macro one-vs-rest ROC-AUC.
+    """
+    labels = np.asarray(labels, dtype=int)
+    n_classes = 2 if np.ndim(probabilities) == 1 else np.shape(probabilities)[1]
+    require_both_classes(labels, "choose the decision", n_classes)
+    targets, pneumonia = pneumonia_targets(labels, n_classes), pneumonia_probability(probabilities)
+    decision = {**choose_threshold(targets, pneumonia, threshold), "validation_roc_auc": roc_auc(targets, pneumonia)}
+    if n_classes == 2:
+        return decision
+    return {
+        "rule": "argmax",
+        **decision,
+        "validation_accuracy": float((np.argmax(probabilities, axis=1) == labels).mean()),
+        "validation_macro_roc_auc": float(
+            np.mean([roc_auc((labels == index).astype(int), probabilities[:, index]) for index in range(n_classes)])
+        ),
     }

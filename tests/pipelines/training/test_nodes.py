@@ -24,7 +24,7 @@ from pediatric_pneumonia.pipelines.training.nodes import (
     train_classifier,
 )
 from pediatric_pneumonia.tracking import to_mlflow_history
-from tests.conftest import ONLINE_AUGMENTATION, PAPER_ARCHITECTURE, preprocessing_parameters
+from tests.conftest import CLASSES, ONLINE_AUGMENTATION, PAPER_ARCHITECTURE, preprocessing_parameters
 from tests.pipelines.reporting.tiny_model import expected_probability, flat_images, mean_gray_model
 
 
@@ -168,11 +168,11 @@ SOFTENED = {"method": "temperature", "temperature": 3.0}
 
 
 def scored(validation_set: dict) -> pd.DataFrame:
-    return score_validation_set(mean_gray_model(), validation_set, PREPROCESSING, INFERENCE)
+    return score_validation_set(mean_gray_model(), validation_set, CLASSES, PREPROCESSING, INFERENCE)
 
 
 def threshold_of(calibration: dict, threshold: dict, validation_set: dict = SEPARABLE) -> dict:
-    return select_decision_threshold(scored(validation_set), calibration, check_parameters("threshold", threshold))
+    return select_decision_threshold(scored(validation_set), CLASSES, calibration, check_parameters("threshold", threshold))
 
 
 def test_validation_is_scored_once_with_its_paths_and_raw_probabilities():
@@ -212,7 +212,7 @@ def test_sensitivity_target_node_keeps_the_target_on_validation():
 def test_one_class_validation_stops_calibration_and_threshold():
     only_pneumonia = brightness_set([], [150, 180, 230])
     with pytest.raises(ValueError, match="both classes"):
-        fit_calibration(scored(only_pneumonia), check_parameters("calibration", {"method": "temperature", "bins": 5}))
+        fit_calibration(scored(only_pneumonia), CLASSES, check_parameters("calibration", {"method": "temperature", "bins": 5}))
     with pytest.raises(ValueError, match="both classes"):
         threshold_of(UNCHANGED, {"method": "fixed", "value": 0.5}, only_pneumonia)
 
@@ -220,7 +220,7 @@ def test_one_class_validation_stops_calibration_and_threshold():
 def test_calibration_node_softens_an_overconfident_model():
     # Confident and half wrong: the likelihood is best with probabilities pulled towards 0.5.
     confidently_wrong = brightness_set([30, 225, 40], [225, 30, 220])
-    calibration = fit_calibration(scored(confidently_wrong), check_parameters("calibration", {"method": "temperature", "bins": 5}))
+    calibration = fit_calibration(scored(confidently_wrong), CLASSES, check_parameters("calibration", {"method": "temperature", "bins": 5}))
     assert calibration["method"] == "temperature"
     assert calibration["temperature"] > 3
     assert calibration["validation_nll_after"] < calibration["validation_nll_before"]
@@ -304,7 +304,7 @@ def test_validation_is_scored_with_the_test_time_augmentation_the_package_scores
     validation_set = brightness_set([40, 100], [150, 180])
     validation_set["images"] = np.random.default_rng(0).integers(0, 256, (4, 4, 4), dtype=np.uint8)
     inference = check_parameters("inference", {"batch_size": 8, "tta": tta})
-    frame = score_validation_set(mean_gray_model(), validation_set, PREPROCESSING, inference)
+    frame = score_validation_set(mean_gray_model(), validation_set, CLASSES, PREPROCESSING, inference)
 
     predictor = package_predictor(
         mean_gray_model(), UNCHANGED, {"method": "fixed", "threshold": 0.5, "validation_roc_auc": 1.0},
@@ -324,11 +324,11 @@ INFERENCE = check_parameters("inference", {"batch_size": 8})
 def test_the_shift_reference_is_a_seeded_validation_sample_with_its_calibrated_probabilities():
     classifier = build_classifier((16, 16, 1), TRAINING["architecture"])
     validation_set = separable_set(10, seed=4)
-    predictions = score_validation_set(classifier, validation_set, PREPROCESSING, INFERENCE)
+    predictions = score_validation_set(classifier, validation_set, CLASSES, PREPROCESSING, INFERENCE)
     calibration = {"method": "temperature", "temperature": 2.0}
 
-    reference = sample_shift_reference(classifier, validation_set, predictions, calibration, PREPROCESSING, INFERENCE, SHIFT)
-    again = sample_shift_reference(classifier, validation_set, predictions, calibration, PREPROCESSING, INFERENCE, SHIFT)
+    reference = sample_shift_reference(classifier, validation_set, predictions, CLASSES, calibration, PREPROCESSING, INFERENCE, SHIFT)
+    again = sample_shift_reference(classifier, validation_set, predictions, CLASSES, calibration, PREPROCESSING, INFERENCE, SHIFT)
     decision, packaged = {"method": "fixed", "threshold": 0.5, "validation_roc_auc": 0.9}, PREPROCESSING.model_copy(update={"image_size": 16})
     predictor = package_predictor(
         classifier, calibration, decision, packaged, INFERENCE, ["NORMAL", "PNEUMONIA"], reference, SHIFT

@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 
 from ...evaluation.calibration import apply_calibration, calibration_from_validation
-from ...evaluation.metrics import roc_auc
-from ...evaluation.thresholds import choose_threshold
+from ...evaluation.frames import probabilities_of, with_probabilities
+from ...evaluation.thresholds import choose_decision
 from ...inference import Predictor
 from ...inference.package import PACKAGE_FORMAT_VERSION, REFERENCE_FILE
 from ...models.architectures import feature_map_layer_name
@@ -69,45 +69,49 @@ def train_classifier(
     return student, history | student_history
 
 
-def score_validation_set(classifier: keras.Model, validation_set: dict, preprocessing: Preprocessing, inference: Inference) -> pd.DataFrame:
-    """One row per validation image: path, target and the model's uncalibrated ``raw_probability``,
-    scored once (by the function ``Predictor`` scores with, test-time augmentation included) for the
-    calibration and the threshold."""
-    return pd.DataFrame(
-        {
-            "path": validation_set["paths"],
-            "target": validation_set["labels"].astype(int),
-            "raw_probability": predict_probabilities(
-                classifier, validation_set["images"], preprocessing.intensity.plain(), inference.batch_size, inference.tta.plain()
-            ),
-        }
+def score_validation_set(
+    classifier: keras.Model, validation_set: dict, classes: list[str], preprocessing: Preprocessing, inference: Inference
+) -> pd.DataFrame:
+    """One row per validation image: path, target and the model's uncalibrated probabilities
+    (``raw_probability``, or one column per class: ``evaluation.frames``), scored once (by the
+    function ``Predictor`` scores with, test-time augmentation included) for the calibration and
+    the decision."""
+    frame = pd.DataFrame({"path": validation_set["paths"], "target": validation_set["labels"].astype(int)})
+    probabilities = predict_probabilities(
+        classifier, validation_set["images"], preprocessing.intensity.plain(), inference.batch_size, inference.tta.plain()
     )
+    return with_probabilities(frame, "raw_probability", probabilities, classes)
 
 
-def fit_calibration(validation_predictions: pd.DataFrame, calibration_params: Calibration) -> dict:
+def fit_calibration(validation_predictions: pd.DataFrame, classes: list[str], calibration_params: Calibration) -> dict:
     """Fit the probability calibration (``calibration.method``) on the validation set only.
 
     Returns the calibration ``apply_calibration`` reads (method, temperature) with the validation
     NLL / ECE / Brier score before and after it and both reliability curves.
     """
     return calibration_from_validation(
-        validation_predictions["target"].to_numpy(), validation_predictions["raw_probability"].to_numpy(), calibration_params
+        validation_predictions["target"].to_numpy(),
+        probabilities_of(validation_predictions, "raw_probability", classes),
+        calibration_params,
     )
 
 
-def select_decision_threshold(validation_predictions: pd.DataFrame, calibration: dict, threshold: Threshold) -> dict:
-    """Choose the decision threshold on the calibrated validation probabilities (never on test).
+def select_decision_threshold(
+    validation_predictions: pd.DataFrame, classes: list[str], calibration: dict, threshold: Threshold
+) -> dict:
+    """Choose the decision on the calibrated validation probabilities (never on test):
+    ``evaluation.thresholds.choose_decision``.
 
     ``youden`` maximises Youden's J = sensitivity + specificity - 1; ``fixed`` uses
     ``threshold.value``; ``sensitivity_target`` takes the highest threshold whose validation
     sensitivity is at least ``threshold.sensitivity_target``. An image is called positive when its
-    calibrated probability is at or above the threshold. Returns the method, the threshold, the
-    validation sensitivity and specificity at it and the validation ROC-AUC.
+    calibrated probability (of pneumonia, for K classes) is at or above the threshold. Returns the
+    method, the threshold, the validation sensitivity and specificity at it and the validation
+    ROC-AUC; for K classes also the argmax rule, its validation accuracy and macro ROC-AUC.
     """
     targets = validation_predictions["target"].to_numpy()
-    probabilities = apply_calibration(validation_predictions["raw_probability"].to_numpy(), calibration)
-    chosen = choose_threshold(targets, probabilities, threshold)
-    chosen["validation_roc_auc"] = roc_auc(targets, probabilities)
+    probabilities = apply_calibration(probabilities_of(validation_predictions, "raw_probability", classes), calibration)
+    chosen = choose_decision(targets, probabilities, threshold)
     logger.info(
         "Decision threshold %.4f (%s on %d calibrated validation probabilities: sensitivity %.3f, specificity %.3f).",
         chosen["threshold"],
@@ -123,6 +127,7 @@ def sample_shift_reference(
     classifier: keras.Model,
     validation_set: dict,
     validation_predictions: pd.DataFrame,
+    classes: list[str],
     calibration: dict,
     preprocessing: Preprocessing,
     inference: Inference,
@@ -136,7 +141,7 @@ def sample_shift_reference(
     chosen = np.sort(np.random.default_rng(shift.seed).choice(len(images), min(shift.reference_size, len(images)), replace=False))
     layer = feature_map_layer_name(ensemble_members(classifier)[0])
     features = embed(feature_extractor(classifier, layer), images[chosen], preprocessing.intensity.plain(), inference.batch_size)
-    raw = validation_predictions["raw_probability"].to_numpy()[chosen]
+    raw = probabilities_of(validation_predictions, "raw_probability", classes)[chosen]
     return {
         "features": features.astype(np.float32),
         "probabilities": np.asarray(apply_calibration(raw, calibration), dtype=np.float64),
