@@ -65,16 +65,21 @@ def predict_files(predictor, files: Sequence[Path], progress) -> list:
     return predictions
 
 
+def fields_of(rows: list[dict]) -> list[str]:
+    """``PREDICTION_FIELDS`` and, for a model of more than two classes, each class's probability."""
+    return [*PREDICTION_FIELDS, *dict.fromkeys(field for row in rows for field in row if field not in PREDICTION_FIELDS)]
+
+
 def format_table(rows: list[dict]) -> str:
     """Aligned columns; the error and out-of-distribution columns only when some row has one."""
     fields = [
         field
-        for field in PREDICTION_FIELDS
+        for field in fields_of(rows)
         if field not in OPTIONAL_TABLE_FIELDS or any(row[field] is not None for row in rows)
     ]
     cells = [
         [
-            f"{row[field]:.4f}" if isinstance(row[field], float) else "" if row[field] is None else str(row[field])
+            f"{value:.4f}" if isinstance(value := row.get(field), float) else "" if value is None else str(value)
             for field in fields
         ]
         for row in rows
@@ -87,7 +92,7 @@ def format_table(rows: list[dict]) -> str:
 def format_csv(rows: list[dict]) -> str:
     """One header line and one line per prediction, every field, empty where there is no value."""
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=PREDICTION_FIELDS, lineterminator="\n")
+    writer = csv.DictWriter(buffer, fieldnames=fields_of(rows), lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
     return buffer.getvalue().rstrip("\n")

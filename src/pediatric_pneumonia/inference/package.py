@@ -16,7 +16,9 @@ import numpy as np
 # 2: predictor.json may carry inference.tta (test-time augmentation), which a format-1 reader would
 # ignore and so score differently, and a shift reference (reference_features.npz); format-1
 # packages are read as having neither.
-PACKAGE_FORMAT_VERSION = 2
+# 3: a package may hold a model of more than two classes (a softmax over ``classes``, decided by
+# ``decision.rule: argmax``), which a format-2 reader would take for a binary one.
+PACKAGE_FORMAT_VERSION = 3
 # The first package format that carries a shift reference.
 SHIFT_REFERENCE_SINCE = 2
 MODEL_FILE = "classifier.keras"
@@ -41,9 +43,10 @@ class NoShiftReferenceError(ValueError):
         )
 
 
-def check_package_config(config: dict, model_input_shape: tuple, name: str) -> None:
-    """Raise ModelLoadError unless ``config`` is a package configuration this version reads and its
-    preprocessing makes the inputs the model takes (``model_input_shape``, without the batch axis)."""
+def check_package_config(config: dict, model_input_shape: tuple, name: str, model_outputs: int | None = None) -> None:
+    """Raise ModelLoadError unless ``config`` is a package configuration this version reads, its
+    preprocessing makes the inputs the model takes (``model_input_shape``, without the batch axis)
+    and its classes are the model's outputs (``model_outputs`` units: 1 for two classes, K for K)."""
     if not isinstance(config, dict):
         raise ModelLoadError(f"The predictor configuration of '{name}' is not a JSON object: it was not written by this project.")
     missing = [key for key in CONFIG_KEYS if key not in config]
@@ -67,6 +70,13 @@ def check_package_config(config: dict, model_input_shape: tuple, name: str) -> N
         raise ModelLoadError(
             f"The model in '{name}' takes inputs of shape {tuple(model_input_shape)}, but its "
             f"preprocessing makes {expected} (image_size {size}). The model and predictor.json do not "
+            "belong together: load a package written by the training pipeline."
+        )
+    classes = list(config["classes"])
+    if model_outputs is not None and model_outputs != (1 if len(classes) == 2 else len(classes)):
+        raise ModelLoadError(
+            f"The model in '{name}' has {model_outputs} output(s), but predictor.json names {len(classes)} classes "
+            f"{classes}: a two-class model has one output, a K-class one K. The model and predictor.json do not "
             "belong together: load a package written by the training pipeline."
         )
 

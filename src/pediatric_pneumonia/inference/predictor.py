@@ -24,12 +24,13 @@ import numpy as np
 
 from ..data_layout import labelled_files
 from ..evaluation.calibration import apply_calibration
+from ..evaluation.frames import pneumonia_probability
 from ..evaluation.shift import MIN_SHIFT_CHECK_IMAGES, OutOfDistributionScorer, shift_report
 from ..explain import grad_cam
 from ..imaging.decode import DEFAULT_DECODE_LIMITS, DecodeLimits, ImageDecodeError, to_grayscale_uint8
 from ..imaging.preprocess import as_model_input, fit_to_square, stored_image
 from ..imaging.tta import tta_transforms
-from ..models.classifier import predict_probabilities
+from ..models.classifier import predict_probabilities, squeezed
 from ..models.ensemble import is_ensemble
 from ..models.features import feature_extractor
 from ..models.outputs import model_outputs
@@ -77,7 +78,11 @@ OOD_WARNING = (
 
 @dataclass(frozen=True)
 class Prediction:
-    """The answer for one image. ``error`` is set (and the rest None) when the image could not be read."""
+    """The answer for one image. ``error`` is set (and the rest None) when the image could not be read.
+
+    ``probability`` is the calibrated P(pneumonia) and ``threshold`` the validation-chosen cut-off
+    on it, for every model; a model of more than two classes also gives ``probabilities`` (each
+    class's), and its ``label`` is the most probable class."""
 
     source: str
     label: str | None
@@ -88,9 +93,13 @@ class Prediction:
     # of their own nearest-neighbour distances, 0-100) and a plain warning over the package's cut-off.
     ood_score: float | None = None
     ood_warning: str | None = None
+    probabilities: dict[str, float] | None = None
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        """The fields as a flat dict: a K-class model's probabilities as ``probability_<CLASS>``."""
+        fields = asdict(self)
+        probabilities = fields.pop("probabilities")
+        return fields | {f"probability_{name}": value for name, value in (probabilities or {}).items()}
 
 
 @dataclass(frozen=True)
@@ -117,7 +126,7 @@ class Predictor:
         name: str = "predictor",
         shift_reference: dict[str, np.ndarray] | None = None,
     ) -> None:
-        check_package_config(config, classifier.input_shape[1:], name)
+        check_package_config(config, classifier.input_shape[1:], name, classifier.output_shape[-1])
         if (shift_reference is None) != (config.get("shift_reference") is None):
             raise ModelLoadError(f"'{name}': predictor.json's shift_reference and the reference arrays go together (one is missing).")
         self.classifier = classifier
@@ -148,8 +157,11 @@ class Predictor:
     def preprocessing(self) -> dict:
         return self.config["preprocessing"]
 
-    def label_for(self, probability: float) -> str:
-        """The class called for a calibrated probability: the positive class at or above the threshold."""
+    def label_for(self, probability: float | np.ndarray) -> str:
+        """The class called for one image's calibrated probability: the positive class at or above
+        the threshold; for a K-class model's probabilities (K,), the most probable class."""
+        if np.ndim(probability) == 1:
+            return self.classes[int(np.argmax(probability))]
         return self.classes[-1] if probability >= self.threshold else self.classes[0]
 
     @property
@@ -257,7 +269,7 @@ class Predictor:
                 pooled = feature_extractor(self.classifier, self._feature_layer()).output
                 self._probabilities_and_features = keras.Model(self.classifier.inputs, [self.classifier.output, pooled])
             raw, features = model_outputs(self._probabilities_and_features, self.model_input(stored_images), self.batch_size)
-        return self.calibrate(raw.reshape(-1)), features.astype(np.float64)
+        return self.calibrate(squeezed(raw)), features.astype(np.float64)
 
     def _feature_layer(self) -> str | None:
         return (self.config.get("shift_reference") or {}).get("feature_layer")
@@ -316,7 +328,7 @@ class Predictor:
         """Predict one image and explain it with Grad-CAM; raises ImageDecodeError when it cannot be read."""
         stored = self.stored_image(image, source, limits)[np.newaxis]
         probabilities, scores = self.probabilities_and_ood_scores(stored)
-        prediction = self._prediction(source, float(probabilities[0]), scores[0])
+        prediction = self._prediction(source, probabilities[0], scores[0])
         return Explanation(prediction, stored[0], self.heatmaps(stored)[0])
 
     def evaluate(self, data: str | Path, reporting: dict, bins: int, patient_key: str = "person_and_subtype") -> "SiteEvaluation":
@@ -362,13 +374,18 @@ class Predictor:
                 predictions.append(Prediction(source, None, None, self.threshold, errors[index]))
                 continue
             probability, score = next(scored)
-            predictions.append(self._prediction(source, float(probability), score))
+            predictions.append(self._prediction(source, probability, score))
         return predictions
 
-    def _prediction(self, source: str, probability: float, ood_score: float | None) -> Prediction:
+    def _prediction(self, source: str, probability: float | np.ndarray, ood_score: float | None) -> Prediction:
+        """One image's Prediction from its calibrated probability (of a K-class model: the (K,) row)."""
+        warning = self.ood_warning(ood_score)
+        if np.ndim(probability) == 0:
+            return Prediction(source, self.label_for(probability), float(probability), self.threshold, None, ood_score, warning)
+        row = np.asarray(probability, dtype=np.float64)
         return Prediction(
-            source, self.label_for(probability), probability, self.threshold,
-            ood_score=ood_score, ood_warning=self.ood_warning(ood_score),
+            source, self.label_for(row), float(pneumonia_probability(row[np.newaxis])[0]), self.threshold, None,
+            ood_score, warning, probabilities={name: float(value) for name, value in zip(self.classes, row)},
         )
 
 
