@@ -12,6 +12,7 @@ from ..parameters import Reporting
 from .bootstrap import group_bootstrap_intervals
 from .calibration import calibration_scores
 from .metrics import core_metrics, headline_metrics, threshold_metrics
+from .multiclass import binary_view, multiclass_figures
 from .patients import aggregate_by_patient
 
 # The report's second cut-off (its keys end in "_at_0.5"): the paper's, a sigmoid output of one
@@ -55,7 +56,14 @@ def prediction_report(predictions: pd.DataFrame, threshold: float, classes: list
     suffix for the second), ROC-AUC and PR-AUC, counts, NLL / ECE / Brier before and after the
     calibration (``test_ece_after``, ...), patient-bootstrap intervals, per-patient and per-subtype
     figures. On a set holding one class only, what cannot be computed is left out and listed,
-    with the reason, under ``undefined``."""
+    with the reason, under ``undefined``. For a model of more than two classes these are the
+    figures of P(pneumonia) (``multiclass.binary_view``), and ``multiclass.multiclass_figures`` are
+    added; ``class_counts`` counts every class."""
+    if len(classes) > 2:
+        binary, binary_classes = binary_view(predictions, classes)
+        report = prediction_report(binary, threshold, binary_classes, reporting, bins)
+        counts = {name: int((predictions["target"] == index).sum()) for index, name in enumerate(classes)}
+        return {**report, "class_counts": counts, **multiclass_figures(predictions, classes, reporting, bins)}
     targets, probabilities = predictions["target"].to_numpy(), predictions["probability"].to_numpy()
     has_positives, has_negatives = bool((targets == 1).any()), bool((targets == 0).any())
     report = {

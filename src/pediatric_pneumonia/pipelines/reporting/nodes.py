@@ -6,6 +6,8 @@ import numpy as np
 import pandas as pd
 
 from ...evaluation.duplicates import find_duplicates, pixel_hashes
+from ...evaluation.frames import with_probabilities
+from ...evaluation.multiclass import binary_view
 from ...evaluation.report import calibration_figures, duplicate_figures, prediction_report
 from ...inference import Predictor
 from ...parameters import Reporting
@@ -26,18 +28,18 @@ def _rows_of(image_split: pd.DataFrame, paths: np.ndarray, columns: list[str]) -
 def predict_test_set(predictor: Predictor, test_set: dict, image_split: pd.DataFrame) -> pd.DataFrame:
     """One row per test image, scored by the predictor package that is served: path, patient, true
     class, the model's ``raw_probability`` of the positive class and the calibrated ``probability``
-    the report uses."""
+    the report uses (of every class, one column each, for a K-class model: ``evaluation.frames``)."""
     raw = predictor.raw_probabilities(test_set["images"])
-    return pd.DataFrame(
+    frame = pd.DataFrame(
         {
             "path": test_set["paths"],
             "patient_id": _rows_of(image_split, test_set["paths"], ["patient_id"])["patient_id"].to_numpy(),
             "label": np.asarray(predictor.classes)[test_set["labels"]],
             "target": test_set["labels"].astype(int),
-            "raw_probability": raw,
-            "probability": predictor.calibrate(raw),
         }
     )
+    frame = with_probabilities(frame, "raw_probability", raw, predictor.classes)
+    return with_probabilities(frame, "probability", predictor.calibrate(raw), predictor.classes)
 
 
 def find_test_duplicates(test_set: dict, train_set: dict, image_split: pd.DataFrame) -> pd.DataFrame:
@@ -67,14 +69,20 @@ def compute_test_metrics(
     Beside them: the validation operating point, calibration before/after on validation and test,
     patient-bootstrap intervals (``_ci_low`` / ``_ci_high``), per-patient metrics (``patient_``),
     the metrics without duplicated test images (``_without_duplicates``) and sensitivity per
-    pneumonia subtype.
+    pneumonia subtype. For a K-class model these binary figures are those of P(pneumonia) at the
+    threshold, beside the K-class ones (``evaluation.multiclass``) and the validation accuracy and
+    macro ROC-AUC of the argmax.
     """
     chosen = decision_threshold["threshold"]
+    multiclass_validation = {
+        key: float(decision_threshold[key]) for key in ("validation_accuracy", "validation_macro_roc_auc") if key in decision_threshold
+    }
     return {
         **prediction_report(test_predictions, chosen, classes, reporting, calibration["bins"]),
         "threshold_method": decision_threshold["method"],
         "validation_sensitivity": float(decision_threshold["validation_sensitivity"]),
         "validation_specificity": float(decision_threshold["validation_specificity"]),
+        **multiclass_validation,
         **calibration_figures(calibration),
-        **duplicate_figures(test_predictions, test_duplicates, chosen),
+        **duplicate_figures(binary_view(test_predictions, classes)[0], test_duplicates, chosen),
     }
