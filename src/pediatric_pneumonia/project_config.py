@@ -11,7 +11,7 @@ CONFIG_LOADER_ARGS = {
     "default_run_env": "local",
     # An environment overrides single parameters (conf/demo sets training.epochs only),
     # not whole groups.
-    "merge_strategy": {"parameters": "soft"},
+    "merge_strategy": {"parameters": "soft", "mlflow": "soft"},
 }
 # kedro-mlflow's settings file; Kedro's loader knows only catalog, parameters, credentials and logging.
 CONFIG_PATTERNS = {"mlflow": ["mlflow*", "mlflow*/**", "**/mlflow*"]}

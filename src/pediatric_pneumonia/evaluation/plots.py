@@ -7,17 +7,23 @@ from matplotlib.figure import Figure
 from sklearn.metrics import roc_curve
 
 from .calibration import reliability_curve
+from .frames import probabilities_of
+from .multiclass import PNEUMONIA, binary_view
 from .report import PAPER_THRESHOLD
 
 
 def plot_confusion_matrices(test_metrics: dict, classes: list[str]) -> Figure:
-    """Side-by-side confusion matrices at the validation threshold and at 0.5."""
-    figure = Figure(figsize=(10, 4.5), layout="constrained")
-    panels = (
-        (f"validation threshold {test_metrics['threshold']:.3f}", test_metrics["confusion_matrix"]),
-        (f"threshold {PAPER_THRESHOLD}", test_metrics[f"confusion_matrix_at_{PAPER_THRESHOLD}"]),
-    )
-    for axes, (title, matrix) in zip(figure.subplots(1, 2), panels):
+    """Side-by-side confusion matrices at the validation threshold and at 0.5 (of P(pneumonia) for
+    a K-class model), and a K-class model's own K x K matrix of its argmax."""
+    binary_classes = classes if len(classes) == 2 else [classes[0], PNEUMONIA]
+    panels = [
+        (f"validation threshold {test_metrics['threshold']:.3f}", test_metrics["confusion_matrix"], binary_classes),
+        (f"threshold {PAPER_THRESHOLD}", test_metrics[f"confusion_matrix_at_{PAPER_THRESHOLD}"], binary_classes),
+    ]
+    if len(classes) > 2:
+        panels.append(("most probable class", test_metrics["multiclass_confusion_matrix"], classes))
+    figure = Figure(figsize=(5 * len(panels), 4.5), layout="constrained")
+    for axes, (title, matrix, classes) in zip(figure.subplots(1, len(panels)), panels):
         matrix = np.asarray(matrix)
         axes.imshow(matrix, cmap="Blues")
         for (row, column), count in np.ndenumerate(matrix):
@@ -31,10 +37,11 @@ def plot_confusion_matrices(test_metrics: dict, classes: list[str]) -> Figure:
     return figure
 
 
-def plot_roc_curve(test_predictions: pd.DataFrame, test_metrics: dict) -> Figure:
-    """Test ROC curve with the two operating points marked."""
-    targets = test_predictions["target"].to_numpy()
-    probabilities = test_predictions["probability"].to_numpy()
+def plot_roc_curve(test_predictions: pd.DataFrame, test_metrics: dict, classes: list[str]) -> Figure:
+    """Test ROC curve (of P(pneumonia), for a K-class model) with the two operating points marked."""
+    binary, _ = binary_view(test_predictions, classes)
+    targets = binary["target"].to_numpy()
+    probabilities = binary["probability"].to_numpy()
     false_positive_rate, true_positive_rate, _ = roc_curve(targets, probabilities)
     figure = Figure(figsize=(5.5, 5), layout="constrained")
     axes = figure.subplots()
@@ -59,24 +66,26 @@ def plot_roc_curve(test_predictions: pd.DataFrame, test_metrics: dict) -> Figure
     return figure
 
 
-def plot_reliability(calibration: dict, test_predictions: pd.DataFrame) -> Figure:
+def plot_reliability(calibration: dict, test_predictions: pd.DataFrame, classes: list[str]) -> Figure:
     """Reliability diagrams (observed share of pneumonia against mean predicted probability per
-    bin), before and after calibration, on validation and on test."""
+    bin; for a K-class model, of right calls against the chosen class's probability), before and
+    after calibration, on validation and on test."""
     panels = {
         "validation": (calibration["validation_reliability_before"], calibration["validation_reliability_after"]),
-        "test": set_reliability(test_predictions, calibration["bins"]),
+        "test": set_reliability(test_predictions, classes, calibration["bins"]),
     }
-    return reliability_figure(panels, f"{calibration['method']}, T = {calibration['temperature']:.2f}")
+    return reliability_figure(panels, f"{calibration['method']}, T = {calibration['temperature']:.2f}", len(classes) > 2)
 
 
-def set_reliability(predictions: pd.DataFrame, bins: int) -> tuple[dict, dict]:
-    """The reliability curves of scored images before and after the calibration."""
+def set_reliability(predictions: pd.DataFrame, classes: list[str], bins: int) -> tuple[dict, dict]:
+    """The reliability curves of scored images before and after the calibration (top-label for K classes)."""
     targets = predictions["target"].to_numpy()
-    return tuple(reliability_curve(targets, predictions[column].to_numpy(), bins) for column in ("raw_probability", "probability"))
+    return tuple(reliability_curve(targets, probabilities_of(predictions, prefix, classes), bins) for prefix in ("raw_probability", "probability"))
 
 
-def reliability_figure(panels: dict[str, tuple[dict, dict]], calibration_name: str) -> Figure:
-    """One reliability diagram per named set, its curves before and after calibration."""
+def reliability_figure(panels: dict[str, tuple[dict, dict]], calibration_name: str, top_label: bool = False) -> Figure:
+    """One reliability diagram per named set, its curves before and after calibration (of the
+    chosen class's probability, ``top_label``, for a K-class model)."""
     figure = Figure(figsize=(5 * len(panels), 4.5), layout="constrained")
     for axes, (set_name, curves) in zip(np.atleast_1d(figure.subplots(1, len(panels), sharey=True)), panels.items()):
         axes.plot([0, 1], [0, 1], linestyle="--", color="grey", label="perfect calibration")
@@ -84,8 +93,8 @@ def reliability_figure(panels: dict[str, tuple[dict, dict]], calibration_name: s
             axes.plot(curve["mean_probability"], curve["observed_rate"], marker="o", label=f"{stage} calibration")
         axes.set_xlim(0, 1)
         axes.set_ylim(0, 1)
-        axes.set_xlabel("mean predicted probability of pneumonia")
-        axes.set_ylabel("observed share of pneumonia")
+        axes.set_xlabel("mean probability of the chosen class" if top_label else "mean predicted probability of pneumonia")
+        axes.set_ylabel("observed share of right calls" if top_label else "observed share of pneumonia")
         axes.set_title(f"{set_name.capitalize()} ({calibration_name})")
         axes.legend(loc="upper left")
     return figure

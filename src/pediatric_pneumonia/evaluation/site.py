@@ -96,10 +96,14 @@ def site_report(predictor, scored: ScoredSite, reporting: Reporting, bins: int) 
     }
     figures = {
         "confusion_matrix": plot_confusion_matrices(report, predictor.classes),
-        "reliability": reliability_figure({"site": set_reliability(predictions, bins)}, f"T = {_temperature(predictor):.2f}"),
+        "reliability": reliability_figure(
+            {"site": set_reliability(predictions, predictor.classes, bins)},
+            f"T = {_temperature(predictor):.2f}",
+            len(predictor.classes) > 2,
+        ),
     }
     if "roc_auc" in report:
-        figures["roc_curve"] = plot_roc_curve(predictions, report)
+        figures["roc_curve"] = plot_roc_curve(predictions, report, predictor.classes)
     return SiteEvaluation(report, scored, figures)
 
 

@@ -27,17 +27,21 @@ def _logit_tail(model: keras.Model, layer_name: str) -> keras.Model:
     return keras.Model(model.get_layer(layer_name).output, logit, name="grad_cam_tail")
 
 
-def _gradient_tensorflow(tail: keras.Model, activations):
+# Each gradient function differentiates sum(logits x mask): ``mask`` (N, outputs) picks each image's
+# explained logit (the one logit of a two-class model; its class's of a K-class one).
+
+
+def _gradient_tensorflow(tail: keras.Model, activations, mask):
     import tensorflow as tf
 
     activations = tf.convert_to_tensor(activations)
     with tf.GradientTape() as tape:
         tape.watch(activations)
-        score = ops.sum(tail(activations, training=False))
+        score = ops.sum(tail(activations, training=False) * mask)
     return tape.gradient(score, activations)
 
 
-def _gradient_jax(tail: keras.Model, activations):
+def _gradient_jax(tail: keras.Model, activations, mask):
     import jax
 
     trainable = [variable.value for variable in tail.trainable_variables]
@@ -45,16 +49,16 @@ def _gradient_jax(tail: keras.Model, activations):
 
     def score(feature_map):
         logits, _ = tail.stateless_call(trainable, non_trainable, feature_map, training=False)
-        return jax.numpy.sum(logits)
+        return jax.numpy.sum(logits * mask)
 
     return jax.grad(score)(activations)
 
 
-def _gradient_torch(tail: keras.Model, activations):
+def _gradient_torch(tail: keras.Model, activations, mask):
     import torch
 
     activations = activations.detach().requires_grad_(True)
-    (gradient,) = torch.autograd.grad(ops.sum(tail(activations, training=False)), activations)
+    (gradient,) = torch.autograd.grad(ops.sum(tail(activations, training=False) * ops.convert_to_tensor(mask)), activations)
     return gradient
 
 
@@ -62,13 +66,19 @@ GRADIENTS = {"tensorflow": _gradient_tensorflow, "jax": _gradient_jax, "torch": 
 
 
 def grad_cam(
-    model: keras.Model, model_input: np.ndarray, layer_name: str | None = None, batch_size: int = 32
+    model: keras.Model,
+    model_input: np.ndarray,
+    layer_name: str | None = None,
+    batch_size: int = 32,
+    class_index: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Grad-CAM heat maps of the model's pneumonia output.
+    """Grad-CAM heat maps of the model's pneumonia output (of a K-class model: of each image's
+    ``class_index``, by default its most probable class).
 
     Args:
-        model: a classifier ending in one sigmoid unit (pneumonia), e.g. ``build_classifier``'s, or
-            a seed ensemble (``models.ensemble``), whose map is the mean of its members' maps.
+        model: a classifier ending in one sigmoid unit (pneumonia) or a K-class softmax, e.g.
+            ``build_classifier``'s, or a seed ensemble (``models.ensemble``), whose map is the mean
+            of its members' maps (of the ensemble's class).
         model_input: what the model is fed, (N, H, W, 1) float32 in 0-255 (``as_model_input``).
         layer_name: the feature-map layer; None = the model's last feature map (``feature_map_layer_name``:
             the paper CNN's last Conv2D).
@@ -79,9 +89,11 @@ def grad_cam(
         not rescaled, so members that disagree give a fainter map), upsampled bilinearly to the
         input size. A map with no positive evidence (e.g. dead ReLUs) stays all zeros.
     """
+    if model.output_shape[-1] > 1 and class_index is None:
+        class_index = np.argmax(model.predict(model_input, batch_size=batch_size, verbose=0), axis=1)
     members = ensemble_members(model)
     if len(members) > 1:
-        return np.mean([grad_cam(member, model_input, layer_name, batch_size) for member in members], axis=0)
+        return np.mean([grad_cam(member, model_input, layer_name, batch_size, class_index) for member in members], axis=0)
     backend = keras.backend.backend()
     if backend not in GRADIENTS:
         raise ValueError(f"Grad-CAM has no gradient for the Keras backend '{backend}'; use one of {tuple(GRADIENTS)}.")
@@ -98,7 +110,9 @@ def grad_cam(
     maps = [np.zeros((0, height, width), dtype=np.float32)]
     for start in range(0, len(model_input), batch_size):
         activations = head(ops.convert_to_tensor(model_input[start : start + batch_size]), training=False)
-        gradients = GRADIENTS[backend](tail, activations)
+        count, outputs = int(activations.shape[0]), int(tail.output_shape[-1])
+        mask = np.ones((count, 1), np.float32) if class_index is None else np.eye(outputs, dtype=np.float32)[class_index[start : start + count]]
+        gradients = GRADIENTS[backend](tail, activations, mask)
         channel_weights = ops.mean(gradients, axis=(1, 2), keepdims=True)
         cam = ops.relu(ops.sum(channel_weights * activations, axis=-1, keepdims=True))
         cam = ops.relu(ops.image.resize(cam, (height, width), interpolation="bilinear"))

@@ -42,12 +42,12 @@ def test_sample_has_every_error_and_a_seeded_draw_of_correct_predictions():
     targets = [1] * 5 + [0] * 5 + [0, 0, 1]
     probabilities = [0.9, 0.8, 0.7, 0.95, 0.6] + [0.1, 0.2, 0.3, 0.05, 0.4] + [0.7, 0.55, 0.2]
 
-    sample = select_explanation_sample(predictions(targets, probabilities), {"threshold": 0.5}, EXPLAIN_GROUP)
+    sample = select_explanation_sample(predictions(targets, probabilities), {"threshold": 0.5}, CLASSES, EXPLAIN_GROUP)
 
     counts = sample["outcome"].value_counts().to_dict()
     assert counts == {"true_positive": 2, "true_negative": 2, "false_positive": 2, "false_negative": 1}
     assert set(sample.loc[sample["outcome"].str.startswith("false"), "position"]) == {10, 11, 12}
-    again = select_explanation_sample(predictions(targets, probabilities), {"threshold": 0.5}, EXPLAIN_GROUP)
+    again = select_explanation_sample(predictions(targets, probabilities), {"threshold": 0.5}, CLASSES, EXPLAIN_GROUP)
     pd.testing.assert_frame_equal(sample, again)
 
 
@@ -55,7 +55,7 @@ def test_errors_beyond_the_limit_keep_the_most_confident():
     targets = [0] * 6
     probabilities = [0.6, 0.99, 0.7, 0.95, 0.51, 0.8]
 
-    sample = select_explanation_sample(predictions(targets, probabilities), {"threshold": 0.5}, EXPLAIN_GROUP)
+    sample = select_explanation_sample(predictions(targets, probabilities), {"threshold": 0.5}, CLASSES, EXPLAIN_GROUP)
 
     assert sample["probability"].tolist() == [0.99, 0.95, 0.8]
     assert (sample["outcome"] == "false_positive").all()

@@ -244,7 +244,7 @@ def test_plots_are_figures():
     history = {"loss": [0.7, 0.5], "val_loss": [0.8, 0.6], "accuracy": [0.6, 0.8], "val_accuracy": [0.5, 0.7]}
     for figure in (
         plot_confusion_matrices(metrics, CLASSES),
-        plot_roc_curve(predictions(), metrics),
+        plot_roc_curve(predictions(), metrics, CLASSES),
         plot_training_curves(history),
     ):
         assert isinstance(figure, Figure)
@@ -252,7 +252,7 @@ def test_plots_are_figures():
 
 
 def test_reliability_plot_shows_before_and_after_on_validation_and_test():
-    figure = plot_reliability(CALIBRATION, predictions())
+    figure = plot_reliability(CALIBRATION, predictions(), CLASSES)
     assert [axes.get_title().split(" ")[0] for axes in figure.axes] == ["Validation", "Test"]
     for axes in figure.axes:
         assert [line.get_label() for line in axes.get_lines()] == [

@@ -10,6 +10,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from PIL import Image
 
+from ...evaluation.multiclass import binary_view
 from ...explain import border_mass_share, grad_cam, overlay_heatmap, randomised_copy, rank_correlation
 from ...imaging.preprocess import as_model_input
 from ...inference import Predictor
@@ -22,14 +23,17 @@ OUTCOMES = ("true_positive", "true_negative", "false_positive", "false_negative"
 
 
 
-def select_explanation_sample(test_predictions: pd.DataFrame, decision_threshold: dict, explain: Explain) -> pd.DataFrame:
+def select_explanation_sample(
+    test_predictions: pd.DataFrame, decision_threshold: dict, classes: list[str], explain: Explain
+) -> pd.DataFrame:
     """The test images to explain, one row each: ``position`` in the test set, path, target,
-    calibrated probability and outcome at the decision threshold.
+    calibrated probability and outcome at the decision threshold (of pneumonia: for a K-class
+    model, P(pneumonia) and the pneumonia target, ``evaluation.multiclass.binary_view``).
 
     Up to ``per_outcome`` true positives and true negatives (seeded draw), and every false
     positive and false negative up to ``max_errors`` each (the most confident errors first).
     """
-    predictions = test_predictions.reset_index(drop=True).assign(position=lambda frame: frame.index)
+    predictions = binary_view(test_predictions, classes)[0].reset_index(drop=True).assign(position=lambda frame: frame.index)
     predicted = predictions["probability"] >= decision_threshold["threshold"]
     positive = predictions["target"] == 1
     predictions["outcome"] = np.select(

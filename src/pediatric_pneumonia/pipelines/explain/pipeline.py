@@ -26,7 +26,7 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             Node(
                 func=select_explanation_sample,
-                inputs=["test_predictions", "decision_threshold", "params:explain"],
+                inputs=["test_predictions", "decision_threshold", "params:raw_data.classes", "params:explain"],
                 outputs="explanation_sample",
                 name="select_explanation_sample_node",
             ),

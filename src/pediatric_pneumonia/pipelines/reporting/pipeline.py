@@ -54,13 +54,13 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             Node(
                 func=plot_roc_curve,
-                inputs=["test_predictions", "test_metrics"],
+                inputs=["test_predictions", "test_metrics", "params:raw_data.classes"],
                 outputs="roc_curve_plot",
                 name="plot_roc_curve_node",
             ),
             Node(
                 func=plot_reliability,
-                inputs=["calibration", "test_predictions"],
+                inputs=["calibration", "test_predictions", "params:raw_data.classes"],
                 outputs="reliability_plot",
                 name="plot_reliability_node",
             ),

@@ -6,6 +6,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from ...evaluation.frames import pneumonia_probability, pneumonia_targets
+from ...evaluation.multiclass import PNEUMONIA
 from ...evaluation.shortcuts import (
     SHORTCUT_PROPERTIES,
     image_properties,
@@ -20,12 +22,13 @@ from ...parameters import Explain, Shortcuts
 STRATA_METRICS = ("specificity", "sensitivity")
 
 
-def measure_shortcut_properties(train_set: dict, validation_set: dict, explain: Explain) -> pd.DataFrame:
-    """One row per training and validation image: ``subset``, ``path``, ``target`` and every
+def measure_shortcut_properties(train_set: dict, validation_set: dict, classes: list[str], explain: Explain) -> pd.DataFrame:
+    """One row per training and validation image: ``subset``, ``path``, ``target`` (pneumonia or
+    not, for a K-class task too: the audit asks what tells NORMAL from pneumonia) and every
     shortcut property (markers looked for within ``explain.border_fraction`` of the edges)."""
     frames = [
         image_properties(image_set["images"], explain.border_fraction).assign(
-            subset=subset, path=image_set["paths"], target=image_set["labels"].astype(int)
+            subset=subset, path=image_set["paths"], target=pneumonia_targets(image_set["labels"], len(classes))
         )
         for subset, image_set in (("train", train_set), ("validation", validation_set))
     ]
@@ -36,11 +39,12 @@ def score_shortcut_strata(
     predictor: Predictor, validation_set: dict, shortcut_properties: pd.DataFrame, shortcuts: Shortcuts
 ) -> pd.DataFrame:
     """The predictor's validation specificity (negative images) and sensitivity (positive ones) per
-    stratum of each property, at its threshold; strata boundaries are quantiles of the training split."""
+    stratum of each property, at its threshold (of P(pneumonia)); strata boundaries are quantiles
+    of the training split."""
     properties = list(SHORTCUT_PROPERTIES)
     train = shortcut_properties[shortcut_properties["subset"] == "train"]
     validation = shortcut_properties[shortcut_properties["subset"] == "validation"]
-    predicted_positive = predictor.probabilities(validation_set["images"]) >= predictor.threshold
+    predicted_positive = pneumonia_probability(predictor.probabilities(validation_set["images"])) >= predictor.threshold
     return strata_metrics(
         train[properties], validation[properties], validation["target"].to_numpy(), predicted_positive, shortcuts.strata
     )
@@ -97,6 +101,7 @@ def plot_shortcut_strata(shortcut_strata: pd.DataFrame, classes: list[str]) -> F
     """One panel per property: validation specificity (negative class) and sensitivity (positive
     class) against the property's stratum, with the image counts; flat lines = no shortcut."""
     properties = list(dict.fromkeys(shortcut_strata["property"]))
+    negative, positive = classes[0], classes[-1] if len(classes) == 2 else PNEUMONIA
     columns = 3
     rows = max(1, -(-len(properties) // columns))
     figure = Figure(figsize=(4.2 * columns, 3.4 * rows), layout="constrained")
@@ -105,7 +110,7 @@ def plot_shortcut_strata(shortcut_strata: pd.DataFrame, classes: list[str]) -> F
         axes.set_axis_off()
     for axes, name in zip(axes_grid, properties):
         strata = shortcut_strata[shortcut_strata["property"] == name]
-        for metric, count, label in (("specificity", "n_negative", classes[0]), ("sensitivity", "n_positive", classes[-1])):
+        for metric, count, label in (("specificity", "n_negative", negative), ("sensitivity", "n_positive", positive)):
             axes.plot(strata["stratum"], strata[metric], marker="o", label=f"{metric} ({label})")
             for row in strata.itertuples(index=False):
                 if not np.isnan(getattr(row, metric)):

@@ -18,7 +18,7 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             Node(
                 func=measure_shortcut_properties,
-                inputs=["train_set", "validation_set", "params:explain"],
+                inputs=["train_set", "validation_set", "params:raw_data.classes", "params:explain"],
                 outputs="shortcut_properties",
                 name="measure_shortcut_properties_node",
             ),

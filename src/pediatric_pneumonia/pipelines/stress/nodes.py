@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from ...evaluation.frames import pneumonia_probability, pneumonia_targets
 from ...evaluation.metrics import core_metrics
 from ...imaging.shifts import IDENTITY, apply_shift
 from ...inference import Predictor
@@ -16,7 +17,9 @@ from ...parameters import Stress
 logger = logging.getLogger(__name__)
 
 STRESSED_SETS = ("validation", "test")
+# Of P(pneumonia) at the package's threshold, for every model; a K-class model's argmax accuracy too.
 STRESS_METRICS = ("roc_auc", "sensitivity", "specificity")
+MULTICLASS_STRESS_METRICS = ("multiclass_accuracy",)
 
 
 
@@ -39,12 +42,20 @@ def stress_test(predictor: Predictor, validation_set: dict, test_set: dict, stre
     """One row per set, shift and severity (0 = no shift, shared by every shift) with its metrics.
 
     Shifts act on the stored image before the intensity normalisation, as a scanner's would; the
-    predictor package scores them (calibrated, cut at its validation-chosen threshold). Seeded.
+    predictor package scores them (calibrated, cut at its validation-chosen threshold; for a K-class
+    model, P(pneumonia) at it, and the argmax accuracy). Seeded.
     """
     started = time.perf_counter()
+    n_classes = len(predictor.classes)
 
     def scored(images: np.ndarray, targets: np.ndarray) -> dict:
-        return core_metrics(targets, predictor.probabilities(images), predictor.threshold)
+        probabilities = predictor.probabilities(images)
+        metrics = core_metrics(
+            pneumonia_targets(targets, n_classes), pneumonia_probability(probabilities), predictor.threshold
+        )
+        if n_classes > 2:
+            metrics["multiclass_accuracy"] = float((np.argmax(probabilities, axis=1) == targets).mean())
+        return metrics
 
     rows = []
     for set_index, (set_name, image_set) in enumerate(zip(STRESSED_SETS, (validation_set, test_set))):
@@ -66,29 +77,35 @@ def summarise_stress(stress_table: pd.DataFrame) -> dict:
     """Flat keys: per set, each metric unshifted (``_clean``), its mean and worst over every shifted
     condition and the shift that gave the worst, and every condition as ``<set>.<shift>.<severity>.<metric>``."""
     summary: dict = {}
+    metrics = stress_metrics_of(stress_table)
     for set_name, rows in stress_table.groupby("set", sort=False):
         clean = rows[rows["severity"] == 0].iloc[0]
         shifted = rows[rows["severity"] > 0]
-        for metric in STRESS_METRICS:
+        for metric in metrics:
             worst = shifted.loc[shifted[metric].idxmin()]
             summary[f"{set_name}.{metric}_clean"] = float(clean[metric])
             summary[f"{set_name}.{metric}_mean"] = float(shifted[metric].mean())
             summary[f"{set_name}.{metric}_worst"] = float(worst[metric])
             summary[f"{set_name}.{metric}_worst_shift"] = f"{worst['shift']} severity {worst['severity']}"
         for row in shifted.itertuples(index=False):
-            for metric in STRESS_METRICS:
+            for metric in metrics:
                 summary[f"{set_name}.{row.shift}.{row.severity}.{metric}"] = float(getattr(row, metric))
     return summary
 
 
+def stress_metrics_of(stress_table: pd.DataFrame) -> tuple[str, ...]:
+    """The metrics a stress table holds: ``STRESS_METRICS``, and a K-class model's argmax accuracy."""
+    return STRESS_METRICS + tuple(metric for metric in MULTICLASS_STRESS_METRICS if metric in stress_table.columns)
+
+
 def plot_stress(stress_table: pd.DataFrame) -> Figure:
     """Each metric against severity, one line per shift; a row per set."""
-    sets = list(dict.fromkeys(stress_table["set"]))
-    figure = Figure(figsize=(13, 4 * len(sets)), layout="constrained")
-    axes_grid = np.atleast_2d(figure.subplots(len(sets), len(STRESS_METRICS), sharex=True))
+    sets, metrics = list(dict.fromkeys(stress_table["set"])), stress_metrics_of(stress_table)
+    figure = Figure(figsize=(4.4 * len(metrics), 4 * len(sets)), layout="constrained")
+    axes_grid = np.atleast_2d(figure.subplots(len(sets), len(metrics), sharex=True))
     for row_axes, set_name in zip(axes_grid, sets):
         rows = stress_table[stress_table["set"] == set_name]
-        for axes, metric in zip(row_axes, STRESS_METRICS):
+        for axes, metric in zip(row_axes, metrics):
             for shift, shift_rows in rows.groupby("shift", sort=False):
                 axes.plot(shift_rows["severity"], shift_rows[metric], marker="o", label=shift)
             axes.set_title(f"{set_name}: {metric}")
