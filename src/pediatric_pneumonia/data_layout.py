@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .naming import patient_id_from_filename
+from .naming import PNEUMONIA, SUBTYPE_CLASSES, class_of_file, patient_id_from_filename
 
 logger = logging.getLogger(__name__)
 
@@ -168,6 +168,9 @@ def labelled_files(data: str | Path, classes: list[str], patient_key: str = "per
                 f"Give {layout} (class names in any case)."
             )
         rows = [(str(path), name, None) for name, folder in folders.items() for path in visible_files(folder)]
+        if any(name in SUBTYPE_CLASSES and name not in folders for name in classes):
+            subtype_rows, unnamed = pneumonia_subtype_rows(data, classes)
+            rows += subtype_rows
         labelled = {row[1] for row in rows}
         problems = [
             f"the {folders[name].name}/ folder holds no image files: the set holds no {name} images"
@@ -176,6 +179,8 @@ def labelled_files(data: str | Path, classes: list[str], patient_key: str = "per
             for name in classes
             if name not in labelled
         ]
+        if any(name in SUBTYPE_CLASSES and name not in folders for name in classes):
+            problems += unnamed
     else:
         raise LabelledDataError(f"'{data}' does not exist. Give {layout}.")
     if not rows:
@@ -195,6 +200,21 @@ def labelled_files(data: str | Path, classes: list[str], patient_key: str = "per
         }
     ).sort_values("path", ignore_index=True)
     return LabelledFiles(frame, problems)
+
+
+def pneumonia_subtype_rows(data: Path, classes: list[str]) -> tuple[list[tuple], list[str]]:
+    """For a task of pneumonia subtypes (``classes`` holds BACTERIA / VIRUS) over the public layout:
+    the ``(path, label, None)`` rows of the PNEUMONIA folder's files labelled by the subtype their
+    names say, and, for a file whose name says none, why it is left out."""
+    folder = class_folders(data, [PNEUMONIA]).get(PNEUMONIA)
+    rows, problems = [], []
+    for path in visible_files(folder) if folder else []:
+        label = class_of_file(PNEUMONIA, path.name, classes)
+        if label is None:
+            problems.append(f"'{path}': its name says no pneumonia subtype (personN_bacteria_M or personN_virus_M): left out")
+        else:
+            rows.append((str(path), label, None))
+    return rows, problems
 
 
 def class_folders(data: Path, classes: list[str]) -> dict[str, Path]:

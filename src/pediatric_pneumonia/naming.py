@@ -18,6 +18,8 @@ PATIENT_PATTERNS = (
 PATIENT_KEYS = ("person_and_subtype", "person")
 
 SUBTYPES = ("bacteria", "virus")
+# The public folder of pneumonia images, whose files the subtype task splits by SUBTYPE_CLASSES.
+PNEUMONIA = "PNEUMONIA"
 # The class of each pneumonia subtype in the subtype task (raw_data.classes: [NORMAL, BACTERIA, VIRUS]).
 SUBTYPE_CLASSES = {subtype.upper(): subtype for subtype in SUBTYPES}
 

@@ -12,8 +12,11 @@ from click.testing import CliRunner
 from scipy.special import softmax
 
 from pediatric_pneumonia.cli import cli
+from pediatric_pneumonia.data_layout import labelled_files
 from pediatric_pneumonia.inference import ModelLoadError, Predictor, load_predictor
+from pediatric_pneumonia.inference.export import ExportError, export_tflite
 from pediatric_pneumonia.inference.package import PACKAGE_FORMAT_VERSION
+from pediatric_pneumonia.inference.recalibration import RecalibrationError, recalibrated_predictor
 from tests.inference.conftest import PREPROCESSING
 from tests.pipelines.reporting.tiny_model import flat_images
 
@@ -80,3 +83,28 @@ def test_predict_prints_a_probability_per_class(tmp_path):
 def test_classes_that_do_not_match_the_models_outputs_are_refused():
     with pytest.raises(ModelLoadError, match=r"has 3 output\(s\), but predictor.json names 2 classes"):
         three_class_predictor(["NORMAL", "PNEUMONIA"])
+
+
+def test_a_site_in_the_public_layout_is_labelled_by_the_subtypes_in_its_names(tmp_path):
+    for folder, name in (("NORMAL", "IM-0001-0001.png"), ("PNEUMONIA", "person1_bacteria_1.png"),
+                         ("PNEUMONIA", "person2_virus_2.png"), ("PNEUMONIA", "scan.png")):
+        (tmp_path / "site" / folder).mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(tmp_path / "site" / folder / name), flat_images([100], size=8)[0])
+
+    labelled = labelled_files(tmp_path / "site", CLASSES)
+
+    assert dict(zip(labelled.files["path"].map(lambda path: path.rsplit("/", 1)[-1]), labelled.files["label"])) == {
+        "IM-0001-0001.png": "NORMAL", "person1_bacteria_1.png": "BACTERIA", "person2_virus_2.png": "VIRUS",
+    }
+    assert labelled.files["target"].tolist() == [0, 1, 2]
+    assert any("scan.png': its name says no pneumonia subtype" in problem for problem in labelled.problems)
+
+
+def test_what_the_subtype_task_cannot_do_yet_is_refused_with_the_reason(tmp_path):
+    predictor = three_class_predictor()
+
+    with pytest.raises(ExportError, match=r"has the classes \['NORMAL', 'BACTERIA', 'VIRUS'\], whose export is not available yet"):
+        export_tflite(predictor, tmp_path / "model.tflite")
+    with pytest.raises(RecalibrationError, match="whose recalibration is not available yet"):
+        recalibrated_predictor(predictor, None, {}, {})
+    assert not (tmp_path / "model.tflite").exists()

@@ -16,14 +16,12 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
+from ..naming import PNEUMONIA
 from ..parameters import Reporting
 from .bootstrap import group_bootstrap_intervals
 from .calibration import calibration_scores
 from .frames import pneumonia_probability, pneumonia_targets, probabilities_of, probability_columns
 from .metrics import roc_auc
-
-# The name of the pneumonia side of a K-class model's binary view (its first class is NORMAL).
-PNEUMONIA = "PNEUMONIA"
 
 
 def binary_view(predictions: pd.DataFrame, classes: list[str]) -> tuple[pd.DataFrame, list[str]]:

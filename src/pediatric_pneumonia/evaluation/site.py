@@ -17,6 +17,7 @@ from matplotlib.figure import Figure
 
 from ..data_layout import LabelledFiles
 from ..parameters import Reporting
+from .frames import with_probabilities
 from .plots import plot_confusion_matrices, plot_roc_curve, reliability_figure, set_reliability
 from .report import prediction_report
 from .shift import read_stored_images
@@ -79,7 +80,8 @@ def score_site(predictor, labelled: LabelledFiles) -> ScoredSite:
         raise NoReadableImageError(stored.unreadable)
     rows = labelled.files[~labelled.files["path"].isin(list(stored.unreadable))].reset_index(drop=True)
     raw = predictor.raw_probabilities(stored.images)
-    predictions = rows.assign(raw_probability=raw, probability=predictor.calibrate(raw))
+    predictions = with_probabilities(rows, "raw_probability", raw, predictor.classes)
+    predictions = with_probabilities(predictions, "probability", predictor.calibrate(raw), predictor.classes)
     return ScoredSite(predictions, stored.images, stored.unreadable, list(labelled.problems))
 
 

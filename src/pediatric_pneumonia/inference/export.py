@@ -43,8 +43,13 @@ def export_tflite(predictor: Predictor, output: Path) -> Path:
 
     Raises:
         ExportError: when the converted model's probabilities differ from the Keras model's on
-            random probe images (nothing is written then).
+            random probe images (nothing is written then), or the model has more than two classes.
     """
+    if len(predictor.classes) > 2:
+        raise ExportError(
+            f"The TFLite export writes a two-class model's one output; '{predictor.name}' has the classes "
+            f"{predictor.classes}, whose export is not available yet."
+        )
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="pediatric-pneumonia-export-") as folder:

@@ -305,6 +305,7 @@ class Predictor:
         reference: the MMD permutation test in the model's feature space, the predicted prevalence,
         the out-of-distribution scores (``evaluation.shift.shift_report``; per image under
         ``image_scores``). ``overrides`` replace recorded settings (``permutations``, ``alpha``, ...).
+        The prevalence is of pneumonia (P(pneumonia) at the threshold, for a K-class model too).
         Raises NoShiftReferenceError for a package without a reference."""
         settings = {**self.shift_settings, **overrides}
         if len(stored_images) < MIN_SHIFT_CHECK_IMAGES:
@@ -315,9 +316,9 @@ class Predictor:
         scores = self._scorer().scores(features)
         report = shift_report(
             self.shift_reference["features"],
-            self.shift_reference["probabilities"],
+            pneumonia_probability(self.shift_reference["probabilities"]),
             features,
-            probabilities,
+            pneumonia_probability(probabilities),
             scores,
             self.threshold,
             settings,

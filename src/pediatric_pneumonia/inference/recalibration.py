@@ -153,6 +153,12 @@ def recalibrated_predictor(
         RecalibrationError: if the set holds one class only, or too few images under
             ``site.few_labels: refuse``.
     """
+    if len(predictor.classes) > 2:
+        raise RecalibrationError(
+            f"recalibrate refits a two-class model's temperature and threshold; '{predictor.name}' has the classes "
+            f"{predictor.classes}, whose recalibration is not available yet. Evaluate it on the site's labels instead "
+            "(pediatric-pneumonia evaluate)."
+        )
     predictions = scored.predictions
     targets = predictions["target"].to_numpy()
     require_two_classes(targets, predictor.classes)

@@ -32,6 +32,13 @@ def run_study_models(
     that GAN's images but it made none (``synthetic_normal_images``), after the jobs if one failed
     or a model did not score exactly the test images of ``image_split`` (the paired tests need them).
     """
+    classes = as_written(parameters)["raw_data"]["classes"]
+    if len(classes) > 2:
+        raise StudyJobError(
+            f"The study compares two-class models (McNemar on their calls at each validation threshold); raw_data.classes "
+            f"{classes} is a {len(classes)}-class task, which it does not compare yet. Run each strategy on its own: "
+            "kedro run --env subtype --pipeline <strategy>."
+        )
     parent = mlflow.active_run()
     if parent is None:
         raise StudyJobError("The study needs MLflow tracking (conf/base/mlflow.yml): its jobs are MLflow child runs.")
