@@ -74,8 +74,17 @@ def data_section(image_split: pd.DataFrame, classes: list[str], patient_key: str
     ]
 
 
+def _output(classes: list[str]) -> str:
+    """The output layer in words: one sigmoid unit for two classes, a softmax over K."""
+    return "one sigmoid output" if len(classes) == 2 else f"a softmax output over the {len(classes)} classes"
+
+
 def training_section(
-    strategy: str, training: Training, preprocessing: Preprocessing, training_history: dict[str, list[float]]
+    strategy: str,
+    training: Training,
+    preprocessing: Preprocessing,
+    training_history: dict[str, list[float]],
+    classes: list[str],
 ) -> list[str]:
     architecture = training.architecture
     stopping = training.early_stopping
@@ -90,7 +99,7 @@ def training_section(
         "",
         f"- Balancing strategy: `{strategy}` (only the training subset is balanced).",
         f"- Architecture: {_network(architecture)}, hidden dense layers {_listing(architecture.dense_units)}, "
-        f"one sigmoid output{_ensemble(training)}; input {side}x{side} grayscale, intensity normalisation "
+        f"{_output(classes)}{_ensemble(training)}; input {side}x{side} grayscale, intensity normalisation "
         f"`{preprocessing.intensity.method}`.",
         f"- Optimiser: {_optimiser(architecture)}, learning rate {architecture.learning_rate} "
         f"({training.learning_rate_schedule} schedule), batch size {training.batch_size}, online augmentation "

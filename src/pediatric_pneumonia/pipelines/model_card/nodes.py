@@ -39,14 +39,15 @@ def write_model_card(
         "",
         "## Intended use",
         "",
-        f"Research and teaching: a binary classifier of pediatric chest X-rays ({' vs '.join(classes)}) "
+        f"Research and teaching: a {'binary' if len(classes) == 2 else f'{len(classes)}-class'} classifier of pediatric "
+        f"chest X-rays ({' vs '.join(classes)}) "
         "built to compare class-balancing strategies on public data.",
         "",
         "> **Not a diagnostic device.** This model is not cleared or approved for clinical use. It must not "
         "be used to diagnose, treat or triage patients, nor replace a clinician's reading.",
         "",
         *data_section(image_split, classes, ingestion.patient_key),
-        *training_section(strategy, training, preprocessing, training_history),
+        *training_section(strategy, training, preprocessing, training_history, classes),
         *validation_section(calibration, decision_threshold),
         *test_section(test_metrics, reporting),
         *stress_section(stress_metrics),
