@@ -13,6 +13,7 @@ from kedro.framework.startup import bootstrap_project
 
 from pediatric_pneumonia.demo_data import generate_demo_dataset
 from pediatric_pneumonia.parameters import Preprocessing, Study, Training, check_parameters
+from pediatric_pneumonia.project_config import load_project_config
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data" / "chest_xray_dev"
@@ -210,6 +211,12 @@ def run_pipelines(project: Path, pipeline_names: list[str], runtime_params: dict
         # tests do that) would otherwise find the first session's run still active and reuse it.
         while mlflow.active_run() is not None:
             mlflow.end_run()
+
+
+def shipped_catalog(file_name: str) -> dict:
+    """The entries of one conf/base catalog file as Kedro reads them (``${globals:...}`` resolved)."""
+    resolved = load_project_config(REPO_ROOT, "catalog", "base")
+    return {name: resolved[name] for name in yaml.safe_load((REPO_ROOT / "conf" / "base" / file_name).read_text())}
 
 
 def latest_version(dataset_folder: Path) -> Path:

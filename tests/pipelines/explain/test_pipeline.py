@@ -4,7 +4,6 @@ from pathlib import Path
 import mlflow
 import numpy as np
 import pandas as pd
-import yaml
 from kedro.io import DataCatalog, MemoryDataset
 from kedro.runner import SequentialRunner
 from kedro_datasets.json import JSONDataset
@@ -16,7 +15,7 @@ from pediatric_pneumonia.hooks import MlflowArtifactHook
 from pediatric_pneumonia.pipelines.explain import create_pipeline
 from tests.inference.conftest import predictor_around
 
-from ...conftest import REPO_ROOT
+from ...conftest import shipped_catalog
 from ...explain.quadrant_model import SIZE, square_images, trained_quadrant_model
 from .test_nodes import CLASSES, EXPLAIN_GROUP, NO_NORMALISATION
 
@@ -66,7 +65,7 @@ def test_explain_pipeline_writes_overlays_contact_sheet_and_metrics(tmp_path: Pa
 
 
 def test_catalog_patterns_resolve_per_strategy_and_the_overlay_folder_is_logged_to_mlflow(tracking):
-    config = yaml.safe_load((REPO_ROOT / "conf" / "base" / "catalog_08_explain.yml").read_text())
+    config = shipped_catalog("catalog_08_explain.yml")
     catalog = DataCatalog.from_config(config)
     overlays = catalog.get("baseline.explanations")
     assert isinstance(overlays, PartitionedDataset)

@@ -12,7 +12,7 @@ from pediatric_pneumonia.parameters import check_parameters
 from pediatric_pneumonia.pipelines.study import create_pipeline
 from pediatric_pneumonia.study.comparison import COMPARISON_COLUMNS
 
-from ...conftest import REPO_ROOT
+from ...conftest import REPO_ROOT, shipped_catalog
 from .test_nodes import STUDY, synthetic_study_figures, synthetic_study_predictions
 
 
@@ -49,7 +49,7 @@ def test_the_shipped_parameters_pass_their_check_and_the_catalog_writes_versione
     study = yaml.safe_load((REPO_ROOT / "conf" / "base" / "parameters_study.yml").read_text())["study"]
     assert set(study) == set(STUDY)
     check_parameters("study", study)
-    catalog = yaml.safe_load((REPO_ROOT / "conf" / "base" / "catalog_08_study.yml").read_text())
+    catalog = shipped_catalog("catalog_08_study.yml")
     assert set(catalog) == create_pipeline().all_outputs()
     assert all(entry["versioned"] for entry in catalog.values())
     assert {name for name, entry in catalog.items() if entry["metadata"]["kedro-viz"]["layer"] != "reporting"} == {
