@@ -74,3 +74,10 @@ def test_the_improved_gan_trains_and_generates_images_in_range(tmp_path):
 def test_the_loss_plot_has_one_line_per_model():
     figure = plot_gan_losses({"iteration": [2, 4], "discriminator_loss": [0.7, 0.6], "generator_loss": [0.8, 0.9]})
     assert [line.get_label() for line in figure.axes[0].get_lines()] == ["discriminator loss", "generator loss"]
+
+
+def test_a_three_class_task_is_refused_before_any_gan_trains(tmp_path):
+    synthesis = check_parameters("synthesis", synthesis_parameters(tmp_path))
+    with pytest.raises(ValueError, match=r"needs a generator per smaller class.*Run baseline, augmentation, class_weight or oversample"):
+        train_gan(train_set(), ["NORMAL", "BACTERIA", "VIRUS"], synthesis)
+    assert not any(tmp_path.rglob("*.keras"))
