@@ -10,6 +10,7 @@ from pediatric_pneumonia.imaging.decode import DecodeLimits
 from pediatric_pneumonia.inference import Predictor
 from pediatric_pneumonia.webapp import ServeLimits, create_app
 from pediatric_pneumonia.webapp.upload import display_name
+from tests.inference.test_three_class_package import three_class_predictor
 from tests.webapp.conftest import chest_like_image, encode
 
 SMALL_UPLOAD_LIMIT = 50_000
@@ -239,3 +240,15 @@ def test_without_explain_the_answer_is_the_same_prediction_without_the_images(cl
     assert {key: value for key, value in plain.items() if key not in ("image", "overlay")} == {
         key: value for key, value in explained.items() if key not in ("image", "overlay")
     }
+
+
+def test_a_three_class_model_answers_each_class_probability_and_a_two_class_one_none(client, png_bytes):
+    three = three_class_predictor()
+    with TestClient(create_app(three), base_url="http://127.0.0.1") as three_client:
+        answer = three_client.post("/api/predict?explain=false", files={"file": ("x.png", png_bytes, "image/png")}).json()
+    binary = client.post("/api/predict?explain=false", files={"file": ("x.png", png_bytes, "image/png")}).json()
+
+    assert set(answer["probabilities"]) == {"NORMAL", "BACTERIA", "VIRUS"} and answer["label"] in answer["probabilities"]
+    assert answer["label"] == max(answer["probabilities"], key=answer["probabilities"].get)
+    assert answer["probability"] == pytest.approx(1 - answer["probabilities"]["NORMAL"], abs=1e-6)
+    assert binary["probabilities"] is None

@@ -87,8 +87,14 @@ logger = logging.getLogger(__name__)
 
 class PredictionResponse(BaseModel):
     source: str = Field(description="The uploaded file's name (display only; never used otherwise).")
-    label: str = Field(description="The predicted class: the positive class when probability >= threshold.")
-    probability: float = Field(description="Calibrated probability of the positive class (the last of classes).")
+    label: str = Field(
+        description="The predicted class: the positive class when probability >= threshold (the most probable class of a "
+        "model of more than two classes)."
+    )
+    probability: float = Field(description="Calibrated probability of pneumonia (of a K-class model: 1 - P(NORMAL)).")
+    probabilities: dict[str, float] | None = Field(
+        None, description="Each class's calibrated probability, for a model of more than two classes; null for two."
+    )
     threshold: float = Field(description="The validation-chosen decision threshold.")
     ood_score: float | None = Field(
         None,
@@ -261,6 +267,7 @@ def create_app(
             source=source,
             label=prediction.label,
             probability=prediction.probability,
+            probabilities=prediction.probabilities,
             threshold=prediction.threshold,
             ood_score=prediction.ood_score,
             ood_warning=prediction.ood_warning,

@@ -16,7 +16,13 @@ function showResult(result) {
   byId("error").hidden = true;
   byId("result-source").textContent = result.source;
   byId("result-label").textContent = result.label;
-  byId("result-positive").textContent = result.classes[result.classes.length - 1];
+  byId("result-positive").textContent = result.probabilities ? "pneumonia" : result.classes[result.classes.length - 1];
+  const perClass = result.probabilities
+    ? Object.entries(result.probabilities).map(([name, value]) => `${name} ${value.toFixed(3)}`).join(", ")
+    : "";
+  byId("result-probabilities").textContent = perClass;
+  byId("result-probabilities").hidden = !perClass;
+  byId("result-probabilities-term").hidden = !perClass;
   byId("result-probability").textContent = result.probability.toFixed(3);
   byId("result-threshold").textContent = result.threshold.toFixed(3);
   byId("result-model").textContent = result.model;
