@@ -9,21 +9,18 @@ Run from the project root:  python benchmarks/single_prediction.py [--model <pac
 """
 
 import argparse
-import contextlib
-import socket
 import statistics
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 import cv2
 import httpx
 import numpy as np
-import uvicorn
 
 from pediatric_pneumonia.inference import load_predictor
 from pediatric_pneumonia.webapp import create_app
+from pediatric_pneumonia.webapp.app import serving_in_background
 
 
 def timed(function, repeats: int) -> list[float]:
@@ -69,7 +66,7 @@ def main() -> None:
     batched = timed(lambda: predictor.probabilities_and_features(stored), 3)
     print(f"{arguments.batch} images batched: {arguments.batch / statistics.median(batched):.0f} images/s")
     jpeg = cv2.imencode(".jpg", image)[1].tobytes()
-    with served(create_app(predictor)) as url, httpx.Client(base_url=url, timeout=60) as client:
+    with serving_in_background(create_app(predictor)) as url, httpx.Client(base_url=url, timeout=60) as client:
 
         def post(query: str) -> None:
             response = client.post(f"/api/predict{query}", files={"file": ("xray.jpeg", jpeg, "image/jpeg")})
@@ -80,24 +77,6 @@ def main() -> None:
     p50_explained, p50_plain = statistics.median(explained) * 1000, statistics.median(plain) * 1000
     print(f"web API, one 224 px JPEG, p50 over {arguments.repeats}: with Grad-CAM {p50_explained:.1f} ms, "
           f"explain=false {p50_plain:.1f} ms: {p50_explained / p50_plain:.2f}x faster")
-
-
-@contextlib.contextmanager
-def served(app):
-    """``app`` on a uvicorn server on a free port of 127.0.0.1, in a thread: its URL."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        listener.close()
 
 
 if __name__ == "__main__":

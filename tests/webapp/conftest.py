@@ -1,18 +1,14 @@
 """A small real predictor and the image files the web app tests upload."""
 
-import contextlib
-import socket
-import threading
-import time
 import zlib
 from collections.abc import Iterator
 
 import cv2
 import numpy as np
 import pytest
-import uvicorn
 
 from pediatric_pneumonia.webapp import ServeLimits, create_app
+from pediatric_pneumonia.webapp.app import serving_in_background
 from tests.inference.conftest import make_predictor
 
 LIVE_UPLOAD_LIMIT = 50_000
@@ -62,30 +58,8 @@ def bomb_png() -> bytes:
     return png_claiming_size(60_000, 60_000)
 
 
-@contextlib.contextmanager
-def serving(app) -> Iterator[str]:
-    """``app`` on a real uvicorn server on a free port of 127.0.0.1, in a background thread: its URL."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))  # uvicorn is handed the bound socket, so no other process can take the port
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("The uvicorn test server did not start within 20 s.")
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
-
-
 @pytest.fixture(scope="session")
 def live_server(predictor) -> Iterator[str]:
     """The app on a real uvicorn server: its URL."""
-    with serving(create_app(predictor, ServeLimits(max_upload_bytes=LIVE_UPLOAD_LIMIT))) as url:
+    with serving_in_background(create_app(predictor, ServeLimits(max_upload_bytes=LIVE_UPLOAD_LIMIT))) as url:
         yield url

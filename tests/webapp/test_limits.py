@@ -8,7 +8,8 @@ import httpx
 from fastapi.testclient import TestClient
 
 from pediatric_pneumonia.webapp import ServeLimits, create_app
-from tests.webapp.conftest import png_claiming_size, serving
+from pediatric_pneumonia.webapp.app import serving_in_background
+from tests.webapp.conftest import png_claiming_size
 
 TOKEN = "a-long-enough-test-token"
 
@@ -42,7 +43,7 @@ def test_a_png_announcing_a_large_16_bit_rgba_array_is_refused_before_decoding(p
 def test_a_full_server_answers_503_with_retry_after_and_serves_again_once_free(predictor, png_bytes):
     limits = ServeLimits(concurrent=1, waiting=1)
     release = threading.Event()
-    with serving(create_app(predictor, limits)) as url:
+    with serving_in_background(create_app(predictor, limits)) as url:
         results, threads = [], []
         for _ in range(2):  # one running (its upload unfinished) and one waiting: every place taken
             started = threading.Event()

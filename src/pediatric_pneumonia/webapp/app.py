@@ -26,6 +26,8 @@ import ipaddress
 import logging
 import secrets
 import socket
+import threading
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -380,6 +382,28 @@ def bound_socket(host: str, port: int) -> socket.socket:
             f"Cannot serve at {host}:{port}: {error.strerror or error}. Choose another --port, or stop what listens there."
         ) from error
     return listener
+
+
+@contextlib.contextmanager
+def serving_in_background(app: ASGIApp, start_timeout: float = 20.0) -> Iterator[str]:
+    """``app`` on a real uvicorn server on a free port of 127.0.0.1, in a background thread, for as
+    long as the context lasts (a notebook, a benchmark, a test): its URL. RuntimeError if it has not
+    started within ``start_timeout`` seconds."""
+    listener = bound_socket("127.0.0.1", 0)  # uvicorn is handed the bound socket: no one else takes the port
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + start_timeout
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError(f"The uvicorn server did not start within {start_timeout:g} s.")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        listener.close()
 
 
 def is_loopback(host: str) -> bool:
