@@ -57,6 +57,21 @@ def roc_auc(targets: np.ndarray, scores: np.ndarray) -> float:
     return float((ranks[positives].sum() - n_positive * (n_positive + 1) / 2) / (n_positive * n_negative))
 
 
+def argmax_accuracy(targets: np.ndarray, probabilities: np.ndarray) -> float:
+    """The share of images whose most probable class ((N, K) probabilities) is their label."""
+    return float((np.argmax(probabilities, axis=1) == np.asarray(targets)).mean())
+
+
+def one_vs_rest_roc_auc(targets: np.ndarray, probabilities: np.ndarray, index: int) -> float:
+    """ROC-AUC of class ``index`` against every other, scored by its probability ((N, K))."""
+    return roc_auc((np.asarray(targets) == index).astype(int), probabilities[:, index])
+
+
+def macro_roc_auc(targets: np.ndarray, probabilities: np.ndarray) -> float:
+    """The mean one-vs-rest ROC-AUC over the classes of (N, K) probabilities (every class present)."""
+    return float(np.mean([one_vs_rest_roc_auc(targets, probabilities, index) for index in range(probabilities.shape[1])]))
+
+
 def core_metrics(targets: np.ndarray, probabilities: np.ndarray, threshold: float) -> dict[str, float]:
     """Accuracy, sensitivity, specificity at ``threshold`` and ROC-AUC; a figure that is undefined
     on these targets (sensitivity without positives, ROC-AUC with one class) is left out rather

@@ -21,7 +21,7 @@ from ..parameters import Reporting
 from .bootstrap import group_bootstrap_intervals
 from .calibration import calibration_scores
 from .frames import pneumonia_probability, pneumonia_targets, probabilities_of, probability_columns
-from .metrics import roc_auc
+from .metrics import argmax_accuracy, macro_roc_auc, one_vs_rest_roc_auc, roc_auc
 
 
 def binary_view(predictions: pd.DataFrame, classes: list[str]) -> tuple[pd.DataFrame, list[str]]:
@@ -40,11 +40,9 @@ def binary_view(predictions: pd.DataFrame, classes: list[str]) -> tuple[pd.DataF
 
 def accuracy_and_macro_auc(targets: np.ndarray, probabilities: np.ndarray) -> dict[str, float]:
     """The argmax accuracy and, where every class is present, the macro one-vs-rest ROC-AUC."""
-    figures = {"multiclass_accuracy": float((np.argmax(probabilities, axis=1) == targets).mean())}
+    figures = {"multiclass_accuracy": argmax_accuracy(targets, probabilities)}
     if len(np.unique(targets)) == probabilities.shape[1]:
-        figures["multiclass_macro_roc_auc"] = float(
-            np.mean([roc_auc((targets == index).astype(int), probabilities[:, index]) for index in range(probabilities.shape[1])])
-        )
+        figures["multiclass_macro_roc_auc"] = macro_roc_auc(targets, probabilities)
     return figures
 
 
@@ -69,7 +67,7 @@ def multiclass_figures(predictions: pd.DataFrame, classes: list[str], reporting:
         figures[f"precision_{name}"] = float(precision[index])
         figures[f"f1_{name}"] = float(f1[index])
         if present and not (targets == index).all():
-            figures[f"roc_auc_{name}"] = roc_auc((targets == index).astype(int), probabilities[:, index])
+            figures[f"roc_auc_{name}"] = one_vs_rest_roc_auc(targets, probabilities, index)
     first, second = len(classes) - 2, len(classes) - 1
     pair = np.isin(targets, [first, second])
     if len(np.unique(targets[pair])) == 2:

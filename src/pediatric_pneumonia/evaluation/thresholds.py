@@ -10,7 +10,7 @@ from sklearn.metrics import roc_curve
 
 from ..parameters import Threshold
 from .frames import pneumonia_probability, pneumonia_targets
-from .metrics import operating_point, require_both_classes, roc_auc
+from .metrics import argmax_accuracy, macro_roc_auc, operating_point, require_both_classes, roc_auc
 
 
 def youden_threshold(labels: np.ndarray, probabilities: np.ndarray) -> tuple[float, float, float]:
@@ -110,8 +110,6 @@ def choose_decision(labels: np.ndarray, probabilities: np.ndarray, threshold: Th
     return {
         "rule": "argmax",
         **decision,
-        "validation_accuracy": float((np.argmax(probabilities, axis=1) == labels).mean()),
-        "validation_macro_roc_auc": float(
-            np.mean([roc_auc((labels == index).astype(int), probabilities[:, index]) for index in range(n_classes)])
-        ),
+        "validation_accuracy": argmax_accuracy(labels, probabilities),
+        "validation_macro_roc_auc": macro_roc_auc(labels, probabilities),
     }

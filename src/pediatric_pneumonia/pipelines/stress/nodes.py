@@ -9,7 +9,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from ...evaluation.frames import pneumonia_probability, pneumonia_targets
-from ...evaluation.metrics import core_metrics
+from ...evaluation.metrics import argmax_accuracy, core_metrics
 from ...imaging.shifts import IDENTITY, apply_shift
 from ...inference import Predictor
 from ...parameters import Stress
@@ -54,7 +54,7 @@ def stress_test(predictor: Predictor, validation_set: dict, test_set: dict, stre
             pneumonia_targets(targets, n_classes), pneumonia_probability(probabilities), predictor.threshold
         )
         if n_classes > 2:
-            metrics["multiclass_accuracy"] = float((np.argmax(probabilities, axis=1) == targets).mean())
+            metrics["multiclass_accuracy"] = argmax_accuracy(targets, probabilities)
         return metrics
 
     rows = []
