@@ -168,9 +168,10 @@ def labelled_files(data: str | Path, classes: list[str], patient_key: str = "per
                 f"Give {layout} (class names in any case)."
             )
         rows = [(str(path), name, None) for name, folder in folders.items() for path in visible_files(folder)]
-        if any(name in SUBTYPE_CLASSES and name not in folders for name in classes):
-            subtype_rows, unnamed = pneumonia_subtype_rows(data, classes)
-            rows += subtype_rows
+        # Subtype classes without a folder of their own come from the PNEUMONIA folder's names.
+        by_name = any(name in SUBTYPE_CLASSES and name not in folders for name in classes)
+        subtype_rows, unnamed = pneumonia_subtype_rows(data, classes) if by_name else ([], [])
+        rows += subtype_rows
         labelled = {row[1] for row in rows}
         problems = [
             f"the {folders[name].name}/ folder holds no image files: the set holds no {name} images"
@@ -178,9 +179,7 @@ def labelled_files(data: str | Path, classes: list[str], patient_key: str = "per
             else f"no {name}/ folder: the set holds no {name} images"
             for name in classes
             if name not in labelled
-        ]
-        if any(name in SUBTYPE_CLASSES and name not in folders for name in classes):
-            problems += unnamed
+        ] + unnamed
     else:
         raise LabelledDataError(f"'{data}' does not exist. Give {layout}.")
     if not rows:

@@ -24,6 +24,11 @@ from .frames import pneumonia_probability, pneumonia_targets, probabilities_of, 
 from .metrics import argmax_accuracy, macro_roc_auc, one_vs_rest_roc_auc, roc_auc
 
 
+def binary_classes(classes: list[str]) -> list[str]:
+    """The two classes of the binary question: ``classes`` themselves, or the first and PNEUMONIA."""
+    return classes if len(classes) == 2 else [classes[0], PNEUMONIA]
+
+
 def binary_view(predictions: pd.DataFrame, classes: list[str]) -> tuple[pd.DataFrame, list[str]]:
     """A K-class prediction table as a two-class one: ``target`` 1 for every class but the first,
     ``raw_probability`` and ``probability`` = P(pneumonia) (1 - the first class's); with the binary
@@ -35,7 +40,7 @@ def binary_view(predictions: pd.DataFrame, classes: list[str]) -> tuple[pd.DataF
         raw_probability=pneumonia_probability(probabilities_of(predictions, "raw_probability", classes)),
         probability=pneumonia_probability(probabilities_of(predictions, "probability", classes)),
     )
-    return view, [classes[0], PNEUMONIA]
+    return view, binary_classes(classes)
 
 
 def accuracy_and_macro_auc(targets: np.ndarray, probabilities: np.ndarray) -> dict[str, float]:

@@ -8,29 +8,29 @@ from sklearn.metrics import roc_curve
 
 from .calibration import reliability_curve
 from .frames import probabilities_of
-from .multiclass import PNEUMONIA, binary_view
+from .multiclass import binary_classes, binary_view
 from .report import PAPER_THRESHOLD
 
 
 def plot_confusion_matrices(test_metrics: dict, classes: list[str]) -> Figure:
     """Side-by-side confusion matrices at the validation threshold and at 0.5 (of P(pneumonia) for
     a K-class model), and a K-class model's own K x K matrix of its argmax."""
-    binary_classes = classes if len(classes) == 2 else [classes[0], PNEUMONIA]
+    binary = binary_classes(classes)
     panels = [
-        (f"validation threshold {test_metrics['threshold']:.3f}", test_metrics["confusion_matrix"], binary_classes),
-        (f"threshold {PAPER_THRESHOLD}", test_metrics[f"confusion_matrix_at_{PAPER_THRESHOLD}"], binary_classes),
+        (f"validation threshold {test_metrics['threshold']:.3f}", test_metrics["confusion_matrix"], binary),
+        (f"threshold {PAPER_THRESHOLD}", test_metrics[f"confusion_matrix_at_{PAPER_THRESHOLD}"], binary),
     ]
     if len(classes) > 2:
         panels.append(("most probable class", test_metrics["multiclass_confusion_matrix"], classes))
     figure = Figure(figsize=(5 * len(panels), 4.5), layout="constrained")
-    for axes, (title, matrix, classes) in zip(figure.subplots(1, len(panels)), panels):
+    for axes, (title, matrix, names) in zip(figure.subplots(1, len(panels)), panels):
         matrix = np.asarray(matrix)
         axes.imshow(matrix, cmap="Blues")
         for (row, column), count in np.ndenumerate(matrix):
             color = "white" if count > matrix.max() / 2 else "black"
             axes.text(column, row, str(count), ha="center", va="center", color=color, fontsize=14)
-        axes.set_xticks(range(len(classes)), classes)
-        axes.set_yticks(range(len(classes)), classes)
+        axes.set_xticks(range(len(names)), names)
+        axes.set_yticks(range(len(names)), names)
         axes.set_xlabel("predicted")
         axes.set_ylabel("true")
         axes.set_title(f"Test set, {title}")

@@ -7,7 +7,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from ...evaluation.frames import pneumonia_probability, pneumonia_targets
-from ...evaluation.multiclass import PNEUMONIA
+from ...evaluation.multiclass import binary_classes
 from ...evaluation.shortcuts import (
     SHORTCUT_PROPERTIES,
     image_properties,
@@ -101,7 +101,7 @@ def plot_shortcut_strata(shortcut_strata: pd.DataFrame, classes: list[str]) -> F
     """One panel per property: validation specificity (negative class) and sensitivity (positive
     class) against the property's stratum, with the image counts; flat lines = no shortcut."""
     properties = list(dict.fromkeys(shortcut_strata["property"]))
-    negative, positive = classes[0], classes[-1] if len(classes) == 2 else PNEUMONIA
+    negative, positive = binary_classes(classes)
     columns = 3
     rows = max(1, -(-len(properties) // columns))
     figure = Figure(figsize=(4.2 * columns, 3.4 * rows), layout="constrained")
