@@ -35,6 +35,15 @@ def gray_levels_model(size: int = 8) -> keras.Model:
     return model
 
 
+def gray_levels_cnn(size: int = 8) -> keras.Model:
+    """A seeded three-class CNN with a feature map (for Grad-CAM)."""
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((size, size, 1))
+    features = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="conv")(keras.layers.Rescaling(1 / 255)(inputs))
+    pooled = keras.layers.GlobalAveragePooling2D()(features)
+    return keras.Model(inputs, keras.layers.Dense(3, activation="softmax", name="pneumonia_probability")(pooled))
+
+
 def expected(levels: list[int]) -> np.ndarray:
     return softmax(np.asarray(levels)[:, None] / 255 * WEIGHTS + BIASES, axis=1)
 
@@ -108,3 +117,15 @@ def test_what_the_subtype_task_cannot_do_yet_is_refused_with_the_reason(tmp_path
     with pytest.raises(RecalibrationError, match="whose recalibration is not available yet"):
         recalibrated_predictor(predictor, None, {}, {})
     assert not (tmp_path / "model.tflite").exists()
+
+
+def test_the_web_apps_explanation_maps_the_class_the_prediction_names(tmp_path):
+    predictor = Predictor(
+        gray_levels_cnn(), {**three_class_predictor().config, "preprocessing": {**PREPROCESSING, "image_size": 8, "intensity": {"method": "none"}}}
+    )
+    image = flat_images([240], size=8)[0]
+
+    explanation = predictor.explain(image, "bright")
+
+    chosen = CLASSES.index(explanation.prediction.label)
+    np.testing.assert_allclose(explanation.heatmap, predictor.heatmaps(image[np.newaxis], class_index=np.array([chosen]))[0])

@@ -231,12 +231,15 @@ class Predictor:
         """Calibrated probabilities of the positive class for (N, H, W) stored uint8 images."""
         return self.calibrate(self.raw_probabilities(stored_images))
 
-    def heatmaps(self, stored_images: np.ndarray, layer: str | None = None) -> np.ndarray:
-        """Grad-CAM maps (N, H, W) of the pneumonia output for stored images (of an ensemble: the
-        mean of its members' maps), on the image itself, never a test-time augmentation view;
-        ``layer`` defaults to the model's last convolution."""
+    def heatmaps(
+        self, stored_images: np.ndarray, layer: str | None = None, class_index: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Grad-CAM maps (N, H, W) of the pneumonia output for stored images (of a K-class model:
+        of each image's ``class_index``, by default the network's most probable class; of an
+        ensemble: the mean of its members' maps), on the image itself, never a test-time
+        augmentation view; ``layer`` defaults to the model's last convolution."""
         with self._lock:
-            return grad_cam(self.classifier, self.model_input(stored_images), layer)
+            return grad_cam(self.classifier, self.model_input(stored_images), layer, class_index=class_index)
 
     @property
     def shift_settings(self) -> dict:
@@ -330,7 +333,9 @@ class Predictor:
         stored = self.stored_image(image, source, limits)[np.newaxis]
         probabilities, scores = self.probabilities_and_ood_scores(stored)
         prediction = self._prediction(source, probabilities[0], scores[0])
-        return Explanation(prediction, stored[0], self.heatmaps(stored)[0])
+        # A K-class map explains the class the prediction names, from the probabilities already computed.
+        chosen = np.argmax(probabilities, axis=1) if np.ndim(probabilities) == 2 else None
+        return Explanation(prediction, stored[0], self.heatmaps(stored, class_index=chosen)[0])
 
     def evaluate(self, data: str | Path, reporting: dict, bins: int, patient_key: str = "person_and_subtype") -> "SiteEvaluation":
         """The test report on a labelled folder (``NORMAL/``, ``PNEUMONIA/``) or CSV (``path,label[,patient]``)
