@@ -48,7 +48,8 @@ def test_a_shift_reference_stays_with_the_keras_package(tmp_path, predictor):
 
 def test_a_conversion_that_computes_something_else_writes_nothing(tmp_path, predictor, monkeypatch):
     monkeypatch.setattr(
-        "pediatric_pneumonia.inference.export.tflite_probabilities", lambda path, model_input: np.full(len(model_input), np.nan)
+        "pediatric_pneumonia.inference.export.tflite_probabilities",
+        lambda path, model_input: np.full(len(model_input), np.nan),
     )
 
     with pytest.raises(ExportError, match="different probabilities"):
@@ -65,7 +66,9 @@ def test_a_seed_ensemble_exports_as_one_model_of_its_mean_logit(tmp_path):
     exported = export_tflite(ensemble, tmp_path / "classifier.tflite")
 
     np.testing.assert_allclose(
-        tflite_probabilities(exported, model_input), ensemble.classifier.predict(model_input, verbose=0).reshape(-1), atol=1e-5
+        tflite_probabilities(exported, model_input),
+        ensemble.classifier.predict(model_input, verbose=0).reshape(-1),
+        atol=1e-5,
     )
     config = json.loads((tmp_path / "predictor.json").read_text())
     assert sorted(path.name for path in tmp_path.iterdir()) == ["classifier.tflite", "predictor.json"]

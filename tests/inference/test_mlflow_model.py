@@ -125,7 +125,9 @@ def test_a_package_with_a_shift_reference_serves_each_images_ood_score(tracking)
         log_predictor_model(predictor, NAME, "baseline_model")
     images = [png_bytes(0), png_bytes(1)]
 
-    scored = mlflow.pyfunc.load_model(f"runs:/{run.info.run_id}/baseline_model").predict(pd.DataFrame({"image": images}))
+    scored = mlflow.pyfunc.load_model(f"runs:/{run.info.run_id}/baseline_model").predict(
+        pd.DataFrame({"image": images})
+    )
 
     expected = predictor.predict_batch(images)
     np.testing.assert_allclose(scored["ood_score"], [prediction.ood_score for prediction in expected], atol=1e-6)
@@ -134,12 +136,18 @@ def test_a_package_with_a_shift_reference_serves_each_images_ood_score(tracking)
 
 def test_an_ensemble_with_tta_is_one_logged_model_that_scores_like_its_predictor(tracking):
     predictor = make_ensemble_predictor(2)
-    predictor.config["inference"]["tta"] = {"transforms": ["shift_left", "zoom_in"], "shift_fraction": 0.05, "zoom": 0.1}
+    predictor.config["inference"]["tta"] = {
+        "transforms": ["shift_left", "zoom_in"],
+        "shift_fraction": 0.05,
+        "zoom": 0.1,
+    }
     with mlflow.start_run() as run:
         log_predictor_model(predictor, NAME, "baseline_model")
     images = [png_bytes(0), png_bytes(1)]
 
-    scored = mlflow.pyfunc.load_model(f"runs:/{run.info.run_id}/baseline_model").predict(pd.DataFrame({"image": images}))
+    scored = mlflow.pyfunc.load_model(f"runs:/{run.info.run_id}/baseline_model").predict(
+        pd.DataFrame({"image": images})
+    )
 
     expected = [prediction.probability for prediction in predictor.predict_batch(images)]
     np.testing.assert_allclose(scored["probability"], expected, atol=1e-6)
@@ -163,15 +171,28 @@ def test_mlflow_models_serve_answers_raw_xrays(tracking, tmp_path):
     port = free_port()
     mlflow_cli = shutil.which("mlflow", path=str(Path(sys.executable).parent))
     server = subprocess.Popen(
-        [mlflow_cli, "models", "serve", "-m", f"models:/{NAME}@{BEST_ALIAS}", "--env-manager", "local",
-         "--host", "127.0.0.1", "--port", str(port)],
+        [
+            mlflow_cli,
+            "models",
+            "serve",
+            "-m",
+            f"models:/{NAME}@{BEST_ALIAS}",
+            "--env-manager",
+            "local",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         cwd=tmp_path,
         # The scoring server is started through `uvicorn` found on PATH: the project's environment.
         env={**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"},
     )
-    request_body = json.dumps({"dataframe_split": {"columns": ["image"], "data": [[base64.b64encode(png_bytes(2)).decode()]]}})
+    request_body = json.dumps(
+        {"dataframe_split": {"columns": ["image"], "data": [[base64.b64encode(png_bytes(2)).decode()]]}}
+    )
     try:
         deadline = time.monotonic() + 120
         while True:
@@ -200,7 +221,9 @@ def test_mlflow_models_serve_answers_raw_xrays(tracking, tmp_path):
 def test_the_logged_model_states_its_pinned_requirements(tracking, tmp_path):
     run_id, _ = log_version(0.9)
 
-    requirements = Path(mlflow.artifacts.download_artifacts(f"runs:/{run_id}/baseline_model/requirements.txt", dst_path=tmp_path))
+    requirements = Path(
+        mlflow.artifacts.download_artifacts(f"runs:/{run_id}/baseline_model/requirements.txt", dst_path=tmp_path)
+    )
     lines = requirements.read_text().split()
 
     import keras
@@ -277,7 +300,10 @@ def test_the_logged_model_carries_its_code_and_requires_only_what_resolves(track
 
     loaded = subprocess.run(
         [sys.executable, "-I", "-c", ISOLATED_LOAD, str(model), str(image)],
-        capture_output=True, text=True, timeout=300, cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
     )
 
     assert loaded.returncode == 0, loaded.stderr[-3000:]
@@ -290,7 +316,8 @@ def test_the_logged_model_carries_its_code_and_requires_only_what_resolves(track
     unrequired = {
         module: owners[module]
         for module in found["imported"]
-        if module in owners and module != "pediatric_pneumonia"
+        if module in owners
+        and module != "pediatric_pneumonia"
         and not required & {canonicalize_name(owner) for owner in owners[module]}
     }
     assert unrequired == {}, "the model's code imports these, its requirements do not name them"

@@ -39,7 +39,9 @@ def gray_levels_cnn(size: int = 8) -> keras.Model:
     """A seeded three-class CNN with a feature map (for Grad-CAM)."""
     keras.utils.set_random_seed(0)
     inputs = keras.Input((size, size, 1))
-    features = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="conv")(keras.layers.Rescaling(1 / 255)(inputs))
+    features = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="conv")(
+        keras.layers.Rescaling(1 / 255)(inputs)
+    )
     pooled = keras.layers.GlobalAveragePooling2D()(features)
     return keras.Model(inputs, keras.layers.Dense(3, activation="softmax", name="pneumonia_probability")(pooled))
 
@@ -68,7 +70,10 @@ def test_the_package_keeps_its_classes_and_predicts_the_most_probable_class(tmp_
 
     dark, mid, bright = loaded.predict_batch(list(flat_images([20, 130, 240], size=8)))
 
-    assert loaded.classes == CLASSES and json.loads((tmp_path / "package" / "predictor.json").read_text())["format_version"] == 3
+    assert (
+        loaded.classes == CLASSES
+        and json.loads((tmp_path / "package" / "predictor.json").read_text())["format_version"] == 3
+    )
     for prediction, level, label in ((dark, 20, "NORMAL"), (mid, 130, "BACTERIA"), (bright, 240, "VIRUS")):
         row = expected([level])[0]
         assert prediction.label == label
@@ -95,15 +100,21 @@ def test_classes_that_do_not_match_the_models_outputs_are_refused():
 
 
 def test_a_site_in_the_public_layout_is_labelled_by_the_subtypes_in_its_names(tmp_path):
-    for folder, name in (("NORMAL", "IM-0001-0001.png"), ("PNEUMONIA", "person1_bacteria_1.png"),
-                         ("PNEUMONIA", "person2_virus_2.png"), ("PNEUMONIA", "scan.png")):
+    for folder, name in (
+        ("NORMAL", "IM-0001-0001.png"),
+        ("PNEUMONIA", "person1_bacteria_1.png"),
+        ("PNEUMONIA", "person2_virus_2.png"),
+        ("PNEUMONIA", "scan.png"),
+    ):
         (tmp_path / "site" / folder).mkdir(parents=True, exist_ok=True)
         cv2.imwrite(str(tmp_path / "site" / folder / name), flat_images([100], size=8)[0])
 
     labelled = labelled_files(tmp_path / "site", CLASSES)
 
     assert dict(zip(labelled.files["path"].map(lambda path: path.rsplit("/", 1)[-1]), labelled.files["label"])) == {
-        "IM-0001-0001.png": "NORMAL", "person1_bacteria_1.png": "BACTERIA", "person2_virus_2.png": "VIRUS",
+        "IM-0001-0001.png": "NORMAL",
+        "person1_bacteria_1.png": "BACTERIA",
+        "person2_virus_2.png": "VIRUS",
     }
     assert labelled.files["target"].tolist() == [0, 1, 2]
     assert any("scan.png': its name says no pneumonia subtype" in problem for problem in labelled.problems)
@@ -112,7 +123,9 @@ def test_a_site_in_the_public_layout_is_labelled_by_the_subtypes_in_its_names(tm
 def test_what_the_subtype_task_cannot_do_yet_is_refused_with_the_reason(tmp_path):
     predictor = three_class_predictor()
 
-    with pytest.raises(ExportError, match=r"has the classes \['NORMAL', 'BACTERIA', 'VIRUS'\], whose export is not available yet"):
+    with pytest.raises(
+        ExportError, match=r"has the classes \['NORMAL', 'BACTERIA', 'VIRUS'\], whose export is not available yet"
+    ):
         export_tflite(predictor, tmp_path / "model.tflite")
     with pytest.raises(RecalibrationError, match="whose recalibration is not available yet"):
         recalibrated_predictor(predictor, None, {}, {})
@@ -121,11 +134,17 @@ def test_what_the_subtype_task_cannot_do_yet_is_refused_with_the_reason(tmp_path
 
 def test_the_web_apps_explanation_maps_the_class_the_prediction_names(tmp_path):
     predictor = Predictor(
-        gray_levels_cnn(), {**three_class_predictor().config, "preprocessing": {**PREPROCESSING, "image_size": 8, "intensity": {"method": "none"}}}
+        gray_levels_cnn(),
+        {
+            **three_class_predictor().config,
+            "preprocessing": {**PREPROCESSING, "image_size": 8, "intensity": {"method": "none"}},
+        },
     )
     image = flat_images([240], size=8)[0]
 
     explanation = predictor.explain(image, "bright")
 
     chosen = CLASSES.index(explanation.prediction.label)
-    np.testing.assert_allclose(explanation.heatmap, predictor.heatmaps(image[np.newaxis], class_index=np.array([chosen]))[0])
+    np.testing.assert_allclose(
+        explanation.heatmap, predictor.heatmaps(image[np.newaxis], class_index=np.array([chosen]))[0]
+    )

@@ -56,8 +56,18 @@ OUTPUT_FIELDS = SIGNATURE.outputs.input_names()
 # Stated, not inferred: MLflow's inference loads the model in a new Python process, which costs a
 # TensorFlow import (about 10 s) for every model a run logs.
 MODEL_REQUIREMENTS = (
-    "mlflow", "keras", "numpy", "pandas", "opencv-python-headless", "pydicom", "pillow", "scipy", "scikit-learn", "pyyaml",
-    "pydantic", "annotated-types",
+    "mlflow",
+    "keras",
+    "numpy",
+    "pandas",
+    "opencv-python-headless",
+    "pydicom",
+    "pillow",
+    "scipy",
+    "scikit-learn",
+    "pyyaml",
+    "pydantic",
+    "annotated-types",
 )
 # The pediatric_pneumonia package folder, logged as the model's code.
 PACKAGE_CODE = Path(__file__).resolve().parents[1]
@@ -86,10 +96,14 @@ class PneumoniaModel(mlflow.pyfunc.PythonModel):
         )
         threshold = self.predictor.threshold
         predictions = [
-            next(scored) if isinstance(cell, bytes) else Prediction(f"image {index}", None, None, threshold, cell.reason)
+            next(scored)
+            if isinstance(cell, bytes)
+            else Prediction(f"image {index}", None, None, threshold, cell.reason)
             for index, cell in enumerate(cells)
         ]
-        return pd.DataFrame({field: [getattr(prediction, field) for prediction in predictions] for field in OUTPUT_FIELDS})
+        return pd.DataFrame(
+            {field: [getattr(prediction, field) for prediction in predictions] for field in OUTPUT_FIELDS}
+        )
 
 
 @dataclass(frozen=True)
@@ -107,7 +121,9 @@ def as_image_bytes(value: object, index: int) -> bytes | UnreadableCell:
     try:
         return base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError, TypeError) as error:
-        return UnreadableCell(f"Row {index} of column '{INPUT_COLUMN}' is neither image bytes nor base64 text ({error}).")
+        return UnreadableCell(
+            f"Row {index} of column '{INPUT_COLUMN}' is neither image bytes nor base64 text ({error})."
+        )
 
 
 def input_example() -> pd.DataFrame:
@@ -169,7 +185,9 @@ def promote_if_best(name: str, version: str, predictor: Predictor) -> None:
         best_score = float("-inf")
     if score > best_score:
         client.set_registered_model_alias(name, BEST_ALIAS, version)
-        logger.info("Registered model %s version %s is now @%s (validation ROC-AUC %.4f).", name, version, BEST_ALIAS, score)
+        logger.info(
+            "Registered model %s version %s is now @%s (validation ROC-AUC %.4f).", name, version, BEST_ALIAS, score
+        )
 
 
 # Tags of an evaluation or recalibration run that name the model it used.
@@ -185,7 +203,9 @@ def use_project_tracking(project_path: Path, env: str | None = None) -> tuple[st
     uri = tracking_uri_of(project_path, env)
     if uri:
         mlflow.set_tracking_uri(uri)
-    experiment = ((load_project_config(project_path, "mlflow", env).get("tracking") or {}).get("experiment") or {}).get("name")
+    experiment = ((load_project_config(project_path, "mlflow", env).get("tracking") or {}).get("experiment") or {}).get(
+        "name"
+    )
     chosen = mlflow.set_experiment(experiment or "pediatric_pneumonia")
     return mlflow.get_tracking_uri(), chosen.experiment_id
 

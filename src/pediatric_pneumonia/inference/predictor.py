@@ -128,7 +128,9 @@ class Predictor:
     ) -> None:
         check_package_config(config, classifier.input_shape[1:], name, classifier.output_shape[-1])
         if (shift_reference is None) != (config.get("shift_reference") is None):
-            raise ModelLoadError(f"'{name}': predictor.json's shift_reference and the reference arrays go together (one is missing).")
+            raise ModelLoadError(
+                f"'{name}': predictor.json's shift_reference and the reference arrays go together (one is missing)."
+            )
         self.classifier = classifier
         self.config = config
         self.name = name
@@ -174,7 +176,9 @@ class Predictor:
         return self.config.get("inference", {}).get("tta")
 
     @classmethod
-    def load(cls, model: str | Path | None = None, project_path: str | Path = ".", env: str | None = None) -> "Predictor":
+    def load(
+        cls, model: str | Path | None = None, project_path: str | Path = ".", env: str | None = None
+    ) -> "Predictor":
         """Load from a package folder, an MLflow URI or a strategy name (see ``loading.resolved_package``)."""
         with resolved_package(model, project_path, env) as (folder, name):
             predictor = cls.from_package(folder)
@@ -203,12 +207,17 @@ class Predictor:
             try:
                 content = path.read_bytes()
             except OSError as error:
-                raise ImageDecodeError(f"'{path}' could not be read ({error.strerror}). Check its permissions.") from error
+                raise ImageDecodeError(
+                    f"'{path}' could not be read ({error.strerror}). Check its permissions."
+                ) from error
             return stored_image(content, str(path), preprocessing, limits)
         if isinstance(image, bytes):
             return stored_image(image, source, preprocessing, limits)
         return fit_to_square(
-            grayscale_array(image, source), preprocessing["image_size"], preprocessing["geometry"], preprocessing["border_crop"]
+            grayscale_array(image, source),
+            preprocessing["image_size"],
+            preprocessing["geometry"],
+            preprocessing["border_crop"],
         )
 
     def model_input(self, stored_images: np.ndarray) -> np.ndarray:
@@ -271,7 +280,9 @@ class Predictor:
             if self._probabilities_and_features is None:
                 pooled = feature_extractor(self.classifier, self._feature_layer()).output
                 self._probabilities_and_features = keras.Model(self.classifier.inputs, [self.classifier.output, pooled])
-            raw, features = model_outputs(self._probabilities_and_features, self.model_input(stored_images), self.batch_size)
+            raw, features = model_outputs(
+                self._probabilities_and_features, self.model_input(stored_images), self.batch_size
+            )
         return self.calibrate(squeezed(raw)), features.astype(np.float64)
 
     def _feature_layer(self) -> str | None:
@@ -294,7 +305,9 @@ class Predictor:
 
     def _scorer(self) -> OutOfDistributionScorer:
         if self._ood_scorer is None:
-            self._ood_scorer = OutOfDistributionScorer(self.shift_reference["features"], self.shift_settings["neighbours"])
+            self._ood_scorer = OutOfDistributionScorer(
+                self.shift_reference["features"], self.shift_settings["neighbours"]
+            )
         return self._ood_scorer
 
     def ood_warning(self, score: float | None) -> str | None:
@@ -337,7 +350,9 @@ class Predictor:
         chosen = np.argmax(probabilities, axis=1) if np.ndim(probabilities) == 2 else None
         return Explanation(prediction, stored[0], self.heatmaps(stored, class_index=chosen)[0])
 
-    def evaluate(self, data: str | Path, reporting: dict, bins: int, patient_key: str = "person_and_subtype") -> "SiteEvaluation":
+    def evaluate(
+        self, data: str | Path, reporting: dict, bins: int, patient_key: str = "person_and_subtype"
+    ) -> "SiteEvaluation":
         """The test report on a labelled folder (``NORMAL/``, ``PNEUMONIA/``) or CSV (``path,label[,patient]``)
         of another site (``evaluation.site``); ``reporting`` is the reporting parameter group, ``bins``
         the calibration's. ``write_site_report`` writes it."""
@@ -364,7 +379,11 @@ class Predictor:
         With ``skip_errors``, an image that cannot be read gets a ``Prediction`` with its ``error``
         and the others are still predicted; otherwise the first unreadable image raises.
         """
-        sources = list(sources) if sources is not None else [describe_source(image, index) for index, image in enumerate(images)]
+        sources = (
+            list(sources)
+            if sources is not None
+            else [describe_source(image, index) for index, image in enumerate(images)]
+        )
         stored, errors = [], {}
         for index, (image, source) in enumerate(zip(images, sources)):
             try:
@@ -387,11 +406,19 @@ class Predictor:
         """One image's Prediction from its calibrated probability (of a K-class model: the (K,) row)."""
         warning = self.ood_warning(ood_score)
         if np.ndim(probability) == 0:
-            return Prediction(source, self.label_for(probability), float(probability), self.threshold, None, ood_score, warning)
+            return Prediction(
+                source, self.label_for(probability), float(probability), self.threshold, None, ood_score, warning
+            )
         row = np.asarray(probability, dtype=np.float64)
         return Prediction(
-            source, self.label_for(row), float(pneumonia_probability(row[np.newaxis])[0]), self.threshold, None,
-            ood_score, warning, probabilities={name: float(value) for name, value in zip(self.classes, row)},
+            source,
+            self.label_for(row),
+            float(pneumonia_probability(row[np.newaxis])[0]),
+            self.threshold,
+            None,
+            ood_score,
+            warning,
+            probabilities={name: float(value) for name, value in zip(self.classes, row)},
         )
 
 
@@ -411,6 +438,8 @@ def grayscale_array(image: np.ndarray, source: str) -> np.ndarray:
     return to_grayscale_uint8(array, channel_order="RGB")
 
 
-def load_predictor(model: str | Path | None = None, project_path: str | Path = ".", env: str | None = None) -> Predictor:
+def load_predictor(
+    model: str | Path | None = None, project_path: str | Path = ".", env: str | None = None
+) -> Predictor:
     """``Predictor.load`` as a function: a package folder, an MLflow URI or a strategy name."""
     return Predictor.load(model, project_path, env)
