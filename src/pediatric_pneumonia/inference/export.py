@@ -1,10 +1,12 @@
 """Export a predictor's classifier to TensorFlow Lite (LiteRT) for phones and embedded devices.
 
 The TFLite file holds only the network. What happens around it (decoding, the square resize,
-intensity normalisation before it; calibration and the decision threshold after it) is described
-by the ``predictor.json`` written beside it, the same file a predictor package carries. A seed
-ensemble (``models.ensemble``) converts as one model (its builtin layers convert), whose output is
-already sigmoid(mean member logit); test-time augmentation (``inference.tta``) is the app's to apply.
+intensity normalisation before it; calibration and the decision after it) is described by the
+``predictor.json`` written beside it, the same file a predictor package carries. A two-class model
+outputs one sigmoid probability, a K-class model K softmax probabilities (``classes`` in order). A
+seed ensemble (``models.ensemble``) converts as one model (its builtin layers convert), whose output
+is already the sigmoid (softmax) of the mean member logit(s); test-time augmentation
+(``inference.tta``) is the app's to apply.
 """
 
 import json
@@ -16,7 +18,9 @@ import numpy as np
 import tensorflow as tf
 from ai_edge_litert.interpreter import Interpreter
 
+from ..evaluation.calibration import PROBABILITY_FLOOR
 from ..imaging.tta import tta_transforms
+from ..models.classifier import squeezed
 from .predictor import CONFIG_FILE, Predictor
 
 # Largest difference allowed between the TFLite and the Keras probabilities on the probe images:
@@ -36,20 +40,17 @@ def export_tflite(predictor: Predictor, output: Path) -> Path:
     The TFLite model takes one float32 tensor of shape (N, H, W, 1), H = W =
     ``preprocessing.image_size`` (N is dynamic: resize the input tensor): the stored square
     grayscale image after the intensity normalisation of ``preprocessing.intensity``, with values
-    in 0-255 (the model rescales them itself). It outputs (N, 1), the raw sigmoid probability of
-    the positive class (the last of ``classes``); apply ``calibration`` and compare with
-    ``decision.threshold`` (both in predictor.json) to get the label, as ``Predictor`` does. A
-    package's shift reference is not exported (the TFLite model has no feature output).
+    in 0-255 (the model rescales them itself). A two-class model outputs (N, 1), the raw sigmoid
+    probability of the positive class (the last of ``classes``); apply ``calibration`` and compare
+    with ``decision.threshold`` (both in predictor.json) to get the label, as ``Predictor`` does. A
+    K-class model outputs (N, K), the raw softmax probability of each of ``classes``; the steps from
+    them to the package's answer are under ``tflite.answer`` (``tflite_description``). A package's
+    shift reference is not exported (the TFLite model has no feature output).
 
     Raises:
         ExportError: when the converted model's probabilities differ from the Keras model's on
-            random probe images (nothing is written then), or the model has more than two classes.
+            random probe images (nothing is written then).
     """
-    if len(predictor.classes) > 2:
-        raise ExportError(
-            f"The TFLite export writes a two-class model's one output; '{predictor.name}' has the classes "
-            f"{predictor.classes}, whose export is not available yet."
-        )
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="pediatric-pneumonia-export-") as folder:
@@ -75,34 +76,79 @@ def export_tflite(predictor: Predictor, output: Path) -> Path:
 
 
 def tflite_description(predictor: Predictor, model_file: str) -> dict:
-    """What a mobile app needs to know about the TFLite model's tensors, stored in predictor.json."""
+    """What a mobile app needs to know about the TFLite model's tensors, stored in predictor.json;
+    for a K-class model also how its output becomes the package's answer (``answer``)."""
     size = predictor.preprocessing["image_size"]
-    return {
+    description = {
         "model_file": model_file,
         "input": {
             "shape": [None, size, size, 1],
             "dtype": "float32",
             "values": "0-255, the stored square grayscale image after preprocessing.intensity",
         },
-        "output": {
+        "output": tflite_output(predictor.classes),
+        "test_time_augmentation": tta_steps(predictor),
+    }
+    if len(predictor.classes) > 2:
+        description["answer"] = multiclass_answer_steps()
+    return description
+
+
+def tflite_output(classes: list[str]) -> dict:
+    """The output tensor: one sigmoid probability of the last class for two classes; for K, the
+    softmax probability of each class, one column per class in the order of ``classes``."""
+    if len(classes) == 2:
+        return {
             "shape": [None, 1],
             "dtype": "float32",
-            "values": f"raw sigmoid probability of {predictor.classes[-1]}, before calibration",
-        },
-        "test_time_augmentation": (
-            "average the logits of the stored image and of each inference.tta transform of it, then the sigmoid"
-            if tta_transforms(predictor.tta)
-            else "none"
-        ),
+            "values": f"raw sigmoid probability of {classes[-1]}, before calibration",
+        }
+    return {
+        "shape": [None, len(classes)],
+        "dtype": "float32",
+        "values": "raw softmax probability of each class, one column per class in the order of classes, before calibration",
+        "classes": list(classes),
     }
 
 
+def multiclass_answer_steps() -> dict[str, str]:
+    """How a K-class model's output becomes the package's answer (``Predictor``), step by step,
+    naming the predictor.json keys that hold the numbers."""
+    return {
+        "calibration": (
+            f"softmax(log(max(p, {PROBABILITY_FLOOR:g})) / calibration.temperature) over the classes, "
+            "p the output row (the output as it is when the temperature is 1)"
+        ),
+        "label": "the class of the largest calibrated probability (decision.rule: argmax)",
+        "probability": "P(pneumonia) = 1 - the calibrated probability of classes[0]",
+        "threshold": "decision.threshold is the cut-off on P(pneumonia) for the binary question; the label does not use it",
+    }
+
+
+def tta_steps(predictor: Predictor) -> str:
+    """How to apply the package's test-time augmentation to the TFLite output, or "none"."""
+    if not tta_transforms(predictor.tta):
+        return "none"
+    if len(predictor.classes) == 2:
+        return "average the logits of the stored image and of each inference.tta transform of it, then the sigmoid"
+    return (
+        "average each class's log-probability (its logit up to a constant) over the stored image and each "
+        "inference.tta transform of it, then the softmax"
+    )
+
+
 def check_conversion(predictor: Predictor, tflite_path: Path) -> None:
-    """Compare the TFLite and Keras probabilities on seeded random images of the model's input."""
+    """Compare the TFLite and Keras probabilities (every class's of a K-class model) on seeded
+    random images of the model's input."""
     size = predictor.preprocessing["image_size"]
     probe = np.random.default_rng(0).uniform(0, 255, (PROBE_IMAGES, size, size, 1)).astype(np.float32)
-    expected = predictor.classifier.predict(probe, verbose=0).reshape(-1)
+    expected = squeezed(predictor.classifier.predict(probe, verbose=0))
     found = tflite_probabilities(tflite_path, probe)
+    if found.shape != expected.shape:
+        raise ExportError(
+            f"The TFLite conversion of '{predictor.name}' outputs probabilities of shape {found.shape} where the Keras "
+            f"model's are {expected.shape}; nothing was written."
+        )
     difference = np.max(np.abs(found - expected))
     if not difference <= EXPORT_TOLERANCE:  # written so that NaN fails too
         raise ExportError(
@@ -113,8 +159,8 @@ def check_conversion(predictor: Predictor, tflite_path: Path) -> None:
 
 def tflite_probabilities(tflite_path: str | Path, model_input: np.ndarray) -> np.ndarray:
     """Run the TFLite model at ``tflite_path`` in the LiteRT interpreter on ``model_input``
-    ((N, H, W, 1) float32, as ``imaging.preprocess.as_model_input`` makes it); returns the N raw
-    (uncalibrated) probabilities."""
+    ((N, H, W, 1) float32, as ``imaging.preprocess.as_model_input`` makes it); returns the raw
+    (uncalibrated) probabilities: (N,) of a two-class model, (N, K) of a K-class one."""
     model_input = np.asarray(model_input, dtype=np.float32)
     interpreter = Interpreter(model_path=str(tflite_path))
     input_index = interpreter.get_input_details()[0]["index"]
@@ -122,4 +168,4 @@ def tflite_probabilities(tflite_path: str | Path, model_input: np.ndarray) -> np
     interpreter.allocate_tensors()
     interpreter.set_tensor(input_index, model_input)
     interpreter.invoke()
-    return interpreter.get_tensor(interpreter.get_output_details()[0]["index"]).reshape(-1).copy()
+    return squeezed(interpreter.get_tensor(interpreter.get_output_details()[0]["index"])).copy()
