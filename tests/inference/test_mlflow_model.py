@@ -27,6 +27,8 @@ from packaging.utils import canonicalize_name
 from pediatric_pneumonia.inference import ModelLoadError, load_predictor
 from pediatric_pneumonia.inference.mlflow_model import BEST_ALIAS, log_predictor_model
 from tests.inference.conftest import make_ensemble_predictor, make_predictor, smooth_images, with_shift_reference
+from tests.inference.test_three_class_package import CLASSES, three_class_predictor
+from tests.pipelines.reporting.tiny_model import flat_images
 
 NAME = "pediatric_pneumonia_test"
 
@@ -152,6 +154,43 @@ def test_an_ensemble_with_tta_is_one_logged_model_that_scores_like_its_predictor
     expected = [prediction.probability for prediction in predictor.predict_batch(images)]
     np.testing.assert_allclose(scored["probability"], expected, atol=1e-6)
     assert [int(version.version) for version in MlflowClient().search_model_versions(f"name='{NAME}'")] == [1]
+
+
+def test_a_three_class_model_answers_each_class_probability(tracking):
+    predictor = three_class_predictor()
+    with mlflow.start_run() as run:
+        log_predictor_model(predictor, None, "subtype_model")
+    model = mlflow.pyfunc.load_model(f"runs:/{run.info.run_id}/subtype_model")
+    images = [cv2.imencode(".png", image)[1].tobytes() for image in flat_images([20, 130, 240], size=8)]
+    class_columns = [f"probability_{name}" for name in CLASSES]
+
+    answer = model.predict(pd.DataFrame({"image": [*images, b"not an image"]}))
+
+    expected = predictor.predict_batch(images)
+    assert list(answer.columns) == [
+        "label",
+        "probability",
+        "threshold",
+        "ood_score",
+        "ood_warning",
+        "error",
+        *class_columns,
+    ]
+    assert model.metadata.get_output_schema().input_names() == list(answer.columns)
+    assert answer["label"][:3].tolist() == ["NORMAL", "BACTERIA", "VIRUS"]
+    np.testing.assert_allclose(
+        answer[class_columns][:3],
+        [[prediction.probabilities[name] for name in CLASSES] for prediction in expected],
+        atol=1e-6,
+    )
+    np.testing.assert_allclose(answer[class_columns][:3].sum(axis=1), 1.0, atol=1e-6)
+    np.testing.assert_allclose(
+        answer["probability"][:3], [prediction.probability for prediction in expected], atol=1e-6
+    )
+    assert (
+        answer[class_columns].iloc[3].isna().all()
+        and "is not a JPEG, PNG, BMP, TIFF or DICOM image" in answer["error"][3]
+    )
 
 
 def test_an_unknown_model_uri_is_named(tracking):

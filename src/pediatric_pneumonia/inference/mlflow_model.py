@@ -1,4 +1,5 @@
-"""The MLflow pyfunc model: raw X-ray files in, label, probability and threshold out.
+"""The MLflow pyfunc model: raw X-ray files in, label, probability and threshold out (and, from a
+model of more than two classes, each class's probability).
 
 It wraps the same ``Predictor`` as the CLI and the web app, so ``mlflow models serve`` gives the
 same answers. Input: a column ``image`` of encoded image files (bytes; base64 in JSON requests).
@@ -30,27 +31,22 @@ from mlflow.tracking import MlflowClient
 from mlflow.types import ColSpec, Schema
 
 from .loading import PACKAGE_ARTIFACT
-from .predictor import Prediction, Predictor
+from .predictor import Prediction, Predictor, probability_column
 
 logger = logging.getLogger(__name__)
 
 INPUT_COLUMN = "image"
-SIGNATURE = ModelSignature(
-    inputs=Schema([ColSpec("binary", INPUT_COLUMN)]),
-    outputs=Schema(
-        [
-            # Empty, with the reason in `error`, for an input that is not a readable image.
-            ColSpec("string", "label", required=False),
-            ColSpec("double", "probability", required=False),
-            ColSpec("double", "threshold"),
-            # Empty for a package without a shift reference (format 1); the warning only over its cut-off.
-            ColSpec("double", "ood_score", required=False),
-            ColSpec("string", "ood_warning", required=False),
-            ColSpec("string", "error", required=False),
-        ]
-    ),
+# The output columns of every model, in order.
+PREDICTION_COLUMNS = (
+    # Empty, with the reason in `error`, for an input that is not a readable image.
+    ColSpec("string", "label", required=False),
+    ColSpec("double", "probability", required=False),
+    ColSpec("double", "threshold"),
+    # Empty for a package without a shift reference (format 1); the warning only over its cut-off.
+    ColSpec("double", "ood_score", required=False),
+    ColSpec("string", "ood_warning", required=False),
+    ColSpec("string", "error", required=False),
 )
-OUTPUT_FIELDS = SIGNATURE.outputs.input_names()
 # The distributions that loading and running the model imports (with the Keras backend's), pinned
 # to this environment's versions; the package's own code travels with the model (``PACKAGE_CODE``).
 # Stated, not inferred: MLflow's inference loads the model in a new Python process, which costs a
@@ -82,6 +78,7 @@ class PneumoniaModel(mlflow.pyfunc.PythonModel):
 
     def load_context(self, context) -> None:
         self.predictor = Predictor.from_package(context.artifacts[PACKAGE_ARTIFACT])
+        self.output_columns = model_signature(self.predictor.classes).outputs.input_names()
 
     def predict(self, context, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
         """One row per input row, in order: an unreadable input (not an image, truncated, not base64)
@@ -101,9 +98,8 @@ class PneumoniaModel(mlflow.pyfunc.PythonModel):
             else Prediction(f"image {index}", None, None, threshold, cell.reason)
             for index, cell in enumerate(cells)
         ]
-        return pd.DataFrame(
-            {field: [getattr(prediction, field) for prediction in predictions] for field in OUTPUT_FIELDS}
-        )
+        rows = [prediction.as_dict() for prediction in predictions]
+        return pd.DataFrame({column: [row.get(column) for row in rows] for column in self.output_columns})
 
 
 @dataclass(frozen=True)
@@ -124,6 +120,18 @@ def as_image_bytes(value: object, index: int) -> bytes | UnreadableCell:
         return UnreadableCell(
             f"Row {index} of column '{INPUT_COLUMN}' is neither image bytes nor base64 text ({error})."
         )
+
+
+def model_signature(classes: list[str]) -> ModelSignature:
+    """The logged model's signature: the ``image`` column in; ``PREDICTION_COLUMNS`` out, then, for
+    a model of more than two classes, one ``probability_<CLASS>`` column per class (calibrated,
+    empty for an unreadable input)."""
+    per_class = (
+        [ColSpec("double", probability_column(name), required=False) for name in classes] if len(classes) > 2 else []
+    )
+    return ModelSignature(
+        inputs=Schema([ColSpec("binary", INPUT_COLUMN)]), outputs=Schema([*PREDICTION_COLUMNS, *per_class])
+    )
 
 
 def input_example() -> pd.DataFrame:
@@ -159,7 +167,7 @@ def log_predictor_model(predictor: Predictor, registered_model_name: str | None,
             name=artifact_name,
             python_model=PneumoniaModel(),
             artifacts={PACKAGE_ARTIFACT: str(package)},
-            signature=SIGNATURE,
+            signature=model_signature(predictor.classes),
             input_example=input_example(),
             pip_requirements=model_pip_requirements(),
             code_paths=[str(PACKAGE_CODE)],

@@ -64,6 +64,7 @@ __all__ = [
     "Predictor",
     "load_predictor",
     "package_folder",
+    "probability_column",
 ]
 
 # Images per model call when a package does not say (packages record params:inference.batch_size).
@@ -99,7 +100,12 @@ class Prediction:
         """The fields as a flat dict: a K-class model's probabilities as ``probability_<CLASS>``."""
         fields = asdict(self)
         probabilities = fields.pop("probabilities")
-        return fields | {f"probability_{name}": value for name, value in (probabilities or {}).items()}
+        return fields | {probability_column(name): value for name, value in (probabilities or {}).items()}
+
+
+def probability_column(class_name: str) -> str:
+    """The flat name of one class's probability (``probability_<CLASS>``) in tables and JSON."""
+    return f"probability_{class_name}"
 
 
 @dataclass(frozen=True)
