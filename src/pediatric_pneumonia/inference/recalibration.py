@@ -97,7 +97,9 @@ def refit_operating_point(
     temperature = fitted["temperature"]
     if calibration.method == "temperature":
         if classes_separated(targets, raw_probabilities):
-            limits.append(f"the site's classes are perfectly separated: the base temperature {base_temperature:.3f} is kept")
+            limits.append(
+                f"the site's classes are perfectly separated: the base temperature {base_temperature:.3f} is kept"
+            )
             temperature = base_temperature
         elif temperature_at_bound(temperature):
             limits.append(
@@ -164,9 +166,15 @@ def recalibrated_predictor(
     require_two_classes(targets, predictor.classes)
     classifier, adapted_layers = predictor.classifier, 0
     if adapt_batchnorm:
-        classifier, adapted_layers = adapted_batchnorm(classifier, predictor.model_input(scored.stored_images), predictor.batch_size)
+        classifier, adapted_layers = adapted_batchnorm(
+            classifier, predictor.model_input(scored.stored_images), predictor.batch_size
+        )
     candidate = Predictor(classifier, predictor.config, predictor.name, predictor.shift_reference)
-    raw = candidate.raw_probabilities(scored.stored_images) if adapt_batchnorm else predictions["raw_probability"].to_numpy()
+    raw = (
+        candidate.raw_probabilities(scored.stored_images)
+        if adapt_batchnorm
+        else predictions["raw_probability"].to_numpy()
+    )
     base_temperature = predictor.config["calibration"]["temperature"]
     calibration, decision, limits = refit_operating_point(targets, raw, base_temperature, settings)
     probability = apply_calibration(raw, calibration)
@@ -204,7 +212,9 @@ def recalibrated_predictor(
             "specificity": decision["validation_specificity"],
             "confidence_level": reporting.confidence_level,
             # In-sample: fitted and measured on the same images, so optimistic (docs/another-site.md).
-            **{key: value for key, value in intervals.items() if key.split("_ci_")[0] in ("sensitivity", "specificity")},
+            **{
+                key: value for key, value in intervals.items() if key.split("_ci_")[0] in ("sensitivity", "specificity")
+            },
         },
     }
     limits += wide_intervals(provenance["operating_point"], settings["site"].max_interval_width)
@@ -239,4 +249,3 @@ def save_new_package(predictor: Predictor, folder: str | Path) -> Path:
         )
     predictor.save(folder)
     return folder
-
