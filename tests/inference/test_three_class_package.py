@@ -16,7 +16,6 @@ from pediatric_pneumonia.data_layout import labelled_files
 from pediatric_pneumonia.inference import ModelLoadError, Predictor, load_predictor
 from pediatric_pneumonia.inference.export import ExportError, export_tflite
 from pediatric_pneumonia.inference.package import PACKAGE_FORMAT_VERSION
-from pediatric_pneumonia.inference.recalibration import RecalibrationError, recalibrated_predictor
 from tests.inference.conftest import PREPROCESSING
 from tests.pipelines.reporting.tiny_model import flat_images
 
@@ -114,8 +113,6 @@ def test_what_the_subtype_task_cannot_do_yet_is_refused_with_the_reason(tmp_path
 
     with pytest.raises(ExportError, match=r"has the classes \['NORMAL', 'BACTERIA', 'VIRUS'\], whose export is not available yet"):
         export_tflite(predictor, tmp_path / "model.tflite")
-    with pytest.raises(RecalibrationError, match="whose recalibration is not available yet"):
-        recalibrated_predictor(predictor, None, {}, {})
     assert not (tmp_path / "model.tflite").exists()
 
 
