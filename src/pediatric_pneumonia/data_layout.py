@@ -201,6 +201,14 @@ def labelled_files(data: str | Path, classes: list[str], patient_key: str = "per
     return LabelledFiles(frame, problems)
 
 
+def where_labels_go(name: str) -> str:
+    """Where ``labelled_files`` finds images of class ``name``, for a message asking for more of them."""
+    subtype = SUBTYPE_CLASSES.get(name)
+    return f"a {name}/ folder, CSV rows labelled {name}" + (
+        f", or {PNEUMONIA}/ files named personN_{subtype}_M" if subtype else ""
+    )
+
+
 def pneumonia_subtype_rows(data: Path, classes: list[str]) -> tuple[list[tuple], list[str]]:
     """For a task of pneumonia subtypes (``classes`` holds BACTERIA / VIRUS) over the public layout:
     the ``(path, label, None)`` rows of the PNEUMONIA folder's files labelled by the subtype their

@@ -15,7 +15,6 @@ from pediatric_pneumonia.cli import cli
 from pediatric_pneumonia.data_layout import labelled_files
 from pediatric_pneumonia.inference import ModelLoadError, Predictor, load_predictor
 from pediatric_pneumonia.inference.package import PACKAGE_FORMAT_VERSION
-from pediatric_pneumonia.inference.recalibration import RecalibrationError, recalibrated_predictor
 from tests.inference.conftest import PREPROCESSING
 from tests.pipelines.reporting.tiny_model import flat_images
 
@@ -117,11 +116,6 @@ def test_a_site_in_the_public_layout_is_labelled_by_the_subtypes_in_its_names(tm
     }
     assert labelled.files["target"].tolist() == [0, 1, 2]
     assert any("scan.png': its name says no pneumonia subtype" in problem for problem in labelled.problems)
-
-
-def test_what_the_subtype_task_cannot_do_yet_is_refused_with_the_reason():
-    with pytest.raises(RecalibrationError, match="whose recalibration is not available yet"):
-        recalibrated_predictor(three_class_predictor(), None, {}, {})
 
 
 def test_the_web_apps_explanation_maps_the_class_the_prediction_names(tmp_path):

@@ -219,7 +219,12 @@ def recalibrate_command(
     verbose: bool,
 ) -> None:
     """Refit the temperature and the decision threshold on labelled images of another site and write
-    them, with their provenance, as a new predictor package (the base model is not changed)."""
+    them, with their provenance, as a new predictor package (the base model is not changed).
+
+    FOLDER_OR_CSV holds images of every class of the model: one subfolder per class (NORMAL/,
+    PNEUMONIA/; for a NORMAL/BACTERIA/VIRUS model also PNEUMONIA/ with public personN_bacteria_M /
+    personN_virus_M names), or a CSV of path,label[,patient]. A three-class model keeps its classes:
+    its temperature and its threshold on P(pneumonia) are refitted."""
     if register and not site_name:
         raise click.UsageError("--register needs --site NAME: the new version is tagged with the site.")
     overrides = {"threshold": {"method": method}} if method else None
@@ -261,16 +266,18 @@ def recalibrate_command(
 
 
 def recalibration_summary(base, recalibrated, images: int) -> str:
-    """The temperature and threshold before and after, and the new operating point on the site's ``images``."""
+    """The temperature and threshold before and after, and the new operating point on the site's
+    ``images`` (with a K-class model's argmax accuracy there)."""
     point = recalibrated.config["provenance"]["operating_point"]
     temperature, new_temperature = (package.config["calibration"]["temperature"] for package in (base, recalibrated))
-    method = recalibrated.config["decision"]["method"]
+    decision = recalibrated.config["decision"]
+    accuracy = f", argmax accuracy {decision['validation_accuracy']:.3f}" if "validation_accuracy" in decision else ""
 
     def with_interval(name: str) -> str:
         return f"{name} {point[name]:.3f} ({point[f'{name}_ci_low']:.3f}-{point[f'{name}_ci_high']:.3f})"
 
     return (
         f"temperature {temperature:.3f} -> {new_temperature:.3f}, threshold {base.threshold:.3f} -> "
-        f"{recalibrated.threshold:.3f} ({method}); on the site's {images} images "
-        f"{with_interval('sensitivity')}, {with_interval('specificity')}."
+        f"{recalibrated.threshold:.3f} ({decision['method']}); on the site's {images} images "
+        f"{with_interval('sensitivity')}, {with_interval('specificity')}{accuracy}."
     )

@@ -1,8 +1,12 @@
 """Recalibration at a new site: the temperature and the decision threshold refitted on the site's
 labelled images with the training's own functions (``calibration_from_validation``,
-``choose_threshold``), optionally after AdaBN (Li et al. 2016: every BatchNormalization layer's
+``choose_decision``), optionally after AdaBN (Li et al. 2016: every BatchNormalization layer's
 moving mean and variance re-estimated on the site's images), as a NEW predictor package whose
 ``provenance`` says what it was made from. The base package is never changed.
+
+A K-class model (NORMAL, BACTERIA, VIRUS) is recalibrated the same way: its one softmax
+temperature refitted on the site's labels of every class, and the threshold on P(pneumonia) =
+1 - P(NORMAL) refitted with the same rule, so its decision stays the argmax label and that threshold.
 """
 
 import hashlib
@@ -12,10 +16,13 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from ..data_layout import where_labels_go
 from ..evaluation.calibration import apply_calibration, calibration_from_validation, temperature_at_bound
+from ..evaluation.frames import probabilities_of, with_probabilities
+from ..evaluation.multiclass import binary_view
 from ..evaluation.report import interval_figures
 from ..evaluation.site import ScoredSite
-from ..evaluation.thresholds import choose_threshold
+from ..evaluation.thresholds import choose_decision
 from ..parameters import Group, Site
 from .package import CONFIG_FILE, MODEL_FILE
 from .predictor import Predictor
@@ -24,7 +31,7 @@ logger = logging.getLogger(__name__)
 
 
 class RecalibrationError(ValueError):
-    """The site's set cannot be recalibrated on (one class), or the output would overwrite a package."""
+    """The site's set cannot be recalibrated on (a class missing), or the output would overwrite a package."""
 
 
 def content_fingerprint(paths: list[str]) -> str:
@@ -51,8 +58,13 @@ def adapted_batchnorm(classifier: keras.Model, model_inputs: np.ndarray, batch_s
 
 
 def classes_separated(targets: np.ndarray, probabilities: np.ndarray) -> bool:
-    """Whether every PNEUMONIA image scores above every NORMAL one: no temperature is then the
-    likeliest (the likelihood improves without limit as it falls)."""
+    """Whether no temperature is the likeliest (the likelihood improves without limit as it falls):
+    for (N,) probabilities, every PNEUMONIA image scores above every NORMAL one; for (N, K), every
+    image's own class is strictly its most probable one (an argmax accuracy of 1)."""
+    if np.ndim(probabilities) == 2:
+        own = probabilities[np.arange(len(targets)), targets]
+        others = np.where(np.eye(probabilities.shape[1], dtype=bool)[targets], -np.inf, probabilities)
+        return bool((own > others.max(axis=1)).all())
     return bool(probabilities[targets == 1].min() > probabilities[targets == 0].max())
 
 
@@ -72,8 +84,9 @@ def site_temperature(fitted: float, base: float, n_images: int, site: Site) -> f
 def refit_operating_point(
     targets: np.ndarray, raw_probabilities: np.ndarray, base_temperature: float, settings: dict[str, Group]
 ) -> tuple[dict, dict, list[str]]:
-    """The calibration (``calibration.method``) and decision threshold (``threshold.method``) fitted
-    on a site's labels, as training fits them on validation, within what the labels can support:
+    """The calibration (``calibration.method``) and decision (``threshold.method``; for (N, K)
+    probabilities the argmax and a threshold on P(pneumonia)) fitted on a site's labels, as training
+    fits them on validation (``choose_decision``), within what the labels can support:
     the base's temperature is kept when the classes are separated or the fit sits at its search
     bound, and below ``site.min_images`` images ``site.few_labels`` decides. Returns the
     calibration, the decision and the limits met, one plain sentence each.
@@ -97,7 +110,9 @@ def refit_operating_point(
     temperature = fitted["temperature"]
     if calibration.method == "temperature":
         if classes_separated(targets, raw_probabilities):
-            limits.append(f"the site's classes are perfectly separated: the base temperature {base_temperature:.3f} is kept")
+            limits.append(
+                f"the site's classes are perfectly separated: the base temperature {base_temperature:.3f} is kept"
+            )
             temperature = base_temperature
         elif temperature_at_bound(temperature):
             limits.append(
@@ -109,7 +124,7 @@ def refit_operating_point(
             temperature = site_temperature(temperature, base_temperature, n_images, site)
     if temperature != fitted["temperature"]:
         fitted = calibration_from_validation(targets, raw_probabilities, calibration, temperature)
-    decision = choose_threshold(targets, apply_calibration(raw_probabilities, fitted), settings["threshold"])
+    decision = choose_decision(targets, apply_calibration(raw_probabilities, fitted), settings["threshold"])
     return fitted, decision, limits
 
 
@@ -124,13 +139,21 @@ def wide_intervals(point: dict, tolerance: float) -> list[str]:
     ]
 
 
-def require_two_classes(targets: np.ndarray, classes: list[str]) -> None:
-    """Refuse a site set without both classes: no threshold or temperature can be fitted on it."""
-    counts = {name: int((targets == index).sum()) for index, name in enumerate(classes)}
-    if min(counts.values()) == 0:
+def class_counts(targets: np.ndarray, classes: list[str]) -> dict[str, int]:
+    """How many images of each class ``targets`` (class indices) hold, by class name."""
+    return {name: int((targets == index).sum()) for index, name in enumerate(classes)}
+
+
+def require_every_class(targets: np.ndarray, classes: list[str]) -> None:
+    """Refuse a site set without images of every class: no temperature or threshold can be fitted on it."""
+    counts = class_counts(targets, classes)
+    missing = [name for name, count in counts.items() if count == 0]
+    if missing:
+        held = "one class only" if len(missing) == len(classes) - 1 else f"no {' or '.join(missing)} images"
         raise RecalibrationError(
-            f"Cannot recalibrate on {len(targets)} images that hold one class only ({counts}): the threshold "
-            "and the temperature need labelled images of both classes. Add images of the missing class."
+            f"Cannot recalibrate on {len(targets)} images that hold {held} ({counts}): the threshold and the "
+            f"temperature need labelled images of every class ({', '.join(classes)}). Add images of the missing "
+            f"class ({'; '.join(f'{name}: {where_labels_go(name)}' for name in missing)})."
         )
 
 
@@ -149,36 +172,37 @@ def recalibrated_predictor(
     ``predictor.json`` records ``provenance``, whose ``limits`` lists what the labels could not
     support (too few images, separated classes, a temperature at its bound, wide intervals).
 
+    A K-class predictor keeps its classes: its one temperature and its threshold on P(pneumonia)
+    are refitted, and the operating point is that of P(pneumonia).
+
     Raises:
-        RecalibrationError: if the set holds one class only, or too few images under
-            ``site.few_labels: refuse``.
+        RecalibrationError: if the set lacks a class, or too few images under ``site.few_labels: refuse``.
     """
-    if len(predictor.classes) > 2:
-        raise RecalibrationError(
-            f"recalibrate refits a two-class model's temperature and threshold; '{predictor.name}' has the classes "
-            f"{predictor.classes}, whose recalibration is not available yet. Evaluate it on the site's labels instead "
-            "(pediatric-pneumonia evaluate)."
-        )
-    predictions = scored.predictions
+    predictions, classes = scored.predictions, predictor.classes
     targets = predictions["target"].to_numpy()
-    require_two_classes(targets, predictor.classes)
+    require_every_class(targets, classes)
     classifier, adapted_layers = predictor.classifier, 0
     if adapt_batchnorm:
-        classifier, adapted_layers = adapted_batchnorm(classifier, predictor.model_input(scored.stored_images), predictor.batch_size)
+        classifier, adapted_layers = adapted_batchnorm(
+            classifier, predictor.model_input(scored.stored_images), predictor.batch_size
+        )
     candidate = Predictor(classifier, predictor.config, predictor.name, predictor.shift_reference)
-    raw = candidate.raw_probabilities(scored.stored_images) if adapt_batchnorm else predictions["raw_probability"].to_numpy()
+    raw = (
+        candidate.raw_probabilities(scored.stored_images)
+        if adapt_batchnorm
+        else probabilities_of(predictions, "raw_probability", classes)
+    )
     base_temperature = predictor.config["calibration"]["temperature"]
     calibration, decision, limits = refit_operating_point(targets, raw, base_temperature, settings)
-    probability = apply_calibration(raw, calibration)
+    calibrated = with_probabilities(predictions, "probability", apply_calibration(raw, calibration), classes)
     reporting = settings["reporting"]
     intervals = interval_figures(
-        predictions.assign(probability=probability),
+        binary_view(calibrated, classes)[0],  # of P(pneumonia), the threshold's question
         decision["threshold"],
         resamples=reporting.bootstrap_resamples,
         seed=reporting.bootstrap_seed,
         confidence=reporting.confidence_level,
     )
-    counts = {name: int((targets == index).sum()) for index, name in enumerate(predictor.classes)}
     provenance = {
         "base_model": base,
         "base_calibration": predictor.config["calibration"],
@@ -187,7 +211,7 @@ def recalibrated_predictor(
         "site": {
             "name": site_name,
             "n_images": int(len(targets)),
-            "class_counts": counts,
+            "class_counts": class_counts(targets, classes),
             "n_patients": int(predictions["patient_id"].nunique()),
             "content_fingerprint": content_fingerprint(list(predictions["path"])),
             "n_unreadable": len(scored.unreadable),
@@ -204,7 +228,9 @@ def recalibrated_predictor(
             "specificity": decision["validation_specificity"],
             "confidence_level": reporting.confidence_level,
             # In-sample: fitted and measured on the same images, so optimistic (docs/another-site.md).
-            **{key: value for key, value in intervals.items() if key.split("_ci_")[0] in ("sensitivity", "specificity")},
+            **{
+                key: value for key, value in intervals.items() if key.split("_ci_")[0] in ("sensitivity", "specificity")
+            },
         },
     }
     limits += wide_intervals(provenance["operating_point"], settings["site"].max_interval_width)
@@ -239,4 +265,3 @@ def save_new_package(predictor: Predictor, folder: str | Path) -> Path:
         )
     predictor.save(folder)
     return folder
-
