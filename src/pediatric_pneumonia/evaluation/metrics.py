@@ -62,6 +62,16 @@ def argmax_accuracy(targets: np.ndarray, probabilities: np.ndarray) -> float:
     return float((np.argmax(probabilities, axis=1) == np.asarray(targets)).mean())
 
 
+def class_recalls(targets: np.ndarray, probabilities: np.ndarray, classes: list[str]) -> dict[str, float]:
+    """``recall_<CLASS>`` of the argmax decision for every class present in ``targets``."""
+    predicted = np.argmax(probabilities, axis=1)
+    return {
+        f"recall_{name}": float((predicted[targets == index] == index).mean())
+        for index, name in enumerate(classes)
+        if (targets == index).any()
+    }
+
+
 def one_vs_rest_roc_auc(targets: np.ndarray, probabilities: np.ndarray, index: int) -> float:
     """ROC-AUC of class ``index`` against every other, scored by its probability ((N, K))."""
     return roc_auc((np.asarray(targets) == index).astype(int), probabilities[:, index])

@@ -29,6 +29,17 @@ def binary_classes(classes: list[str]) -> list[str]:
     return classes if len(classes) == 2 else [classes[0], PNEUMONIA]
 
 
+def subtype_pair(classes: list[str]) -> tuple[str, str] | None:
+    """The two pneumonia subtypes a K-class task tells apart (its last two classes: BACTERIA and
+    VIRUS), or None for two classes."""
+    return (classes[-2], classes[-1]) if len(classes) > 2 else None
+
+
+def pair_name(pair: tuple[str, str]) -> str:
+    """The prefix of the figures that compare the classes of ``pair``: ``bacteria_vs_virus``."""
+    return f"{pair[0].lower()}_vs_{pair[1].lower()}"
+
+
 def binary_view(predictions: pd.DataFrame, classes: list[str]) -> tuple[pd.DataFrame, list[str]]:
     """A K-class prediction table as a two-class one: ``target`` 1 for every class but the first,
     ``raw_probability`` and ``probability`` = P(pneumonia) (1 - the first class's); with the binary
@@ -73,13 +84,11 @@ def multiclass_figures(predictions: pd.DataFrame, classes: list[str], reporting:
         figures[f"f1_{name}"] = float(f1[index])
         if present and not (targets == index).all():
             figures[f"roc_auc_{name}"] = one_vs_rest_roc_auc(targets, probabilities, index)
-    first, second = len(classes) - 2, len(classes) - 1
+    first, second = (classes.index(name) for name in subtype_pair(classes))
     pair = np.isin(targets, [first, second])
     if len(np.unique(targets[pair])) == 2:
         share = probabilities[pair, second] / np.maximum(probabilities[pair, first] + probabilities[pair, second], 1e-12)
-        figures[f"{classes[first].lower()}_vs_{classes[second].lower()}_roc_auc"] = roc_auc(
-            (targets[pair] == second).astype(int), share
-        )
+        figures[f"{pair_name(subtype_pair(classes))}_roc_auc"] = roc_auc((targets[pair] == second).astype(int), share)
     for stage, prefix in (("before", "raw_probability"), ("after", "probability")):
         scores = calibration_scores(targets, probabilities_of(predictions, prefix, classes), bins)
         figures |= {f"test_multiclass_{name}_{stage}": value for name, value in scores.items()}

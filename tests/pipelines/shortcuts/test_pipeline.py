@@ -6,8 +6,14 @@ from matplotlib.figure import Figure
 
 from pediatric_pneumonia.parameters import check_parameters
 from pediatric_pneumonia.pipelines.shortcuts import create_pipeline
+from pediatric_pneumonia.pipelines.shortcuts.nodes import (
+    measure_shortcut_properties,
+    score_shortcut_strata,
+    summarise_shortcut_audit,
+)
 from pediatric_pneumonia.tracking import to_mlflow_metrics
 from tests.inference.conftest import IMAGE_SIZE, make_predictor
+from tests.inference.test_three_class_package import three_class_predictor
 from tests.pipelines.reporting.test_pipeline import KeptDataset
 
 SHORTCUTS = {"strata": 4, "cv_folds": 3, "gradcam_images": 6, "seed": 0}
@@ -62,3 +68,32 @@ def test_the_shortcut_audit_runs_in_its_pipeline_on_tiny_data():
     assert audit["gradcam.n_images"] == 6 and 0.0 <= audit["gradcam.border_mass_share_mean"] <= 1.0
     assert catalog["shortcut_audit_tracked"].load() == to_mlflow_metrics(audit)
     assert isinstance(catalog["shortcut_strata_plot"].load(), Figure)
+
+
+def three_class_set(per_class: int, seed: int) -> dict:
+    """``per_class`` random 8x8 images (the three-class test model's size) of NORMAL, BACTERIA and VIRUS each."""
+    rng = np.random.default_rng(seed)
+    labels = np.repeat([0, 1, 2], per_class).astype(np.uint8)
+    return {
+        "images": rng.integers(0, 200, (len(labels), 8, 8), dtype=np.uint8),
+        "labels": labels,
+        "paths": np.array([f"/raw/{seed}_{index}.jpeg" for index in range(len(labels))]),
+    }
+
+
+def test_a_three_class_audit_also_asks_what_tells_the_subtypes_apart():
+    classes = ["NORMAL", "BACTERIA", "VIRUS"]
+    train_set, validation_set = three_class_set(10, 0), three_class_set(3, 1)
+    train_set["images"][20:] = np.clip(train_set["images"][20:].astype(int) + 60, 0, 255)  # VIRUS images brighter
+    shortcuts, explain = check_parameters("shortcuts", SHORTCUTS), check_parameters("explain", EXPLAIN)
+
+    properties = measure_shortcut_properties(train_set, validation_set, classes, explain)
+    strata = score_shortcut_strata(three_class_predictor(), validation_set, properties, shortcuts)
+    audit = summarise_shortcut_audit(properties, strata, {}, shortcuts, classes)
+
+    assert properties["class"].tolist()[:30] == ["NORMAL"] * 10 + ["BACTERIA"] * 10 + ["VIRUS"] * 10
+    assert properties["target"].tolist()[:30] == [0] * 10 + [1] * 20
+    assert audit["train.bacteria_vs_virus.n_images"] == 20
+    assert audit["train.bacteria_vs_virus.mean_intensity.roc_auc"] == 1.0
+    assert audit["train.bacteria_vs_virus.mean_intensity.direction"] == "higher_in_positive"
+    assert audit["train.n_images"] == 30 and "train.combined.roc_auc" in audit

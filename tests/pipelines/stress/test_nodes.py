@@ -12,6 +12,8 @@ from pediatric_pneumonia.pipelines.stress.nodes import (
 )
 from tests.conftest import random_image_set
 from tests.inference.conftest import predictor_around
+from tests.inference.test_three_class_package import three_class_predictor
+from tests.pipelines.reporting.tiny_model import flat_images
 
 STRESS = {
     "seed": 1,
@@ -86,3 +88,19 @@ def test_stratified_subset_keeps_class_shares():
 def test_unknown_shifts_and_ungraded_severities_are_refused(severities, message):
     with pytest.raises(ValueError, match=message):
         check_parameters("stress", {**STRESS, "severities": severities})
+
+
+def test_a_three_class_model_is_stressed_on_its_accuracy_and_each_class_recall():
+    levels = np.repeat([40, 128, 220], 6)  # NORMAL, BACTERIA and VIRUS to the three-class gray-level model
+    image_set = {"images": flat_images(list(levels), size=8), "labels": np.repeat([0, 1, 2], 6).astype(np.uint8), "paths": levels.astype(str)}
+    stress = check_parameters("stress", {"seed": 1, "max_images": 30, "severities": {"brightness": [0.3]}})
+
+    table = stress_test(three_class_predictor(), image_set, image_set, stress)
+
+    rows = table.set_index(["set", "severity"]).loc["validation"]
+    recalls = ["recall_NORMAL", "recall_BACTERIA", "recall_VIRUS"]
+    assert rows.loc[0, ["multiclass_accuracy", *recalls]].tolist() == [1.0, 1.0, 1.0, 1.0]
+    assert rows.loc[1, "recall_VIRUS"] == 1.0 and rows.loc[1, "recall_BACTERIA"] == 0.0  # brighter: called VIRUS
+    summary = summarise_stress(table)
+    assert summary["validation.recall_BACTERIA_worst"] == 0.0 and summary["validation.recall_VIRUS_mean"] == 1.0
+    assert len(plot_stress(table).axes) == 2 * 7  # a row per set: three binary panels, accuracy, three recalls

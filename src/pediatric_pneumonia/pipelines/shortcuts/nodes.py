@@ -7,7 +7,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from ...evaluation.frames import pneumonia_probability, pneumonia_targets
-from ...evaluation.multiclass import binary_classes
+from ...evaluation.multiclass import binary_classes, pair_name, subtype_pair
 from ...evaluation.shortcuts import (
     SHORTCUT_PROPERTIES,
     image_properties,
@@ -24,15 +24,19 @@ STRATA_METRICS = ("specificity", "sensitivity")
 
 def measure_shortcut_properties(train_set: dict, validation_set: dict, classes: list[str], explain: Explain) -> pd.DataFrame:
     """One row per training and validation image: ``subset``, ``path``, ``target`` (pneumonia or
-    not, for a K-class task too: the audit asks what tells NORMAL from pneumonia) and every
-    shortcut property (markers looked for within ``explain.border_fraction`` of the edges)."""
+    not, for a K-class task too: the audit asks what tells NORMAL from pneumonia), ``class`` (its
+    class name) and every shortcut property (markers looked for within ``explain.border_fraction``
+    of the edges)."""
     frames = [
         image_properties(image_set["images"], explain.border_fraction).assign(
-            subset=subset, path=image_set["paths"], target=pneumonia_targets(image_set["labels"], len(classes))
+            subset=subset,
+            path=image_set["paths"],
+            target=pneumonia_targets(image_set["labels"], len(classes)),
+            **{"class": np.asarray(classes)[image_set["labels"]]},
         )
         for subset, image_set in (("train", train_set), ("validation", validation_set))
     ]
-    return pd.concat(frames, ignore_index=True)[["subset", "path", "target", *SHORTCUT_PROPERTIES]]
+    return pd.concat(frames, ignore_index=True)[["subset", "path", "target", "class", *SHORTCUT_PROPERTIES]]
 
 
 def score_shortcut_strata(
@@ -71,18 +75,29 @@ def measure_gradcam_border_mass(
 
 
 def summarise_shortcut_audit(
-    shortcut_properties: pd.DataFrame, shortcut_strata: pd.DataFrame, gradcam_border_mass: dict, shortcuts: Shortcuts
+    shortcut_properties: pd.DataFrame,
+    shortcut_strata: pd.DataFrame,
+    gradcam_border_mass: dict,
+    shortcuts: Shortcuts,
+    classes: list[str],
 ) -> dict:
     """Flat keys: the training split's label predictability (``train.<property>.roc_auc`` with its
-    ``direction``, ``train.combined.roc_auc``); per property the validation metrics of every stratum
+    ``direction``, ``train.combined.roc_auc``), for a K-class task also between its two subtypes on
+    their images (``train.bacteria_vs_virus.<property>.roc_auc``: what would tell them apart without
+    looking at the lungs); per property the validation metrics of every stratum
     (``validation.<property>.<stratum>.specificity``), their spread and slope, and the property
     with the largest spread; the Grad-CAM border mass (``gradcam.``)."""
     train = shortcut_properties[shortcut_properties["subset"] == "train"]
-    training = label_predictability(
-        train[list(SHORTCUT_PROPERTIES)], train["target"].to_numpy(), shortcuts.cv_folds, shortcuts.seed
-    )
-    spread = strata_summary(shortcut_strata)
+    properties = list(SHORTCUT_PROPERTIES)
+    training = label_predictability(train[properties], train["target"].to_numpy(), shortcuts.cv_folds, shortcuts.seed)
     summary: dict = {f"train.{key}": value for key, value in training.items()}
+    if pair := subtype_pair(classes):
+        subtypes = train[train["class"].isin(pair)]
+        between = label_predictability(
+            subtypes[properties], (subtypes["class"] == pair[1]).to_numpy(), shortcuts.cv_folds, shortcuts.seed
+        )
+        summary |= {f"train.{pair_name(pair)}.{key}": value for key, value in between.items()}
+    spread = strata_summary(shortcut_strata)
     for row in shortcut_strata.itertuples(index=False):
         for metric in STRATA_METRICS:
             if not np.isnan(getattr(row, metric)):

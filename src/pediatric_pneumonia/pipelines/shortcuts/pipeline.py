@@ -36,7 +36,13 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             Node(
                 func=summarise_shortcut_audit,
-                inputs=["shortcut_properties", "shortcut_strata", "gradcam_border_mass", "params:shortcuts"],
+                inputs=[
+                    "shortcut_properties",
+                    "shortcut_strata",
+                    "gradcam_border_mass",
+                    "params:shortcuts",
+                    "params:raw_data.classes",
+                ],
                 outputs="shortcut_audit",
                 name="summarise_shortcut_audit_node",
             ),

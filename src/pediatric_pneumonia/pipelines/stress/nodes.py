@@ -9,7 +9,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from ...evaluation.frames import pneumonia_probability, pneumonia_targets
-from ...evaluation.metrics import argmax_accuracy, core_metrics
+from ...evaluation.metrics import argmax_accuracy, class_recalls, core_metrics
 from ...imaging.shifts import IDENTITY, apply_shift
 from ...inference import Predictor
 from ...parameters import Stress
@@ -17,11 +17,9 @@ from ...parameters import Stress
 logger = logging.getLogger(__name__)
 
 STRESSED_SETS = ("validation", "test")
-# Of P(pneumonia) at the package's threshold, for every model; a K-class model's argmax accuracy too.
+# Of P(pneumonia) at the package's threshold, for every model; a K-class model adds its argmax
+# accuracy and each class's recall (recall_<CLASS>).
 STRESS_METRICS = ("roc_auc", "sensitivity", "specificity")
-MULTICLASS_STRESS_METRICS = ("multiclass_accuracy",)
-
-
 
 
 def stratified_subset(image_set: dict, max_images: int | None, rng: np.random.Generator) -> dict:
@@ -43,7 +41,7 @@ def stress_test(predictor: Predictor, validation_set: dict, test_set: dict, stre
 
     Shifts act on the stored image before the intensity normalisation, as a scanner's would; the
     predictor package scores them (calibrated, cut at its validation-chosen threshold; for a K-class
-    model, P(pneumonia) at it, and the argmax accuracy). Seeded.
+    model, P(pneumonia) at it, and the argmax accuracy and recall of each class). Seeded.
     """
     started = time.perf_counter()
     n_classes = len(predictor.classes)
@@ -55,6 +53,7 @@ def stress_test(predictor: Predictor, validation_set: dict, test_set: dict, stre
         )
         if n_classes > 2:
             metrics["multiclass_accuracy"] = argmax_accuracy(targets, probabilities)
+            metrics |= class_recalls(targets, probabilities, predictor.classes)
         return metrics
 
     rows = []
@@ -94,8 +93,10 @@ def summarise_stress(stress_table: pd.DataFrame) -> dict:
 
 
 def stress_metrics_of(stress_table: pd.DataFrame) -> tuple[str, ...]:
-    """The metrics a stress table holds: ``STRESS_METRICS``, and a K-class model's argmax accuracy."""
-    return STRESS_METRICS + tuple(metric for metric in MULTICLASS_STRESS_METRICS if metric in stress_table.columns)
+    """The metrics a stress table holds: ``STRESS_METRICS``, and a K-class model's argmax accuracy
+    and per-class recalls."""
+    multiclass = [column for column in stress_table.columns if column == "multiclass_accuracy" or column.startswith("recall_")]
+    return STRESS_METRICS + tuple(multiclass)
 
 
 def plot_stress(stress_table: pd.DataFrame) -> Figure:

@@ -1,0 +1,85 @@
+"""Validation and stress-report figures of three-class (subtype task) configurations over seeds, to
+choose that task's default: for every configuration, the mean (and range over seeds) of the
+three-class figures that the report computes (``evaluation.multiclass.multiclass_figures``, on each
+model's calibrated validation probabilities), its binary answer from P(pneumonia) at its own
+validation threshold, and its stress report. No test split is read.
+
+Each run is a folder named <configuration>-seed<seed> holding what one `kedro run --env subtype
+--pipeline <strategy>` wrote (copied from data/subtype/): predictor/predictor.json,
+validation_predictions.csv and stress_metrics.json (a Kedro version folder of each is fine).
+
+Run from the project root:  python benchmarks/subtype_spread.py <folder of run folders>
+"""
+
+import argparse
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from pediatric_pneumonia.evaluation.calibration import apply_calibration
+from pediatric_pneumonia.evaluation.frames import probabilities_of, with_probabilities
+from pediatric_pneumonia.evaluation.multiclass import multiclass_figures
+from pediatric_pneumonia.parameters import check_parameters
+from pediatric_pneumonia.project_config import load_project_config
+
+RELIABILITY_BINS = 10
+
+
+def newest(folder: Path, name: str) -> Path:
+    """The file ``name`` under ``folder``: the newest of its Kedro versions when there are several."""
+    return sorted(path for path in folder.rglob(name) if path.is_file())[-1]
+
+
+def validation_figures(folder: Path, reporting) -> dict[str, float]:
+    """The three-class report's figures on one run's validation predictions, calibrated as its package is,
+    with its validation operating point and its stress summary."""
+    predictor = json.loads(newest(folder / "predictor", "predictor.json").read_text())
+    classes = predictor["classes"]
+    predictions = pd.read_csv(newest(folder, "validation_predictions.csv"))
+    raw = probabilities_of(predictions, "raw_probability", classes)
+    calibrated = with_probabilities(predictions, "probability", apply_calibration(raw, predictor["calibration"]), classes)
+    figures = multiclass_figures(calibrated, classes, reporting, RELIABILITY_BINS)
+    stress = json.loads(newest(folder, "stress_metrics.json").read_text())
+    decision = predictor["decision"]
+    return {
+        "three-class accuracy": figures["multiclass_accuracy"],
+        "macro one-vs-rest ROC-AUC": figures["multiclass_macro_roc_auc"],
+        "bacteria-vs-virus ROC-AUC": figures["bacteria_vs_virus_roc_auc"],
+        **{f"recall {name}": figures[f"recall_{name}"] for name in classes},
+        "macro F1": figures["multiclass_macro_f1"],
+        "NLL after calibration": figures["test_multiclass_nll_after"],
+        "P(pneumonia) ROC-AUC": predictor["validation"]["roc_auc"],
+        "sensitivity at the threshold": decision["validation_sensitivity"],
+        "specificity at the threshold": decision["validation_specificity"],
+        "stress three-class accuracy mean": stress["validation.multiclass_accuracy_mean"],
+        "stress three-class accuracy worst": stress["validation.multiclass_accuracy_worst"],
+        "stress specificity mean": stress["validation.specificity_mean"],
+        "stress specificity worst": stress["validation.specificity_worst"],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("runs", type=Path, help="a folder of <configuration>-seed<seed> run folders")
+    arguments = parser.parse_args()
+    reporting = check_parameters("reporting", load_project_config(Path.cwd(), "parameters")["reporting"])
+    configurations: dict[str, dict[int, dict]] = {}
+    for folder in sorted(arguments.runs.iterdir()):
+        match = re.fullmatch(r"(.+)-seed(\d+)", folder.name)
+        if match and folder.is_dir() and any(folder.rglob("validation_predictions.csv")):
+            configurations.setdefault(match[1], {})[int(match[2])] = validation_figures(folder, reporting)
+    rows = []
+    for name, runs in configurations.items():
+        row = {"configuration": name, "seeds": ",".join(str(seed) for seed in runs)}
+        for figure in next(iter(runs.values())):
+            values = np.array([run[figure] for run in runs.values()])
+            row[figure] = f"{values.mean():.3f}" + (f" ({values.min():.3f}-{values.max():.3f})" if len(values) > 1 else "")
+        rows.append(row)
+    print(pd.DataFrame(rows).set_index("configuration").T.to_string())
+
+
+if __name__ == "__main__":
+    main()
