@@ -5,13 +5,14 @@ import shutil
 
 import click
 import cv2
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
 from pediatric_pneumonia.cli import cli
 from pediatric_pneumonia.cli.data import link_checked_dataset
 from pediatric_pneumonia.data_layout import EXPECTED_IMAGES, count_images
-from pediatric_pneumonia.demo_data import MARKER_FILE, generate_demo_dataset
+from pediatric_pneumonia.demo_data import MARKER_FILE, generate_demo_dataset, opacity_pattern
 from pediatric_pneumonia.naming import patient_id_from_filename
 from tests.conftest import CLASSES, REPO_ROOT, SPLITS, TINY_COUNTS, make_raw_dataset
 
@@ -39,6 +40,19 @@ def test_demo_dataset_is_deterministic(tmp_path):
     generate_demo_dataset(tmp_path / "b", settings, CLASSES)
     for path in (tmp_path / "a").rglob("*.jpeg"):
         assert path.read_bytes() == (tmp_path / "b" / path.relative_to(tmp_path / "a")).read_bytes()
+
+
+def test_demo_pneumonia_subtypes_look_different():
+    """Bacterial files get a few large patches, viral ones many small spots: blobs in the added opacity."""
+    lungs = np.ones((148, 148), dtype=np.float32)
+    rng = np.random.default_rng(0)
+
+    def blobs(subtype: str) -> int:
+        pattern = opacity_pattern(rng, 148, lungs, [(52, 74), (96, 74)], (20, 42), subtype)
+        return cv2.connectedComponents((pattern > 10).astype(np.uint8))[0] - 1
+
+    bacteria, virus = [np.mean([blobs(subtype) for _ in range(10)]) for subtype in ("bacteria", "virus")]
+    assert virus > 2 * bacteria
 
 
 @pytest.fixture

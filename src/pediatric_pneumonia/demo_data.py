@@ -1,14 +1,17 @@
 """Deterministic synthetic chest-radiograph-like images in the public Kaggle folder layout.
 
 They let a fresh clone run every pipeline in minutes without the real data. They are not
-X-rays: a torso, two lung fields, ribs, spine and heart drawn with OpenCV, plus patchy
-opacities in the lungs for the PNEUMONIA class. Scores on them say nothing about medicine.
+X-rays: a torso, two lung fields, ribs, spine and heart drawn with OpenCV, plus opacities in the
+lungs for the PNEUMONIA class: large dense patches for the files named bacterial, many small faint
+spots for the viral ones. Scores on them say nothing about medicine.
 """
 
 from pathlib import Path
 
 import cv2
 import numpy as np
+
+from .naming import subtype_from_path
 
 MARKER_FILE = "SYNTHETIC_DEMO_DATA.txt"
 MARKER_TEXT = (
@@ -17,8 +20,29 @@ MARKER_TEXT = (
 )
 
 
-def draw_radiograph(rng: np.random.Generator, size: int, pneumonia: bool) -> np.ndarray:
-    """Draw one grayscale chest-radiograph-like image of ``size`` x ``size`` pixels."""
+def opacity_pattern(
+    rng: np.random.Generator,
+    size: int,
+    lungs: np.ndarray,
+    lung_centres: list[tuple[int, int]],
+    lung_axes: tuple[int, int],
+    subtype: str,
+) -> np.ndarray:
+    """The added brightness of pneumonia inside ``lungs``: for ``bacteria`` a few large dense patches
+    (lobar consolidation), for ``virus`` many small faint spots over both lungs (an interstitial
+    pattern), so the subtype task has something to learn on demo data too."""
+    opacities = np.zeros(lungs.shape, dtype=np.float32)
+    spots, radii, blur, strength = ((2, 6), (0.04, 0.09), 0.03, 90) if subtype == "bacteria" else ((12, 20), (0.02, 0.035), 0.008, 70)
+    for _ in range(rng.integers(*spots)):
+        x, y = lung_centres[rng.integers(0, 2)]
+        spot = (int(x + rng.normal(0, lung_axes[0] * 0.5)), int(y + rng.normal(0, lung_axes[1] * 0.5)))
+        cv2.circle(opacities, spot, int(size * rng.uniform(*radii)), 1.0, -1)
+    return strength * cv2.GaussianBlur(opacities, (0, 0), size * blur) * lungs
+
+
+def draw_radiograph(rng: np.random.Generator, size: int, opacities: str | None) -> np.ndarray:
+    """Draw one grayscale chest-radiograph-like image of ``size`` x ``size`` pixels, with the
+    ``opacities`` of a pneumonia subtype (``bacteria`` or ``virus``) or none."""
     image = np.full((size, size), 20, dtype=np.float32)
     centre_x = size / 2 + rng.normal(0, size * 0.02)
     torso_axes = (int(size * rng.uniform(0.38, 0.44)), int(size * rng.uniform(0.45, 0.5)))
@@ -39,14 +63,8 @@ def draw_radiograph(rng: np.random.Generator, size: int, pneumonia: bool) -> np.
     heart_centre = (int(centre_x + size * 0.05), int(size * 0.62))
     cv2.ellipse(image, heart_centre, (int(size * 0.11), int(size * 0.13)), 20, 0, 360, 160, -1)
 
-    if pneumonia:
-        opacities = np.zeros_like(image)
-        for _ in range(rng.integers(2, 6)):
-            x, y = lung_centres[rng.integers(0, 2)]
-            spot = (int(x + rng.normal(0, lung_axes[0] * 0.5)), int(y + rng.normal(0, lung_axes[1] * 0.5)))
-            cv2.circle(opacities, spot, int(size * rng.uniform(0.04, 0.09)), 1.0, -1)
-        opacities = cv2.GaussianBlur(opacities, (0, 0), size * 0.03) * lungs
-        image += 90 * opacities
+    if opacities is not None:
+        image += opacity_pattern(rng, size, lungs, lung_centres, lung_axes, opacities)
 
     image = cv2.GaussianBlur(image, (0, 0), size * 0.006)
     image += rng.normal(0, 6, image.shape)
@@ -93,7 +111,8 @@ def generate_demo_dataset(root: str | Path, demo_data: dict, classes: list[str])
             names = demo_file_names(label, split, counts[label], next_patient)
             next_patient = names[-1][1] + 1 if names else next_patient
             for name, _ in names:
-                image = draw_radiograph(rng, demo_data["image_size"], pneumonia=label == classes[-1])
+                subtype = subtype_from_path(name) if label == classes[-1] else None
+                image = draw_radiograph(rng, demo_data["image_size"], opacities=subtype)
                 cv2.imwrite(str(folder / name), image, [cv2.IMWRITE_JPEG_QUALITY, 92])
             written[split] += len(names)
     return written
