@@ -1,6 +1,6 @@
 import numpy as np
 
-from pediatric_pneumonia.class_balance import synthetic_images_made, synthetic_images_needed
+from pediatric_pneumonia.class_balance import synthesised_labels, synthetic_images_made, synthetic_images_needed
 
 COUNTS = np.array([5, 12])  # NORMAL, PNEUMONIA
 
@@ -15,3 +15,10 @@ def test_gan_takes_the_whole_gap_and_combined_its_share_of_the_grown_gap():
     combined = {"target_scale": 1.5, "synthetic_share": 0.4}
     assert synthetic_images_needed("combined", combined, COUNTS, 0) == round(0.4 * (18 - 5))
     assert synthetic_images_needed("baseline", {}, COUNTS, 0) == 0
+
+
+def test_every_class_smaller_than_the_largest_is_synthesised():
+    assert synthesised_labels(COUNTS) == [0]
+    assert synthesised_labels(np.array([5, 12, 8])) == [0, 2]
+    assert synthesised_labels(np.array([12, 12, 5])) == [2]
+    assert synthesised_labels(np.array([4, 4])) == []

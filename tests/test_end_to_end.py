@@ -161,14 +161,17 @@ def test_synthesis_makes_the_gap_as_pngs_and_a_report(finished_run):
     project, _ = finished_run
     train = load_set(project, "04_feature/train_set.npz")
     counts = np.bincount(train["labels"])
-    pngs = sorted((project / "data/04_feature/synthetic_normal_images").glob("*.png"))
+    pngs = sorted((project / "data/04_feature/synthetic_images").glob("*.png"))
     assert len(pngs) == counts[1] - counts[0]
-    assert pngs[0].read_bytes().startswith(b"\x89PNG")
+    assert pngs[0].name == "synthetic_normal_00000.png" and pngs[0].read_bytes().startswith(b"\x89PNG")
+    generators = sorted((project / "data/06_models/image_generators").glob("*/image_generators/*.keras"))
+    assert [generator.name for generator in generators] == ["NORMAL.keras"]
 
-    report = json.loads(latest_version(project / "data/08_reporting/synthesis/synthesis_report.json").read_text())
+    saved = json.loads(latest_version(project / "data/08_reporting/synthesis/synthesis_report.json").read_text())
+    assert saved["gan_profile"] == "cpu" and list(saved["classes"]) == ["NORMAL"]
+    report = saved["classes"]["NORMAL"]
     for key in ("kid", "kid_real_vs_real", "fid", "fid_real_vs_real"):
         assert np.isfinite(report[key]), key
-    assert report["gan_profile"] == "cpu"
     assert report["fid_over_real_vs_real"] == pytest.approx(report["fid"] / report["fid_real_vs_real"])
     for key in ("precision", "recall", "precision_real_vs_real", "recall_real_vs_real", "memorized_share_pixels", "memorized_share_features"):
         assert 0.0 <= report[key] <= 1.0, key
@@ -197,8 +200,10 @@ def test_mlflow_run_holds_params_metrics_curves_plots_and_models(finished_run):
         assert models == {f"{strategy}/model/classifier.keras", f"{strategy}/model/model_card.md"}
         logged_models = mlflow_client_models(client, experiment.experiment_id, run.info.run_id)
         assert f"{strategy}_model" in logged_models
-    assert len(client.get_metric_history(run.info.run_id, "synthesis.train.generator_loss")) == 2
-    assert "synthesis.kid" in run.data.metrics
+    assert len(client.get_metric_history(run.info.run_id, "synthesis.train.normal.generator_loss")) == 2
+    assert "synthesis.normal.kid" in run.data.metrics
+    generators = {item.path for item in client.list_artifacts(run.info.run_id, "synthesis/model/image_generators")}
+    assert generators == {"synthesis/model/image_generators/NORMAL.keras"}
     synthesis_plots = {item.path for item in client.list_artifacts(run.info.run_id, "synthesis/plots")}
     assert "synthesis/plots/closest_pairs.png" in synthesis_plots
 
@@ -400,7 +405,7 @@ def test_killed_gan_training_resumes_from_its_last_checkpoint(finished_run):
     settings = ["--params", f"synthesis.checkpoint_dir={checkpoint},synthesis.profiles.cpu.iterations=100000"]
     command = [KEDRO, "run", "--env", "test", "--pipeline", "synthesis", *settings]
     training = subprocess.Popen(command, cwd=project, env=KEDRO_ENVIRONMENT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    state = checkpoint / "cpu" / "state.json"
+    state = checkpoint / "cpu" / "NORMAL" / "state.json"
     try:
         deadline = time.monotonic() + 180
         while not (state.exists() and json.loads(state.read_text())["iteration"] >= 20):

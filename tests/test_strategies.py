@@ -77,7 +77,7 @@ def test_combined_needing_more_than_this_training_sets_gap_stops_before_the_gan_
     with pytest.raises(ValueError, match=r"Strategy 'combined' needs \d+ synthetic images but the synthesis makes \d+"):
         run_pipelines(project, ["combined"])
     assert (project / "data/04_feature/train_set.npz").exists()
-    assert not (project / "data/06_models/normal_image_generator.keras").exists()
+    assert not (project / "data/06_models/image_generators").exists()
 
 
 @pytest.mark.slow
@@ -87,7 +87,7 @@ def test_combined_from_a_saved_training_set_with_too_small_a_gap_stops_before_th
 
     with pytest.raises(ValueError, match=r"Strategy 'combined' needs \d+ synthetic images but the synthesis makes \d+"):
         run_pipelines(project, ["combined"], from_nodes=["train_gan_node"])
-    assert not (project / "data/06_models/normal_image_generator.keras").exists()
+    assert not (project / "data/06_models/image_generators").exists()
 
 
 @pytest.mark.slow

@@ -1,13 +1,16 @@
-"""The subtype task end to end: the baseline strategy on three classes (NORMAL, BACTERIA, VIRUS read
-from the public file names) through the real pipeline, its outputs, MLflow experiment and registered
-model apart from the binary task's, and its package predicting three classes."""
+"""The subtype task end to end: the baseline and gan strategies and the synthesis report on
+three classes (NORMAL, BACTERIA, VIRUS read from the public file names) through the real pipeline,
+its outputs, MLflow experiment and registered models apart from the binary task's, a DCGAN per
+smaller class, and its package predicting three classes."""
 
 import json
 
+import numpy as np
 import pytest
 import yaml
 from mlflow.tracking import MlflowClient
 
+from pediatric_pneumonia.datasets import NpzDataset
 from pediatric_pneumonia.inference import load_predictor
 from tests.conftest import REPO_ROOT, TEST_PARAMETERS, create_project, latest_version, make_raw_dataset, run_pipelines
 
@@ -16,8 +19,8 @@ CLASSES = ["NORMAL", "BACTERIA", "VIRUS"]
 
 @pytest.fixture(scope="module")
 def subtype_run(tmp_path_factory):
-    """``kedro run --env subtype --pipeline baseline`` on tiny images: conf/subtype merged into the
-    test environment."""
+    """``kedro run --env subtype --pipeline baseline`` (then ``gan`` and ``synthesis_report``) on
+    tiny images: conf/subtype merged into the test environment."""
     base = tmp_path_factory.mktemp("subtype")
     raw = make_raw_dataset(base / "raw" / "chest_xray")
     subtype = yaml.safe_load((REPO_ROOT / "conf/subtype/parameters.yml").read_text())
@@ -29,6 +32,8 @@ def subtype_run(tmp_path_factory):
     with pytest.MonkeyPatch.context() as monkeypatch:
         monkeypatch.chdir(project)
         run_pipelines(project, ["baseline"])
+        run_pipelines(project, ["gan"])
+        run_pipelines(project, ["synthesis_report"])
         yield project
 
 
@@ -40,7 +45,10 @@ def test_the_subtype_task_writes_its_own_outputs_run_and_registered_model(subtyp
     assert not (project / "data/06_models/baseline").exists()
     assert latest_version(project / "data/subtype/06_models/baseline/predictor").is_dir()
     assert client.get_experiment_by_name("pediatric_pneumonia_subtype") is not None
-    assert [model.name for model in client.search_registered_models()] == ["pediatric_pneumonia_subtype_baseline"]
+    assert sorted(model.name for model in client.search_registered_models()) == [
+        "pediatric_pneumonia_subtype_baseline",
+        "pediatric_pneumonia_subtype_gan",
+    ]
 
 
 @pytest.mark.slow
@@ -65,3 +73,22 @@ def test_the_subtype_package_predicts_three_classes(subtype_run):
     assert predictor.classes == CLASSES and prediction.label in CLASSES
     assert set(prediction.probabilities) == set(CLASSES) and sum(prediction.probabilities.values()) == pytest.approx(1.0, abs=1e-5)
     assert prediction.probability == pytest.approx(1 - prediction.probabilities["NORMAL"], abs=1e-6)
+
+
+@pytest.mark.slow
+def test_gan_tops_up_each_smaller_class_with_its_own_dcgan_images(subtype_run):
+    data = subtype_run / "data/subtype"
+    counts = np.bincount(NpzDataset(filepath=str(data / "04_feature/train_set.npz")).load()["labels"], minlength=3)
+    balanced = NpzDataset(filepath=str(data / "05_model_input/gan/balanced_train_set.npz")).load()
+    synthetic = NpzDataset(filepath=str(data / "04_feature/synthetic_set.npz")).load()
+    smaller = [label for label in range(3) if counts[label] < counts.max()]
+
+    generators = sorted(path.name for path in latest_version(data / "06_models/image_generators").iterdir())
+    assert generators == sorted(f"{CLASSES[label]}.keras" for label in smaller)
+    assert np.bincount(synthetic["labels"], minlength=3).tolist() == [counts.max() - count if label in smaller else 0 for label, count in enumerate(counts)]
+    assert np.bincount(balanced["labels"]).tolist() == [counts.max()] * 3
+    for label in range(3):
+        paths = balanced["paths"][balanced["labels"] == label]
+        assert any(path.startswith("synthetic:") for path in paths) == (label in smaller), CLASSES[label]
+    report = json.loads(latest_version(data / "08_reporting/synthesis/synthesis_report.json").read_text())
+    assert list(report["classes"]) == [CLASSES[label] for label in smaller]

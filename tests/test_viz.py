@@ -38,4 +38,4 @@ def test_viz_build_shows_each_strategy_as_a_namespace(tmp_path):
     }
     assert main["layers"] == ["intermediate", "primary", "feature", "synthesis", "model_input", "models", "model_output", "reporting", "deployment"]
     dataset_names = {node["name"] for node in main["nodes"] if node["type"] == "data"}
-    assert {"train_set", "synthetic_normal_set", "baseline.classifier", "combined.test_metrics"} <= dataset_names
+    assert {"train_set", "synthetic_set", "baseline.classifier", "combined.test_metrics"} <= dataset_names

@@ -6,6 +6,11 @@ import numpy as np
 from .strategies import Strategy, strategy_named
 
 
+def synthesised_labels(class_counts: np.ndarray) -> list[int]:
+    """The classes the synthesis makes images of: every class smaller than the largest (one DCGAN each)."""
+    return [label for label, count in enumerate(class_counts) if count < class_counts.max()]
+
+
 def synthetic_images_made(class_counts: np.ndarray, synthetic_label: int) -> int:
     """How many synthetic images of ``synthetic_label`` the synthesis makes: the gap between the
     largest class and that class."""

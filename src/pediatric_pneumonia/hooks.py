@@ -1,6 +1,7 @@
 """Project hooks."""
 
 import logging
+from pathlib import Path
 from typing import Any
 
 import mlflow
@@ -13,7 +14,7 @@ from kedro.pipeline import Node, Pipeline
 from kedro_datasets.partitions import PartitionedDataset
 from kedro_mlflow.framework.hooks.mlflow_hook import MlflowHook
 
-from .class_balance import check_synthetic_supply, synthetic_images_made
+from .class_balance import check_synthetic_supply, synthesised_labels, synthetic_images_made
 from .parameters import Group, check_image_side, check_parameters, check_study_gan_profiles, group_key
 from .ray_cluster import check_ray_backend
 from .strategies import STRATEGY_TABLE
@@ -36,7 +37,6 @@ class ParameterValidationHook:
 
     def __init__(self) -> None:
         self._synthetic_balancing: dict[str, dict] = {}
-        self._synthetic_label: int | None = None
 
     @hook_impl(tryfirst=True)
     def before_pipeline_run(self, pipeline: Pipeline, catalog: DataCatalog) -> None:
@@ -55,13 +55,10 @@ class ParameterValidationHook:
             for key, values in parameters.items()
             if key.endswith(".balancing") and STRATEGY_TABLE[key.rpartition(".")[0]].uses_synthetic_images
         }
-        if self._synthetic_balancing and "synthetic_normal_set" in pipeline.all_outputs():
-            classes = parameters["raw_data"].classes if "raw_data" in parameters else catalog.load("params:raw_data.classes")
-            self._synthetic_label = classes.index(check_group("synthesis", catalog).target_class)
+        if self._synthetic_balancing and "synthetic_set" in pipeline.all_outputs():
             # A run that starts from a saved training set (--from-nodes train_gan_node) checks it now.
             if "train_set" not in pipeline.all_outputs() and catalog.exists("train_set"):
-                labels = catalog.load("train_set")["labels"]
-                check_synthetic_supplies(self._synthetic_balancing, labels, self._synthetic_label)
+                check_synthetic_supplies(self._synthetic_balancing, catalog.load("train_set")["labels"])
         else:
             self._synthetic_balancing = {}
         check_inputs_are_saved(pipeline, catalog)
@@ -70,7 +67,7 @@ class ParameterValidationHook:
     def after_dataset_saved(self, dataset_name: str, data: object) -> None:
         # After the save, so a rerun with fixed parameters starts from the saved training set.
         if dataset_name == "train_set" and self._synthetic_balancing:
-            check_synthetic_supplies(self._synthetic_balancing, data["labels"], self._synthetic_label)
+            check_synthetic_supplies(self._synthetic_balancing, data["labels"])
 
 
 def check_group(key: str, catalog: DataCatalog) -> Group:
@@ -93,14 +90,15 @@ def check_backends(parameters: dict[str, Group]) -> None:
         check_ray_backend("study.backend", parameters["study"].ray_connect_timeout_s)
 
 
-def check_synthetic_supplies(synthetic_balancing: dict[str, dict], labels: np.ndarray, synthetic_label: int) -> None:
-    """Raise a ValueError if a strategy needs more synthetic images than the synthesis will make for
-    this training set (``generate_synthetic_images``: largest class - the synthetic class), before
-    the GAN trains."""
-    class_counts = np.bincount(labels, minlength=synthetic_label + 1)
-    made = synthetic_images_made(class_counts, synthetic_label)
-    for strategy, balancing in synthetic_balancing.items():
-        check_synthetic_supply(strategy, balancing, class_counts, synthetic_label, made)
+def check_synthetic_supplies(synthetic_balancing: dict[str, dict], labels: np.ndarray) -> None:
+    """Raise a ValueError if a strategy needs more synthetic images of a class than the synthesis
+    will make for this training set (``generate_synthetic_images``: largest class - that class),
+    before the GANs train."""
+    class_counts = np.bincount(labels)
+    for label in synthesised_labels(class_counts):
+        made = synthetic_images_made(class_counts, label)
+        for strategy, balancing in synthetic_balancing.items():
+            check_synthetic_supply(strategy, balancing, class_counts, label, made)
 
 
 def check_inputs_are_saved(pipeline: Pipeline, catalog: DataCatalog) -> None:
@@ -131,8 +129,8 @@ def check_inputs_are_saved(pipeline: Pipeline, catalog: DataCatalog) -> None:
 
 
 class MlflowArtifactHook:
-    """Log the file (or, for a ``PartitionedDataset``, the folder) of every dataset whose catalog
-    metadata names an ``mlflow_artifact_path``.
+    """Log the file (or, for a ``PartitionedDataset`` or a dataset saved as a folder, the folder) of
+    every dataset whose catalog metadata names an ``mlflow_artifact_path``.
 
     kedro-mlflow's ``MlflowArtifactDataset`` gives a wrapped versioned dataset its own save
     version, which Kedro 1.x rejects when the catalog already has one; logging after the save
@@ -167,7 +165,10 @@ class MlflowArtifactHook:
             return
         if isinstance(dataset, AbstractVersionedDataset) and (version := dataset.resolve_save_version()):
             location = dict(zip(dataset.list_versions(full_path=False), dataset.list_versions(full_path=True)))[version]
-        mlflow.log_artifact(location, artifact_path)
+        if Path(location).is_dir():  # a dataset saved as a folder (the DCGAN generators)
+            mlflow.log_artifacts(location, f"{artifact_path}/{Path(location).name}")
+        else:
+            mlflow.log_artifact(location, artifact_path)
         logger.info("Logged %s to MLflow under '%s'.", dataset_name, artifact_path)
 
 

@@ -24,7 +24,7 @@ __all__ = ["STRATEGIES", "SYNTHETIC_IMAGE_STRATEGIES", "create_strategy_pipeline
 
 # Datasets that every strategy shares instead of getting its own namespaced copy. Parameters are
 # shared too, all but the groups each strategy has its own block of (parameters.PER_STRATEGY_GROUPS).
-SHARED_INPUTS = {"image_split", "train_set", "validation_set", "test_set", "synthetic_normal_set", "searched_architecture"}
+SHARED_INPUTS = {"image_split", "train_set", "validation_set", "test_set", "synthetic_set", "searched_architecture"}
 # A study job of a strategy (STUDY_MODEL_TAG) runs what its test report, training curves, stress
 # report and shortcut audit need (the study compares test predictions and the seed spread of the
 # figures that read no test image): not the plots, model card or explanations.

@@ -7,7 +7,7 @@ for an ensemble's or a distillation's other networks); ``test.*`` the test repor
 ``validation.*`` figures (the operating point and calibration measured on validation);
 ``operating_point.threshold`` and ``calibration.temperature``, the fitted parts of the model;
 ``stress.validation.*`` / ``stress.test.*``, ``shortcuts.*``, ``explain.*`` their reports. The
-DCGAN's losses are ``synthesis.train.*`` (per iteration) beside its ``synthesis.*`` report, and
+DCGANs' losses are ``synthesis.train.<class>.*`` (per iteration) beside the ``synthesis.<class>.*`` report, and
 an ``evaluate`` run logs ``site.*``.
 """
 

@@ -52,7 +52,6 @@ def improved_profile(**changes) -> dict:
 
 def synthesis_parameters(tmp_path, **changes) -> dict:
     return {
-        "target_class": "NORMAL",
         "seed": 1,
         "checkpoint_dir": str(tmp_path / "checkpoint"),
         "profile": "tiny",

@@ -460,7 +460,6 @@ class GanProfile(Group):
 
 
 class Synthesis(Group):
-    target_class: Name
     seed: int
     checkpoint_dir: Name
     profile: Name

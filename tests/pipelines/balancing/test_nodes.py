@@ -111,12 +111,24 @@ def test_oversample_is_deterministic_given_the_seed():
     assert not np.array_equal(first["paths"][17:], other["paths"][17:])
 
 
-def synthetic_normal_set(count: int, size: int = 20) -> dict:
+def synthetic_set(counts: dict[int, int], size: int = 20) -> dict:
+    """``counts[label]`` synthetic images of each label, every pixel 7 + label."""
+    labels = np.repeat(np.array(list(counts), dtype=np.uint8), list(counts.values()))
     return {
-        "images": np.full((count, size, size), 7, dtype=np.uint8),
-        "labels": np.zeros(count, dtype=np.uint8),
-        "paths": np.array([f"synthetic:synthetic_normal_{i:05d}" for i in range(count)]),
+        "images": np.stack([np.full((size, size), 7 + label, dtype=np.uint8) for label in labels]).reshape(-1, size, size),
+        "labels": labels,
+        "paths": np.array([f"synthetic:cpu/synthetic_{label}_{i:05d}" for i, label in enumerate(labels)]),
     }
+
+
+def synthetic_normal_set(count: int, size: int = 20) -> dict:
+    return synthetic_set({0: count}, size)
+
+
+def three_class_set() -> dict:
+    """5 NORMAL, 12 BACTERIA and 8 VIRUS random images."""
+    image_set = random_image_set(normal=5, pneumonia=20, size=20)
+    return {**image_set, "labels": np.array([0] * 5 + [1] * 12 + [2] * 8, dtype=np.uint8)}
 
 
 def test_gan_strategy_tops_up_with_synthetic_images_only():
@@ -150,3 +162,29 @@ def test_combined_strategy_follows_the_recipe():
 def test_too_few_synthetic_images_is_a_clear_error():
     with pytest.raises(ValueError, match="needs 7 synthetic images but the synthesis makes 3"):
         balance_with_synthetic_images(imbalanced_set(), synthetic_normal_set(3), {"seed": 1}, strategy="gan")
+
+
+def test_gan_strategy_tops_up_every_smaller_class_with_its_own_synthetic_images():
+    balanced = balance_with_synthetic_images(three_class_set(), synthetic_set({0: 7, 2: 4}), {"seed": 1}, strategy="gan")
+
+    assert np.bincount(balanced["labels"]).tolist() == [12, 12, 12]
+    added_images, added_labels = balanced["images"][25:], balanced["labels"][25:]
+    assert added_labels.tolist() == [0] * 7 + [2] * 4
+    assert all((image == 7 + label).all() for image, label in zip(added_images, added_labels))  # each class its own
+
+
+def test_combined_strategy_on_three_classes_follows_the_recipe_per_class():
+    parameters = {"seed": 1, "target_scale": 1.25, "synthetic_share": 0.5, "augmentation": PAPER_AUGMENTATION}
+    balanced = balance_with_synthetic_images(three_class_set(), synthetic_set({0: 7, 2: 4}), parameters, strategy="combined")
+
+    # target 15: NORMAL 5 + 5 synthetic + 5 augmented, BACTERIA 12 + 3 augmented, VIRUS 8 + 4 synthetic + 3 augmented
+    assert np.bincount(balanced["labels"]).tolist() == [15, 15, 15]
+    for label, synthetic, augmented in ((0, 5, 5), (1, 0, 3), (2, 4, 3)):
+        paths = balanced["paths"][balanced["labels"] == label]
+        assert sum(path.startswith("synthetic:") for path in paths) == synthetic
+        assert sum(path.startswith("augmented:") for path in paths) == augmented
+
+
+def test_a_smaller_class_without_its_synthetic_images_is_a_clear_error():
+    with pytest.raises(ValueError, match=r"needs 4 synthetic images but the synthesis makes 0 \(largest class - class 2"):
+        balance_with_synthetic_images(three_class_set(), synthetic_set({0: 7}), {"seed": 1}, strategy="gan")

@@ -19,7 +19,7 @@ from .test_nodes import STUDY, synthetic_study_figures, synthetic_study_predicti
 def test_the_report_runs_from_study_predictions_to_csv_markdown_and_plot(tmp_path: Path):
     pipeline = create_pipeline().from_inputs("study_predictions", "study_figures")
     assert pipeline.inputs() == {"study_predictions", "study_figures", "params:study"}
-    assert create_pipeline().inputs() == {"image_split", "synthetic_normal_images", "parameters", "params:study"}
+    assert create_pipeline().inputs() == {"image_split", "synthetic_images", "parameters", "params:study"}
     catalog = DataCatalog(
         {
             "study_predictions": MemoryDataset(synthetic_study_predictions()),

@@ -97,7 +97,7 @@ def test_each_job_is_a_finished_child_run_of_the_study_run(finished_study):
     )
     gan_job = next(run for run in children if run.info.run_name == "gan@cpu_stable")
     assert gan_job.info.status == "FINISHED" and gan_job.data.params["synthesis.profile"] == "cpu_stable"
-    assert "synthesis.train.generator_loss" in gan_job.data.metrics
+    assert "synthesis.train.normal.generator_loss" in gan_job.data.metrics
     for run in children:
         if run is gan_job:
             continue
@@ -139,7 +139,7 @@ def test_a_job_writes_its_files_in_its_job_folder_of_the_real_project(finished_s
     assert not (finished_study / "data/06_models/baseline").exists()
     assert not (finished_study / "data/05_model_input").exists()
     gan_job = job_folders / "gan@cpu_stable"
-    assert (gan_job / "data/04_feature/synthetic_normal_set.npz").is_file()
+    assert (gan_job / "data/04_feature/synthetic_set.npz").is_file()
     assert not (job_folders / "gan@cpu_stable-seed42/data/04_feature").exists()  # read from the GAN job's folder
 
 

@@ -4,14 +4,12 @@ import logging
 
 import numpy as np
 
-from ...class_balance import balancing_targets, check_synthetic_supply
+from ...class_balance import balancing_targets, check_synthetic_supply, synthesised_labels
 from ...imaging.augment import random_affine_matrix
 from ...imaging.shifts import affine
 from ...strategies import strategy_named
 
 logger = logging.getLogger(__name__)
-
-
 
 
 def class_weights(labels: np.ndarray) -> np.ndarray:
@@ -112,26 +110,31 @@ def balance_training_set(train_set: dict, balancing: dict, strategy: str) -> dic
 
 
 def balance_with_synthetic_images(train_set: dict, synthetic_set: dict, balancing: dict, strategy: str) -> dict:
-    """Balance the training set with GAN images of the class they were made for, as ``strategy`` does.
+    """Balance the training set with GAN images of each class they were made for, as ``strategy`` does.
 
-    - ``synthetic`` (``gan``): that class is topped up with synthetic images to the size of the largest class.
+    - ``synthetic`` (``gan``): each class smaller than the largest is topped up with its synthetic
+      images to the size of the largest class.
     - ``synthetic_and_augmentation`` (``combined``, the paper's best recipe): every class grows to
-      ``target_scale`` times the largest class; the synthetic class gets ``synthetic_share`` of its
-      gap from GAN images and the rest from augmentation, the other classes from augmentation only.
+      ``target_scale`` times the largest class; a smaller class gets ``synthetic_share`` of its gap
+      from its synthetic images and the rest from augmentation, the largest from augmentation only.
+
+    Raises:
+        ValueError: when a smaller class has fewer synthetic images than the strategy takes.
     """
     chosen = strategy_named(strategy)
     class_counts = np.bincount(train_set["labels"])
-    synthetic_label = int(synthetic_set["labels"][0]) if len(synthetic_set["labels"]) else None
     rng = np.random.default_rng(balancing["seed"])
     target, _ = balancing_targets(chosen, balancing, class_counts)
 
     parts = [train_set]
+    synthesised = synthesised_labels(class_counts)
     for label, count in enumerate(class_counts):
         gap = max(target - int(count), 0)
+        synthetic = np.flatnonzero(synthetic_set["labels"] == label)
         from_gan = 0
-        if label == synthetic_label:
-            from_gan = check_synthetic_supply(chosen.name, balancing, class_counts, label, len(synthetic_set["labels"]))
-        parts.append({name: synthetic_set[name][:from_gan] for name in ("images", "labels", "paths")})
+        if label in synthesised:
+            from_gan = check_synthetic_supply(chosen.name, balancing, class_counts, label, len(synthetic))
+        parts.append({name: synthetic_set[name][synthetic[:from_gan]] for name in ("images", "labels", "paths")})
         if gap > from_gan:
             parts.append(augmented_class_images(train_set, label, gap - from_gan, balancing["augmentation"], rng))
         logger.info("Class %d: %d real + %d synthetic + %d augmented images.", label, count, from_gan, gap - from_gan)

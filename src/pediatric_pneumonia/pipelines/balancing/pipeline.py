@@ -14,7 +14,7 @@ def create_pipeline(strategy: str = "baseline", **kwargs) -> Pipeline:
     if strategy_named(strategy).uses_synthetic_images:
         balancing_node = Node(
             func=partial(balance_with_synthetic_images, strategy=strategy),
-            inputs=["train_set", "synthetic_normal_set", "params:balancing"],
+            inputs=["train_set", "synthetic_set", "params:balancing"],
             outputs="balanced_train_set",
             name="balance_training_set_node",
         )

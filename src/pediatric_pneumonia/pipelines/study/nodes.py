@@ -18,7 +18,7 @@ from ...study.spread import HEADLINE_FIGURES, STUDY_FIGURE_COLUMNS, spread_figur
 
 
 def run_study_models(
-    image_split: pd.DataFrame, synthetic_normal_images: dict, parameters: dict, study: Study
+    image_split: pd.DataFrame, synthetic_images: dict, parameters: dict, study: Study
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Train and report every strategy of ``study.strategies`` over ``study.seeds`` seeds (the
     synthetic-image ones with each of ``study.gan_profiles``), each job an MLflow child run of this
@@ -29,7 +29,7 @@ def run_study_models(
     The jobs read the data this run prepared and the synthetic images of its GAN
     (``synthesis.profile``); a GAN of another listed profile is trained once, by a job of its own,
     before the models that use it. Raises StudyJobError before any job if models would balance with
-    that GAN's images but it made none (``synthetic_normal_images``), after the jobs if one failed
+    that GAN's images but it made none (``synthetic_images``), after the jobs if one failed
     or a model did not score exactly the test images of ``image_split`` (the paired tests need them).
     """
     classes = as_written(parameters)["raw_data"]["classes"]
@@ -49,10 +49,10 @@ def run_study_models(
     jobs = study_jobs(study, parameters["training"]["seed"], default_profile)
     gans = gan_jobs(jobs, study, default_profile)
     shared_gan_models = [job_name(job) for job in jobs if job["gan_profile"] == default_profile and not trains_own_gan(job, study)]
-    if shared_gan_models and not synthetic_normal_images:
+    if shared_gan_models and not synthetic_images:
         raise StudyJobError(
-            f"The GAN of synthesis.profile '{default_profile}' made no synthetic images (the training set has as many "
-            f"NORMAL images as its largest class), so {shared_gan_models[0]} and the other models that use them would be "
+            f"The GAN of synthesis.profile '{default_profile}' made no synthetic images (every class of the "
+            f"training set is as large as the largest), so {shared_gan_models[0]} and the other models that use them would be "
             "baseline models under another name. Leave the synthetic-image strategies out of study.strategies."
         )
     launch = {"parent_run_id": parent.info.run_id, "parameters": parameters, "study": study, "project_path": project_path}

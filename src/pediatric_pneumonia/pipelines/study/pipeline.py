@@ -14,7 +14,7 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             Node(
                 func=run_study_models,
-                inputs=["image_split", "synthetic_normal_images", "parameters", "params:study"],
+                inputs=["image_split", "synthetic_images", "parameters", "params:study"],
                 outputs=["study_predictions", "study_figures"],
                 name="run_study_models_node",
             ),

@@ -1,4 +1,4 @@
-"""Synthesis: training images -> DCGAN generator -> synthetic NORMAL images (arrays and PNG)."""
+"""Synthesis: training images -> a DCGAN generator per smaller class -> synthetic images (arrays and PNG)."""
 
 from kedro.pipeline import Node, Pipeline
 
@@ -11,19 +11,19 @@ def create_pipeline(**kwargs) -> Pipeline:
             Node(
                 func=train_gan,
                 inputs=["train_set", "params:raw_data.classes", "params:synthesis"],
-                outputs=["normal_image_generator", "gan_history"],
+                outputs=["image_generators", "gan_history"],
                 name="train_gan_node",
             ),
             Node(
                 func=generate_synthetic_images,
                 inputs=[
-                    "normal_image_generator",
+                    "image_generators",
                     "train_set",
                     "params:raw_data.classes",
                     "params:synthesis",
                     "params:preprocessing.image_size",
                 ],
-                outputs=["synthetic_normal_set", "synthetic_normal_images"],
+                outputs=["synthetic_set", "synthetic_images"],
                 name="generate_synthetic_images_node",
             ),
             Node(

@@ -1,9 +1,8 @@
-"""Synthesis report: synthetic vs real NORMAL images, in the baseline classifier's feature space."""
+"""Synthesis report: synthetic vs real images of each synthesised class, in the baseline classifier's feature space."""
 
 from kedro.pipeline import Node, Pipeline
 
-from ...tracking import to_mlflow_metrics
-from .nodes import assess_synthetic_images, plot_closest_pairs, plot_sample_grids
+from .nodes import assess_synthetic_images, plot_closest_pairs, plot_sample_grids, synthesis_report_metrics
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -15,9 +14,8 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "baseline.classifier",
                     "train_set",
                     "validation_set",
-                    "synthetic_normal_set",
+                    "synthetic_set",
                     "params:raw_data.classes",
-                    "params:synthesis.target_class",
                     "params:synthesis_report",
                     "params:preprocessing",
                 ],
@@ -25,7 +23,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name="assess_synthetic_images_node",
             ),
             Node(
-                func=to_mlflow_metrics,
+                func=synthesis_report_metrics,
                 inputs="synthesis_report",
                 outputs="synthesis_report_tracked",
                 name="track_synthesis_report_node",
