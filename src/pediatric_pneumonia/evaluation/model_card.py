@@ -6,6 +6,7 @@ import pandas as pd
 from ..choices import better_direction
 from ..naming import SUBTYPES
 from ..parameters import Architecture, Preprocessing, Reporting, Training
+from .multiclass import pair_name, subtype_pair
 from .report import PAPER_THRESHOLD
 
 # Headline test metrics in the order the card lists them.
@@ -188,6 +189,15 @@ def validation_section(calibration: dict, decision_threshold: dict) -> list[str]
         f"- Validation ROC-AUC {_number(decision_threshold.get('validation_roc_auc'))} (what the model registry's "
         "`@best` alias ranks versions by).",
         f"- Calibration: `{calibration['method']}`, temperature {_number(calibration['temperature'])}.",
+        *(
+            [
+                f"- Label: the most probable class; validation accuracy {_number(decision_threshold['validation_accuracy'])}, "
+                f"macro one-vs-rest ROC-AUC {_number(decision_threshold.get('validation_macro_roc_auc'))}; the threshold "
+                "above answers the binary question on P(pneumonia)."
+            ]
+            if decision_threshold.get("rule") == "argmax"
+            else []
+        ),
         "",
         *_table(["validation score", "before calibration", "after calibration"], rows),
         "",
@@ -245,6 +255,48 @@ def test_section(test_metrics: dict, reporting: Reporting) -> list[str]:
         f"- Sensitivity per pneumonia subtype: {subtypes}.",
         f"- Test calibration (ECE) before / after: {_number(test_metrics.get('test_ece_before'))} / "
         f"{_number(test_metrics.get('test_ece_after'))}.",
+        "",
+    ]
+
+
+def three_class_section(test_metrics: dict, classes: list[str], reporting: Reporting) -> list[str]:
+    """A K-class model's test figures (``evaluation.multiclass``): the headline figures with their
+    intervals, per-class recall, precision, F1 and one-vs-rest ROC-AUC, and the confusion matrix.
+    Empty for a two-class model."""
+    if len(classes) == 2:
+        return []
+    level = f"{reporting.confidence_level:.0%}"
+
+    def with_interval(name: str) -> str:
+        low, high = test_metrics.get(f"{name}_ci_low"), test_metrics.get(f"{name}_ci_high")
+        interval = "" if low is None or high is None else f" ({level}: {_number(low)} to {_number(high)})"
+        return f"{_number(test_metrics.get(name))}{interval}"
+
+    pair = subtype_pair(classes)
+    per_class = [
+        [name, *(_number(test_metrics.get(f"{figure}_{name}")) for figure in ("recall", "precision", "f1", "roc_auc"))]
+        for name in classes
+    ]
+    matrix = test_metrics.get("multiclass_confusion_matrix", [])
+    return [
+        f"## Test metrics: {len(classes)} classes",
+        "",
+        "The label is the most probable class (argmax of the calibrated probabilities).",
+        "",
+        f"- Accuracy {with_interval('multiclass_accuracy')}; per patient "
+        f"{_number(test_metrics.get('patient_multiclass_accuracy'))}.",
+        f"- Macro one-vs-rest ROC-AUC {with_interval('multiclass_macro_roc_auc')}; macro F1 "
+        f"{_number(test_metrics.get('multiclass_macro_f1'))}, weighted F1 {_number(test_metrics.get('multiclass_weighted_f1'))}.",
+        f"- {pair[0]} vs {pair[1]} ROC-AUC on their images: {_number(test_metrics.get(f'{pair_name(pair)}_roc_auc'))}.",
+        f"- Calibration (negative log-likelihood) before / after: {_number(test_metrics.get('test_multiclass_nll_before'))} / "
+        f"{_number(test_metrics.get('test_multiclass_nll_after'))}; top-label ECE after "
+        f"{_number(test_metrics.get('test_multiclass_ece_after'))}.",
+        "",
+        *_table(["class", "recall (sensitivity)", "precision", "F1", "one-vs-rest ROC-AUC"], per_class),
+        "",
+        "Confusion matrix (rows: true class, columns: predicted class):",
+        "",
+        *_table(["true \\ predicted", *classes], [[name, *map(_number, row)] for name, row in zip(classes, matrix)]),
         "",
     ]
 

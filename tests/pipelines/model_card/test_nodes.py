@@ -133,3 +133,34 @@ def test_card_names_the_regularisation_training_used(card_inputs):
     assert "- Optimiser: Adam, learning rate 0.001 (cosine schedule), batch size 132, online augmentation on, seed 42." in plain
     assert "Optimiser: AdamW (weight decay 0.01), learning rate 0.001" in card
     assert "online augmentation on, label smoothing 0.1, cutmix (alpha 1.0), seed 42." in card
+
+
+def test_a_three_class_card_adds_the_three_class_tables(card_inputs):
+    classes = ["NORMAL", "BACTERIA", "VIRUS"]
+    three_class = {
+        "multiclass_accuracy": 0.7712,
+        "multiclass_accuracy_ci_low": 0.7351,
+        "multiclass_accuracy_ci_high": 0.8093,
+        "multiclass_macro_roc_auc": 0.8904,
+        "multiclass_macro_f1": 0.7321,
+        "multiclass_weighted_f1": 0.7610,
+        "bacteria_vs_virus_roc_auc": 0.7812,
+        "patient_multiclass_accuracy": 0.7801,
+        "recall_VIRUS": 0.4428,
+        "precision_VIRUS": 0.6692,
+        "f1_VIRUS": 0.5329,
+        "roc_auc_VIRUS": 0.8123,
+        "multiclass_confusion_matrix": [[190, 9, 3], [17, 325, 38], [21, 91, 89]],
+    }
+    decision = {**card_inputs["decision_threshold"], "rule": "argmax", "validation_accuracy": 0.7712, "validation_macro_roc_auc": 0.8904}
+
+    card = card_of(card_inputs, test_metrics={**card_inputs["test_metrics"], **three_class}, decision_threshold=decision, **{"params:raw_data.classes": classes})
+    binary = card_of(card_inputs)
+
+    assert "## Test metrics: 3 classes" in card and "## Test metrics: 3 classes" not in binary
+    assert "- Accuracy 0.771 (95%: 0.735 to 0.809); per patient 0.780." in card
+    assert "BACTERIA vs VIRUS ROC-AUC on their images: 0.781." in card
+    assert "| VIRUS | 0.443 | 0.669 | 0.533 | 0.812 |" in card
+    assert "| true \\ predicted | NORMAL | BACTERIA | VIRUS |" in card and "| VIRUS | 21 | 91 | 89 |" in card
+    assert "validation accuracy 0.771, macro one-vs-rest ROC-AUC 0.890" in card
+    assert "most probable class" not in binary

@@ -8,6 +8,7 @@ from ...evaluation.model_card import (
     data_section,
     stress_section,
     test_section,
+    three_class_section,
     training_section,
     validation_section,
 )
@@ -50,6 +51,7 @@ def write_model_card(
         *training_section(strategy, training, preprocessing, training_history, classes),
         *validation_section(calibration, decision_threshold),
         *test_section(test_metrics, reporting),
+        *three_class_section(test_metrics, classes, reporting),
         *stress_section(stress_metrics),
         "## Known limitations",
         "",
