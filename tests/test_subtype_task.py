@@ -1,5 +1,4 @@
-"""The subtype task end to end: the baseline and gan strategies and the synthesis report on
-three classes (NORMAL, BACTERIA, VIRUS read from the public file names) through the real pipeline,
+"""The subtype task end to end: every strategy and the synthesis report on three classes (NORMAL, BACTERIA, VIRUS read from the public file names) through the real pipeline,
 its outputs, MLflow experiment and registered models apart from the binary task's, a DCGAN per
 smaller class, and its package predicting three classes."""
 
@@ -15,24 +14,26 @@ from pediatric_pneumonia.inference import load_predictor
 from tests.conftest import REPO_ROOT, TEST_PARAMETERS, create_project, latest_version, make_raw_dataset, run_pipelines
 
 CLASSES = ["NORMAL", "BACTERIA", "VIRUS"]
+STRATEGIES = ("baseline", "augmentation", "gan", "combined", "class_weight", "oversample")
 
 
 @pytest.fixture(scope="module")
 def subtype_run(tmp_path_factory):
-    """``kedro run --env subtype --pipeline baseline`` (then ``gan`` and ``synthesis_report``) on
-    tiny images: conf/subtype merged into the test environment."""
+    """``kedro run --env subtype --pipeline <strategy>`` for every strategy, then
+    ``synthesis_report``, on tiny images: conf/subtype merged into the test environment (combined
+    grows every class to the largest only: the tiny classes are too close for the default scale)."""
     base = tmp_path_factory.mktemp("subtype")
     raw = make_raw_dataset(base / "raw" / "chest_xray")
     subtype = yaml.safe_load((REPO_ROOT / "conf/subtype/parameters.yml").read_text())
-    project = create_project(base / "project", {**TEST_PARAMETERS, "raw_data": {"root": str(raw), **subtype["raw_data"]}})
+    parameters = {**TEST_PARAMETERS, "raw_data": {"root": str(raw), **subtype["raw_data"]}, "combined": {"balancing": {"target_scale": 1.0}}}
+    project = create_project(base / "project", parameters)
     (project / "conf/test/globals.yml").write_text((REPO_ROOT / "conf/subtype/globals.yml").read_text())
     tracking = yaml.safe_load((project / "conf/test/mlflow.yml").read_text())
     tracking |= yaml.safe_load((REPO_ROOT / "conf/subtype/mlflow.yml").read_text())
     (project / "conf/test/mlflow.yml").write_text(yaml.safe_dump(tracking))
     with pytest.MonkeyPatch.context() as monkeypatch:
         monkeypatch.chdir(project)
-        run_pipelines(project, ["baseline"])
-        run_pipelines(project, ["gan"])
+        run_pipelines(project, list(STRATEGIES))
         run_pipelines(project, ["synthesis_report"])
         yield project
 
@@ -45,10 +46,9 @@ def test_the_subtype_task_writes_its_own_outputs_run_and_registered_model(subtyp
     assert not (project / "data/06_models/baseline").exists()
     assert latest_version(project / "data/subtype/06_models/baseline/predictor").is_dir()
     assert client.get_experiment_by_name("pediatric_pneumonia_subtype") is not None
-    assert sorted(model.name for model in client.search_registered_models()) == [
-        "pediatric_pneumonia_subtype_baseline",
-        "pediatric_pneumonia_subtype_gan",
-    ]
+    assert sorted(model.name for model in client.search_registered_models()) == sorted(
+        f"pediatric_pneumonia_subtype_{strategy}" for strategy in STRATEGIES
+    )
 
 
 @pytest.mark.slow
@@ -92,3 +92,25 @@ def test_gan_tops_up_each_smaller_class_with_its_own_dcgan_images(subtype_run):
         assert any(path.startswith("synthetic:") for path in paths) == (label in smaller), CLASSES[label]
     report = json.loads(latest_version(data / "08_reporting/synthesis/synthesis_report.json").read_text())
     assert list(report["classes"]) == [CLASSES[label] for label in smaller]
+
+
+@pytest.mark.slow
+def test_every_strategy_balances_all_three_classes(subtype_run):
+    data = subtype_run / "data/subtype"
+    counts = np.bincount(NpzDataset(filepath=str(data / "04_feature/train_set.npz")).load()["labels"], minlength=3)
+    balanced = {
+        strategy: NpzDataset(filepath=str(data / f"05_model_input/{strategy}/balanced_train_set.npz")).load()
+        for strategy in STRATEGIES
+    }
+
+    for strategy in ("baseline", "class_weight"):
+        assert np.bincount(balanced[strategy]["labels"]).tolist() == counts.tolist(), strategy
+    weights = balanced["class_weight"]["weights"]
+    assert weights.mean() == pytest.approx(1.0) and len(set(np.round(weights, 5))) == 3  # one weight per class
+    for strategy in ("augmentation", "oversample", "gan", "combined"):
+        assert np.bincount(balanced[strategy]["labels"]).tolist() == [counts.max()] * 3, strategy
+    combined = balanced["combined"]
+    for label in range(3):
+        added = combined["paths"][combined["labels"] == label][counts[label] :]
+        expected = round(0.5 * (counts.max() - counts[label]))  # synthetic_share of the gap
+        assert sum(path.startswith("synthetic:") for path in added) == expected, CLASSES[label]
