@@ -96,9 +96,9 @@ def _check_classes(images: pd.DataFrame, classes: list[str]) -> None:
     present = sorted(images["target"].unique().tolist())
     if len(classes) < 3 or present != list(range(len(classes))):
         raise ValueError(
-            f"study_predictions has the class probability columns {probability_columns('probability', classes)} "
-            f"and the targets {present}: a K-class study needs three classes or more and every class index from 0 to "
-            f"{len(classes) - 1} among the test images. Rerun the study on a test split that holds every class."
+            f"study_predictions has a probability column per class of {classes} and the targets {present}: a "
+            f"K-class study needs three classes or more and every class index from 0 to {len(classes) - 1} among the "
+            "test images. Rerun the study on a test split that holds every class."
         )
 
 
