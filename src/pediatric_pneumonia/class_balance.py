@@ -3,20 +3,7 @@ take and the parameter checks compare before the GAN trains."""
 
 import numpy as np
 
-from .strategies import STRATEGY_TABLE, Strategy, strategy_named
-
-
-def check_synthetic_balancing_classes(strategies: list[str], classes: list[str], synthetic_class: str) -> None:
-    """A ValueError naming the strategies that can run if any of ``strategies`` (each balancing with
-    the DCGAN's ``synthetic_class`` images) would run on a task of more than two ``classes``: one
-    generator of one class balances two classes only."""
-    if strategies and len(classes) > 2:
-        others = [name for name, strategy in STRATEGY_TABLE.items() if not strategy.uses_synthetic_images]
-        raise ValueError(
-            f"The strategies {strategies} balance with the DCGAN's {synthetic_class} images, which balance two classes; "
-            f"raw_data.classes {classes} needs a generator per smaller class, which they do not have yet. Run "
-            f"{', '.join(others[:-1])} or {others[-1]} for this task (in a study, list those in study.strategies)."
-        )
+from .strategies import Strategy, strategy_named
 
 
 def synthetic_images_made(class_counts: np.ndarray, synthetic_label: int) -> int:

@@ -13,7 +13,7 @@ from kedro.pipeline import Node, Pipeline
 from kedro_datasets.partitions import PartitionedDataset
 from kedro_mlflow.framework.hooks.mlflow_hook import MlflowHook
 
-from .class_balance import check_synthetic_balancing_classes, check_synthetic_supply, synthetic_images_made
+from .class_balance import check_synthetic_supply, synthetic_images_made
 from .parameters import Group, check_image_side, check_parameters, check_study_gan_profiles, group_key
 from .ray_cluster import check_ray_backend
 from .strategies import STRATEGY_TABLE
@@ -29,9 +29,8 @@ class ParameterValidationHook:
     Kedro has already validated the groups nodes type; this checks each strategy's balancing block),
     and for a study the groups of every strategy pipeline its jobs run: a typo in a parameter that
     only the last nodes read would otherwise surface after minutes of training. Runs before
-    kedro-mlflow opens its run, so no empty run is left behind. A synthetic-image strategy of the run
-    (or of its study) is refused for a task of more than two classes. Once the training set is made,
-    it also checks that the synthesis will make enough images for every synthetic-image strategy of
+    kedro-mlflow opens its run, so no empty run is left behind. Once the training set is made, it
+    also checks that the synthesis will make enough images for every synthetic-image strategy of
     the run, before the GAN trains.
     """
 
@@ -56,12 +55,9 @@ class ParameterValidationHook:
             for key, values in parameters.items()
             if key.endswith(".balancing") and STRATEGY_TABLE[key.rpartition(".")[0]].uses_synthetic_images
         }
-        if self._synthetic_balancing:
-            classes = parameters["raw_data"].classes if "raw_data" in parameters else catalog.load("params:raw_data.classes")
-            synthetic_class = check_group("synthesis", catalog).target_class
-            check_synthetic_balancing_classes(sorted(self._synthetic_balancing), classes, synthetic_class)
-            self._synthetic_label = classes.index(synthetic_class)
         if self._synthetic_balancing and "synthetic_normal_set" in pipeline.all_outputs():
+            classes = parameters["raw_data"].classes if "raw_data" in parameters else catalog.load("params:raw_data.classes")
+            self._synthetic_label = classes.index(check_group("synthesis", catalog).target_class)
             # A run that starts from a saved training set (--from-nodes train_gan_node) checks it now.
             if "train_set" not in pipeline.all_outputs() and catalog.exists("train_set"):
                 labels = catalog.load("train_set")["labels"]

@@ -40,10 +40,17 @@ def train_gan(train_set: dict, classes: list[str], synthesis: Synthesis) -> tupl
 
     Checkpoints go to ``synthesis.checkpoint_dir/<profile>``, so a rerun with the same settings
     resumes and another profile's checkpoint is left alone; losses and sample grids go to MLflow.
-    Returns the published generator and the loss history. (For a task of more than two classes no
-    strategy uses its images: ``class_balance.check_synthetic_balancing_classes`` refuses them before
-    any node; the study's run trains it all the same, as it does for a study without them.)
+    Returns the published generator and the loss history.
+
+    Raises:
+        ValueError: for a task of more than two classes, which one generator cannot balance.
     """
+    if len(classes) > 2:
+        raise ValueError(
+            f"The DCGAN synthesises {synthesis.target_class} images only, which balances two classes; raw_data.classes "
+            f"{classes} needs a generator per smaller class, which the gan and combined strategies do not have yet. "
+            "Run baseline, augmentation, class_weight or oversample for this task."
+        )
     profile = select_gan_profile(synthesis)
     real = select_class_images(train_set, classes, synthesis.target_class, profile["image_size"])
     checkpoint_folder = Path(synthesis.checkpoint_dir) / synthesis.profile
