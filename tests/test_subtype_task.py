@@ -1,10 +1,13 @@
 """The subtype task end to end: every strategy and the synthesis report on three classes (NORMAL, BACTERIA, VIRUS read from the public file names) through the real pipeline,
 its outputs, MLflow experiment and registered models apart from the binary task's, a DCGAN per
-smaller class, and its package predicting three classes."""
+smaller class, and its package predicting three classes; the study of two of its strategies over
+seeds."""
 
 import json
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import yaml
 from mlflow.tracking import MlflowClient
@@ -17,24 +20,42 @@ CLASSES = ["NORMAL", "BACTERIA", "VIRUS"]
 STRATEGIES = ("baseline", "augmentation", "gan", "combined", "class_weight", "oversample")
 
 
-@pytest.fixture(scope="module")
-def subtype_run(tmp_path_factory):
-    """``kedro run --env subtype --pipeline <strategy>`` for every strategy, then
-    ``synthesis_report``, on tiny images: conf/subtype merged into the test environment (combined
-    grows every class to the largest only: the tiny classes are too close for the default scale)."""
-    base = tmp_path_factory.mktemp("subtype")
+def subtype_project(base: Path, parameters: dict) -> Path:
+    """A project on tiny images with conf/subtype merged into the test environment, and ``parameters``."""
     raw = make_raw_dataset(base / "raw" / "chest_xray")
     subtype = yaml.safe_load((REPO_ROOT / "conf/subtype/parameters.yml").read_text())
-    parameters = {**TEST_PARAMETERS, "raw_data": {"root": str(raw), **subtype["raw_data"]}, "combined": {"balancing": {"target_scale": 1.0}}}
-    project = create_project(base / "project", parameters)
+    project = create_project(
+        base / "project", {**TEST_PARAMETERS, "raw_data": {"root": str(raw), **subtype["raw_data"]}, **parameters}
+    )
     (project / "conf/test/globals.yml").write_text((REPO_ROOT / "conf/subtype/globals.yml").read_text())
     tracking = yaml.safe_load((project / "conf/test/mlflow.yml").read_text())
     tracking |= yaml.safe_load((REPO_ROOT / "conf/subtype/mlflow.yml").read_text())
     (project / "conf/test/mlflow.yml").write_text(yaml.safe_dump(tracking))
+    return project
+
+
+@pytest.fixture(scope="module")
+def subtype_run(tmp_path_factory):
+    """``kedro run --env subtype --pipeline <strategy>`` for every strategy, then
+    ``synthesis_report``, on tiny images (combined grows every class to the largest only: the tiny
+    classes are too close for the default scale)."""
+    project = subtype_project(tmp_path_factory.mktemp("subtype"), {"combined": {"balancing": {"target_scale": 1.0}}})
     with pytest.MonkeyPatch.context() as monkeypatch:
         monkeypatch.chdir(project)
         run_pipelines(project, list(STRATEGIES))
         run_pipelines(project, ["synthesis_report"])
+        yield project
+
+
+@pytest.fixture(scope="module")
+def subtype_study(tmp_path_factory):
+    """``kedro run --env subtype --pipeline study`` on tiny images: baseline and oversample over two
+    seeds, one job after another."""
+    study = {"strategies": ["baseline", "oversample"], "seeds": 2, "bootstrap_resamples": 50, "backend": "sequential"}
+    project = subtype_project(tmp_path_factory.mktemp("subtype_study"), {"study": study})
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.chdir(project)
+        run_pipelines(project, ["study"])
         yield project
 
 
@@ -114,3 +135,19 @@ def test_every_strategy_balances_all_three_classes(subtype_run):
         added = combined["paths"][combined["labels"] == label][counts[label] :]
         expected = round(0.5 * (counts.max() - counts[label]))  # synthetic_share of the gap
         assert sum(path.startswith("synthetic:") for path in added) == expected, CLASSES[label]
+
+
+@pytest.mark.slow
+def test_the_subtype_study_compares_the_three_class_models_over_seeds(subtype_study):
+    reports = subtype_study / "data/subtype/08_reporting/study"
+    predictions = pd.read_csv(latest_version(subtype_study / "data/subtype/07_model_output/study/study_predictions.csv"))
+    comparison = pd.read_csv(latest_version(reports / "comparison.csv"))
+
+    assert predictions.columns.tolist()[-3:] == [f"probability_{name}" for name in CLASSES]
+    assert set(predictions["target"]) == {0, 1, 2}
+    assert predictions["probability"].to_numpy() == pytest.approx(1 - predictions["probability_NORMAL"].to_numpy())
+    assert comparison["strategy"].tolist() == ["baseline", "oversample"] and comparison["n_seeds"].tolist() == [2, 2]
+    assert 0.0 <= comparison.loc[0, "multiclass_accuracy_mean"] <= 1.0
+    assert 0.0 <= comparison.loc[1, "multiclass_macro_roc_auc_difference_p_holm"] <= 1.0
+    assert 0.0 <= comparison.loc[1, "mcnemar_p_holm"] <= 1.0
+    assert "seed-mean macro ROC-AUC" in latest_version(reports / "comparison.md").read_text()

@@ -1,7 +1,12 @@
 import numpy as np
 import pytest
 
-from pediatric_pneumonia.evaluation.comparison import holm_adjust, mcnemar_exact, paired_bootstrap_auc_difference
+from pediatric_pneumonia.evaluation.comparison import (
+    holm_adjust,
+    mcnemar_exact,
+    mean_macro_roc_auc,
+    paired_bootstrap_auc_difference,
+)
 
 
 def paired_outcomes(both_right: int, only_reference: int, only_other: int, both_wrong: int) -> tuple:
@@ -76,3 +81,30 @@ def test_a_score_matrix_stands_for_the_mean_roc_auc_over_its_seed_columns():
     result = paired_bootstrap_auc_difference(targets, reference, two_seeds, patients, 100, 0, 0.95)
     alone = paired_bootstrap_auc_difference(targets, reference, better, patients, 100, 0, 0.95)
     assert result["difference"] == pytest.approx(alone["difference"] / 2)
+
+
+def three_class_scores() -> tuple:
+    """9 patients of 2 images, 3 per class; the reference calls the first image of each class's
+    patients the next class (0.8 there, 0.1 elsewhere), the other model is right everywhere."""
+    patients = np.repeat(np.arange(9), 2)
+    targets = patients // 3
+    wrong = np.arange(18) % 2 == 0
+    reference, perfect = np.full((18, 3), 0.1), np.full((18, 3), 0.1)
+    reference[np.arange(18), np.where(wrong, (targets + 1) % 3, targets)] = 0.8
+    perfect[np.arange(18), targets] = 0.8
+    return targets, reference, perfect, patients
+
+
+def test_the_macro_roc_auc_of_seeds_is_their_mean_and_its_paired_difference_is_bootstrapped():
+    targets, reference, perfect, patients = three_class_scores()
+    # Each class: 6 positives (3 scored 0.8, 3 scored 0.1), 12 negatives (3 of the previous class
+    # scored 0.8): (3 x 9 wins + (3 x 3 + 3 x 9) / 2 ties) / 72 = 0.625.
+    assert mean_macro_roc_auc(targets, reference) == pytest.approx(0.625)
+    assert mean_macro_roc_auc(targets, np.stack([reference, perfect], axis=1)) == pytest.approx((0.625 + 1) / 2)
+
+    result = paired_bootstrap_auc_difference(targets, reference, perfect, patients, 200, 0, 0.95, auc=mean_macro_roc_auc)
+    same = paired_bootstrap_auc_difference(targets, reference, reference.copy(), patients, 200, 0, 0.95, auc=mean_macro_roc_auc)
+
+    assert result["difference"] == pytest.approx(0.375)
+    assert 0 < result["ci_low"] <= result["ci_high"] <= 1 and result["p_value"] < 0.05
+    assert same == {"difference": 0.0, "ci_low": 0.0, "ci_high": 0.0, "p_value": 1.0}

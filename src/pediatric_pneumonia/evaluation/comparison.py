@@ -1,10 +1,12 @@
 """Paired tests of two models on the same test images, and Holm's correction over several such tests."""
 
+from collections.abc import Callable
+
 import numpy as np
 from scipy.stats import binomtest
 
 from .bootstrap import group_bootstrap_intervals
-from .metrics import roc_auc
+from .metrics import macro_roc_auc, roc_auc
 
 
 def mcnemar_exact(reference_correct: np.ndarray, other_correct: np.ndarray) -> dict:
@@ -38,6 +40,13 @@ def mean_roc_auc(targets: np.ndarray, scores: np.ndarray) -> float:
     return float(np.mean([roc_auc(targets, columns[:, column]) for column in range(columns.shape[1])]))
 
 
+def mean_macro_roc_auc(targets: np.ndarray, probabilities: np.ndarray) -> float:
+    """Macro one-vs-rest ROC-AUC of (N, K) class probabilities, or its mean over the seeds of (N, seeds, K)."""
+    probabilities = np.asarray(probabilities, dtype=np.float64)
+    seeds = probabilities.reshape(len(probabilities), -1, probabilities.shape[-1])
+    return float(np.mean([macro_roc_auc(targets, seeds[:, seed]) for seed in range(seeds.shape[1])]))
+
+
 def paired_bootstrap_auc_difference(
     targets: np.ndarray,
     reference_scores: np.ndarray,
@@ -46,12 +55,15 @@ def paired_bootstrap_auc_difference(
     resamples: int,
     seed: int,
     confidence_level: float,
+    auc: Callable[[np.ndarray, np.ndarray], float] = mean_roc_auc,
 ) -> dict:
     """ROC-AUC of ``other_scores`` minus that of ``reference_scores``, with a paired patient bootstrap.
 
     Both models are scored on the same resample of whole patients (drawn within each class, as
     ``group_bootstrap_intervals`` does), so what the test set shares between them cancels out.
     A score matrix (images x seeds) stands for several models: its ROC-AUC is the mean over columns.
+    ``auc`` scores one side: ``mean_roc_auc`` of binary targets, or ``mean_macro_roc_auc`` of class
+    indices and class probabilities ((N, K) or (N, seeds, K)).
 
     Returns:
         ``difference``, its percentile interval ``ci_low``/``ci_high`` and the two-sided bootstrap
@@ -69,7 +81,7 @@ def paired_bootstrap_auc_difference(
 
     # group_bootstrap_intervals keeps only the interval; the p-value needs every resampled difference.
     def difference_on(rows: np.ndarray) -> dict[str, float]:
-        difference = mean_roc_auc(targets[rows], other_scores[rows]) - mean_roc_auc(targets[rows], reference_scores[rows])
+        difference = auc(targets[rows], other_scores[rows]) - auc(targets[rows], reference_scores[rows])
         differences.append(difference)
         return {"difference": difference}
 
@@ -79,7 +91,7 @@ def paired_bootstrap_auc_difference(
     samples = np.asarray(differences)
     p_value = min(1.0, 2 * min(float((samples <= 0).mean()), float((samples >= 0).mean())))
     return {
-        "difference": mean_roc_auc(targets, other_scores) - mean_roc_auc(targets, reference_scores),
+        "difference": auc(targets, other_scores) - auc(targets, reference_scores),
         "ci_low": interval[0],
         "ci_high": interval[1],
         "p_value": p_value,

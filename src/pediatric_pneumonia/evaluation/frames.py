@@ -13,6 +13,13 @@ def probability_columns(prefix: str, classes: list[str]) -> list[str]:
     return [prefix] if len(classes) == 2 else [f"{prefix}_{name}" for name in classes]
 
 
+def table_classes(frame: pd.DataFrame, prefix: str) -> list[str] | None:
+    """The classes of a K-class table, in the order of its ``probability_columns`` named ``prefix``;
+    None for a two-class table, whose one column names no class."""
+    classes = [column.removeprefix(f"{prefix}_") for column in frame.columns if column.startswith(f"{prefix}_")]
+    return classes or None
+
+
 def with_probabilities(frame: pd.DataFrame, prefix: str, probabilities: np.ndarray, classes: list[str]) -> pd.DataFrame:
     """``frame`` with ``probabilities`` ((N,) or (N, K)) in its ``probability_columns``."""
     values = np.asarray(probabilities).reshape(len(frame), -1)

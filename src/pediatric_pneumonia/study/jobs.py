@@ -24,10 +24,11 @@ import mlflow
 import pandas as pd
 from mlflow.tracking import MlflowClient
 
+from ..evaluation.frames import pneumonia_probability, probabilities_of
 from ..parameters import Study
 from ..strategies import STRATEGY_TABLE, study_job_tags
 from ..tracking import absolute_tracking_uri
-from .comparison import STUDY_PREDICTION_COLUMNS
+from .comparison import study_prediction_columns
 from .parameters import model_label, study_strategies
 
 logger = logging.getLogger(__name__)
@@ -178,11 +179,15 @@ def launch_jobs(
     return results
 
 
-def job_predictions(client: MlflowClient, result: dict) -> pd.DataFrame:
-    """A finished job's test predictions with its model's threshold, read from its MLflow run."""
+def job_predictions(client: MlflowClient, result: dict, classes: list[str]) -> pd.DataFrame:
+    """A finished job's test predictions of a model of ``classes``, read from its MLflow run, as rows of
+    ``study_predictions``: with its model's threshold and P(pneumonia) as ``probability`` (for a K-class
+    model, 1 - P(NORMAL), beside each class's probability)."""
     strategy = result["strategy"]
     with tempfile.TemporaryDirectory() as folder:
         local = Path(client.download_artifacts(result["run_id"], f"{strategy}/{PREDICTION_ARTIFACTS}", folder))
         predictions = pd.read_csv(local / "test_predictions.csv")
         threshold = json.loads((local / "decision_threshold.json").read_text())["threshold"]
-    return predictions.assign(strategy=result["model"], seed=result["seed"], threshold=threshold)[list(STUDY_PREDICTION_COLUMNS)]
+    pneumonia = pneumonia_probability(probabilities_of(predictions, "probability", classes))
+    rows = predictions.assign(strategy=result["model"], seed=result["seed"], threshold=threshold, probability=pneumonia)
+    return rows[study_prediction_columns(classes)]

@@ -11,7 +11,7 @@ from matplotlib.figure import Figure
 from mlflow.tracking import MlflowClient
 
 from ...parameters import Study, as_written
-from ...study.comparison import STUDY_METRICS
+from ...study.comparison import is_multiclass, study_metrics, tested_metric
 from ...study.jobs import StudyJobError, gan_jobs, job_name, job_predictions, launch_jobs, study_jobs, trains_own_gan
 from ...study.parameters import GAN_PROFILE_SEPARATOR
 from ...study.spread import HEADLINE_FIGURES, STUDY_FIGURE_COLUMNS, spread_figures
@@ -22,9 +22,10 @@ def run_study_models(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Train and report every strategy of ``study.strategies`` over ``study.seeds`` seeds (the
     synthetic-image ones with each of ``study.gan_profiles``), each job an MLflow child run of this
-    run; returns their test predictions, one row per job and test image (``STUDY_PREDICTION_COLUMNS``),
-    and every figure of theirs that reads no test image (validation, stress report, shortcut audit:
-    ``study.spread``), one row per job and figure (``STUDY_FIGURE_COLUMNS``).
+    run; returns their test predictions, one row per job and test image (``study_prediction_columns``
+    of ``raw_data.classes``: each class's probability too for a K-class task), and every figure of
+    theirs that reads no test image (validation, stress report, shortcut audit: ``study.spread``), one
+    row per job and figure (``STUDY_FIGURE_COLUMNS``).
 
     The jobs read the data this run prepared and the synthetic images of its GAN
     (``synthesis.profile``); a GAN of another listed profile is trained once, by a job of its own,
@@ -32,13 +33,6 @@ def run_study_models(
     that GAN's images but it made none (``synthetic_images``), after the jobs if one failed
     or a model did not score exactly the test images of ``image_split`` (the paired tests need them).
     """
-    classes = as_written(parameters)["raw_data"]["classes"]
-    if len(classes) > 2:
-        raise StudyJobError(
-            f"The study compares two-class models (McNemar on their calls at each validation threshold); raw_data.classes "
-            f"{classes} is a {len(classes)}-class task, which it does not compare yet. Run each strategy on its own: "
-            "kedro run --env subtype --pipeline <strategy>."
-        )
     parent = mlflow.active_run()
     if parent is None:
         raise StudyJobError("The study needs MLflow tracking (conf/base/mlflow.yml): its jobs are MLflow child runs.")
@@ -59,7 +53,8 @@ def run_study_models(
     launch_jobs(gans, **launch, root=root, gan_folders={})
     results = launch_jobs(jobs, **launch, root=root, gan_folders={job["gan_profile"]: root / job_name(job) for job in gans})
     client = MlflowClient()
-    predictions = pd.concat([job_predictions(client, result) for result in results], ignore_index=True)
+    classes = parameters["raw_data"]["classes"]
+    predictions = pd.concat([job_predictions(client, result, classes) for result in results], ignore_index=True)
     figures = pd.DataFrame(
         [
             {"strategy": result["model"], "seed": result["seed"], "figure": figure, "value": value}
@@ -78,6 +73,10 @@ def run_study_models(
                 "while the study ran. Rerun the study."
             )
     return predictions, figures
+
+
+# How the report names the figure whose difference from the reference it tests (``tested_metric``).
+TESTED_FIGURE_NAMES = {"roc_auc": "ROC-AUC", "multiclass_macro_roc_auc": "macro ROC-AUC"}
 
 
 def _signed(value: float) -> str:
@@ -107,6 +106,16 @@ def _protocol(comparison: pd.DataFrame, study: Study) -> str:
             f"{', '.join(study.gan_profiles)} (named strategy{GAN_PROFILE_SEPARATOR}profile)"
         )
     level = f"{100 * study.confidence_level:g}%"
+    multiclass = is_multiclass(comparison)
+    tested = TESTED_FIGURE_NAMES[tested_metric(multiclass)]
+    figures = (
+        " The multiclass figures are those of each image's most probable class (the macro ROC-AUC is the mean "
+        "one-vs-rest ROC-AUC over the classes); the others are those of P(pneumonia) = 1 - P(NORMAL) at each "
+        "model's threshold."
+        if multiclass
+        else ""
+    )
+    call = " of its most probable class" if multiclass else ""
     return (
         "**Protocol.** Each strategy's classifier was trained on the training patients (the public train split less "
         "the patients held out for validation), balanced as the strategy prescribes; its training epochs, probability "
@@ -116,9 +125,9 @@ def _protocol(comparison: pd.DataFrame, study: Study) -> str:
         f"its training batches and the random draws of its balancing{gan}. Each cell is the mean ± standard deviation "
         "over seeds of the models' test figures, each at its own threshold, and the "
         f"{level} interval of that seed mean from {study.bootstrap_resamples} resamples of "
-        "whole patients within each class (it reflects the test split's sampling, not seed variation). Against "
-        f"{study.reference_strategy}: a paired patient bootstrap of the difference in seed-mean ROC-AUC, and an exact "
-        "McNemar test on each image's majority-vote correctness over seeds (a tie counts as wrong; it treats images "
+        f"whole patients within each class (it reflects the test split's sampling, not seed variation).{figures} Against "
+        f"{study.reference_strategy}: a paired patient bootstrap of the difference in seed-mean {tested}, and an exact "
+        f"McNemar test on each image's majority-vote correctness{call} over seeds (a tie counts as wrong; it treats images "
         "as independent, so it is optimistic where patients have several images). Each test's p-values are "
         f"Holm-adjusted over the {len(comparison) - 1} comparisons and called significant below "
         f"{study.significance_level:g}."
@@ -130,10 +139,10 @@ def _flag(value: object) -> bool:
     return value in (True, "True")
 
 
-def _verdict(row: pd.Series) -> str:
+def _verdict(row: pd.Series, tested: str) -> str:
     findings = []
-    if _flag(row["roc_auc_difference_significant"]):
-        findings.append(f"a {'higher' if row['roc_auc_difference'] > 0 else 'lower'} ROC-AUC")
+    if _flag(row[f"{tested}_difference_significant"]):
+        findings.append(f"a {'higher' if row[f'{tested}_difference'] > 0 else 'lower'} {TESTED_FIGURE_NAMES[tested]}")
     if _flag(row["mcnemar_significant"]):
         findings.append(f"{'more' if row['mcnemar_c'] > row['mcnemar_b'] else 'fewer'} correct calls")
     return "evidence of " + " and ".join(findings) if findings else "no evidence of a difference"
@@ -143,19 +152,21 @@ def write_comparison_markdown(comparison: pd.DataFrame, spread: pd.DataFrame, st
     """The study report: the protocol, the table, one sentence per comparison with the reference,
     and the seed spread of the headline figures that read no test image."""
     reference = comparison["reference"].iloc[0]
+    multiclass = is_multiclass(comparison)
+    metrics, tested = study_metrics(multiclass), tested_metric(multiclass)
     lines = ["# Balancing strategies compared over seeds", "", _protocol(comparison, study), ""]
-    lines += ["| strategy | " + " | ".join(STUDY_METRICS) + " |", "|---" * (len(STUDY_METRICS) + 1) + "|"]
+    lines += ["| strategy | " + " | ".join(metrics) + " |", "|---" * (len(metrics) + 1) + "|"]
     for _, row in comparison.iterrows():
         name = f"{row['strategy']} (reference)" if row["strategy"] == reference else row["strategy"]
-        lines.append(f"| {name} | " + " | ".join(_cell(row, metric) for metric in STUDY_METRICS) + " |")
+        lines.append(f"| {name} | " + " | ".join(_cell(row, metric) for metric in metrics) + " |")
     lines += ["", f"## Against {reference}", ""]
     comparisons = int((comparison["strategy"] != reference).sum())
     for _, row in comparison[comparison["strategy"] != reference].iterrows():
         lines.append(
-            f"- {row['strategy']} vs {reference}: ROC-AUC {_signed(row['roc_auc_difference'])} "
-            f"[{_signed(row['roc_auc_difference_ci_low'])}, {_signed(row['roc_auc_difference_ci_high'])}], "
-            f"Holm p {_bootstrap_p(row['roc_auc_difference_p_holm'], comparisons, study)}; McNemar b = {int(row['mcnemar_b'])}, "
-            f"c = {int(row['mcnemar_c'])}, Holm p = {row['mcnemar_p_holm']:.2g}: {_verdict(row)}."
+            f"- {row['strategy']} vs {reference}: {TESTED_FIGURE_NAMES[tested]} {_signed(row[f'{tested}_difference'])} "
+            f"[{_signed(row[f'{tested}_difference_ci_low'])}, {_signed(row[f'{tested}_difference_ci_high'])}], "
+            f"Holm p {_bootstrap_p(row[f'{tested}_difference_p_holm'], comparisons, study)}; McNemar b = {int(row['mcnemar_b'])}, "
+            f"c = {int(row['mcnemar_c'])}, Holm p = {row['mcnemar_p_holm']:.2g}: {_verdict(row, tested)}."
         )
     return "\n".join(lines + _spread_lines(spread)) + "\n"
 
@@ -190,11 +201,13 @@ def _spread_lines(spread: pd.DataFrame) -> list[str]:
 
 
 def plot_comparison(comparison: pd.DataFrame) -> Figure:
-    """Each metric's seed mean and interval per strategy, one panel per metric (the reference in red)."""
-    figure = Figure(figsize=(3 * len(STUDY_METRICS), 0.5 * len(comparison) + 1.8), layout="constrained")
+    """Each metric's seed mean and interval per strategy, one panel per metric (the reference in red);
+    a K-class study's title says which figures are of the most probable class and which of P(pneumonia)."""
+    metrics = study_metrics(is_multiclass(comparison))
+    figure = Figure(figsize=(3 * len(metrics), 0.5 * len(comparison) + 1.8), layout="constrained")
     positions = np.arange(len(comparison))[::-1]
     colours = np.where(comparison["strategy"] == comparison["reference"], "tab:red", "tab:blue")
-    for axes, metric in zip(figure.subplots(1, len(STUDY_METRICS), sharey=True), STUDY_METRICS):
+    for axes, metric in zip(figure.subplots(1, len(metrics), sharey=True), metrics):
         means = comparison[f"{metric}_mean"].to_numpy(dtype=float)
         errors = np.abs(comparison[[f"{metric}_ci_low", f"{metric}_ci_high"]].to_numpy(dtype=float).T - means)
         for position, mean, low, high, colour in zip(positions, means, *errors, colours):
@@ -202,5 +215,7 @@ def plot_comparison(comparison: pd.DataFrame) -> Figure:
         axes.set_title(metric)
         axes.grid(axis="x", alpha=0.3)
     axes.set_yticks(positions, comparison["strategy"])
-    figure.suptitle(f"Test metrics: seed mean and patient bootstrap interval ({comparison['reference'].iloc[0]} in red)")
+    sources = "multiclass_* of the most probable class, the others of P(pneumonia); " if is_multiclass(comparison) else ""
+    reference = comparison["reference"].iloc[0]
+    figure.suptitle(f"Test metrics: {sources}seed mean and patient bootstrap interval ({reference} in red)")
     return figure
