@@ -11,7 +11,8 @@ five folds.
 
 Each run is a folder named <configuration>-seed<seed> holding what one `kedro run --env subtype
 --pipeline <strategy>` wrote (copied from data/subtype/): predictor/predictor.json,
-validation_predictions.csv and stress_metrics.json (a Kedro version folder of each is fine).
+validation_predictions.csv, stress_metrics.json and shortcut_audit.json (a Kedro version folder of
+each is fine).
 
 Run from the project root:  python benchmarks/subtype_spread.py <folder of run folders>
 """
@@ -87,6 +88,7 @@ def validation_figures(folder: Path, reporting) -> dict[str, float]:
     calibrated = with_probabilities(predictions, "probability", apply_calibration(raw, predictor["calibration"]), classes)
     figures = multiclass_figures(calibrated, classes, reporting, RELIABILITY_BINS)
     stress = json.loads(newest(folder, "stress_metrics.json").read_text())
+    audit = json.loads(newest(folder, "shortcut_audit.json").read_text())
     decision = predictor["decision"]
     return {
         "three-class accuracy": figures["multiclass_accuracy"],
@@ -103,6 +105,12 @@ def validation_figures(folder: Path, reporting) -> dict[str, float]:
         "stress three-class accuracy worst": stress["validation.multiclass_accuracy_worst"],
         "stress specificity mean": stress["validation.specificity_mean"],
         "stress specificity worst": stress["validation.specificity_worst"],
+        # nan for runs made before the stress report and the audit had per-class figures
+        "stress VIRUS recall worst": stress.get("validation.recall_VIRUS_worst", np.nan),
+        "shortcut audit: properties tell bacteria from virus (ROC-AUC)": audit.get(
+            "train.bacteria_vs_virus.combined.roc_auc", np.nan
+        ),
+        "shortcut audit: properties tell NORMAL from pneumonia (ROC-AUC)": audit["train.combined.roc_auc"],
     }
 
 
