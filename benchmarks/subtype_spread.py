@@ -114,6 +114,15 @@ def validation_figures(folder: Path, reporting) -> dict[str, float]:
     }
 
 
+def summary(values: np.ndarray) -> str:
+    """The mean and range over seeds of the runs that have the figure ("n/a" if none has it)."""
+    found = values[np.isfinite(values)]
+    if not len(found):
+        return "n/a"
+    text = f"{found.mean():.3f}" + (f" ({found.min():.3f}-{found.max():.3f})" if len(found) > 1 else "")
+    return text + (f" [{len(found)} of {len(values)} runs]" if len(found) < len(values) else "")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("runs", type=Path, help="a folder of <configuration>-seed<seed> run folders")
@@ -128,8 +137,7 @@ def main() -> None:
     for name, runs in configurations.items():
         row = {"configuration": name, "seeds": ",".join(str(seed) for seed in runs)}
         for figure in next(iter(runs.values())):
-            values = np.array([run[figure] for run in runs.values()])
-            row[figure] = f"{values.mean():.3f}" + (f" ({values.min():.3f}-{values.max():.3f})" if len(values) > 1 else "")
+            row[figure] = summary(np.array([run[figure] for run in runs.values()], dtype=float))
         rows.append(row)
     print(pd.DataFrame(rows).set_index("configuration").T.to_string())
 
