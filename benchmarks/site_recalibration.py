@@ -103,6 +103,11 @@ def main() -> None:
 
     started = time.perf_counter()
     predictor = load_predictor(arguments.model)
+    if len(predictor.classes) > 2:
+        parser.error(
+            f"--model has the classes {predictor.classes}: this benchmark measures a two-class model's "
+            "recalibration (one probability, its threshold); give it a two-class package."
+        )
     scored = score_site(predictor, labelled_files(arguments.data, predictor.classes))
     images = scored.stored_images
     description = "no shift"
