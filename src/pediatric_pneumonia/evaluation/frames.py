@@ -8,9 +8,14 @@ import numpy as np
 import pandas as pd
 
 
+def class_column(prefix: str, class_name: str) -> str:
+    """The column of one class's probabilities named ``prefix`` (``probability_VIRUS``), in tables and JSON."""
+    return f"{prefix}_{class_name}"
+
+
 def probability_columns(prefix: str, classes: list[str]) -> list[str]:
     """The columns holding the probabilities named ``prefix`` for a model of ``classes``."""
-    return [prefix] if len(classes) == 2 else [f"{prefix}_{name}" for name in classes]
+    return [prefix] if len(classes) == 2 else [class_column(prefix, name) for name in classes]
 
 
 def table_classes(frame: pd.DataFrame, prefix: str) -> list[str] | None:

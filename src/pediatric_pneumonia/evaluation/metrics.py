@@ -57,6 +57,12 @@ def roc_auc(targets: np.ndarray, scores: np.ndarray) -> float:
     return float((ranks[positives].sum() - n_positive * (n_positive + 1) / 2) / (n_positive * n_negative))
 
 
+def class_counts(targets: np.ndarray, classes: list[str]) -> dict[str, int]:
+    """How many images of each class ``targets`` (class indices) hold, by class name."""
+    targets = np.asarray(targets)
+    return {name: int((targets == index).sum()) for index, name in enumerate(classes)}
+
+
 def argmax_accuracy(targets: np.ndarray, probabilities: np.ndarray) -> float:
     """The share of images whose most probable class ((N, K) probabilities) is their label."""
     return float((np.argmax(probabilities, axis=1) == np.asarray(targets)).mean())

@@ -44,6 +44,12 @@ def _listing(values: list) -> str:
     return ", ".join(str(value) for value in values) or "none"
 
 
+def _bounds(metrics: dict, name: str) -> str | None:
+    """``<low> to <high>``, the interval the report gives ``name``, or None when it gives none."""
+    low, high = metrics.get(f"{name}_ci_low"), metrics.get(f"{name}_ci_high")
+    return None if low is None or high is None else f"{_number(low)} to {_number(high)}"
+
+
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     """A Markdown table."""
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
@@ -207,15 +213,11 @@ def validation_section(calibration: dict, decision_threshold: dict) -> list[str]
 def test_section(test_metrics: dict, reporting: Reporting) -> list[str]:
     level = f"{reporting.confidence_level:.0%}"
 
-    def interval(name: str) -> str:
-        low, high = test_metrics.get(f"{name}_ci_low"), test_metrics.get(f"{name}_ci_high")
-        return NOT_AVAILABLE if low is None or high is None else f"{_number(low)} to {_number(high)}"
-
     rows = [
         [
             name,
             _number(test_metrics.get(name)),
-            interval(name),
+            _bounds(test_metrics, name) or NOT_AVAILABLE,
             _number(test_metrics.get(name if name in THRESHOLD_FREE_METRICS else f"{name}_at_{PAPER_THRESHOLD}")),
             _number(test_metrics.get(f"patient_{name}")),
             _number(test_metrics.get(f"{name}_without_duplicates")),
@@ -268,9 +270,8 @@ def three_class_section(test_metrics: dict, classes: list[str], reporting: Repor
     level = f"{reporting.confidence_level:.0%}"
 
     def with_interval(name: str) -> str:
-        low, high = test_metrics.get(f"{name}_ci_low"), test_metrics.get(f"{name}_ci_high")
-        interval = "" if low is None or high is None else f" ({level}: {_number(low)} to {_number(high)})"
-        return f"{_number(test_metrics.get(name))}{interval}"
+        bounds = _bounds(test_metrics, name)
+        return _number(test_metrics.get(name)) + (f" ({level}: {bounds})" if bounds else "")
 
     pair = subtype_pair(classes)
     per_class = [

@@ -84,11 +84,12 @@ def multiclass_figures(predictions: pd.DataFrame, classes: list[str], reporting:
         figures[f"f1_{name}"] = float(f1[index])
         if present and not (targets == index).all():
             figures[f"roc_auc_{name}"] = one_vs_rest_roc_auc(targets, probabilities, index)
-    first, second = (classes.index(name) for name in subtype_pair(classes))
+    subtypes = subtype_pair(classes)
+    first, second = (classes.index(name) for name in subtypes)
     pair = np.isin(targets, [first, second])
     if len(np.unique(targets[pair])) == 2:
         share = probabilities[pair, second] / np.maximum(probabilities[pair, first] + probabilities[pair, second], 1e-12)
-        figures[f"{pair_name(subtype_pair(classes))}_roc_auc"] = roc_auc((targets[pair] == second).astype(int), share)
+        figures[f"{pair_name(subtypes)}_roc_auc"] = roc_auc((targets[pair] == second).astype(int), share)
     for stage, prefix in (("before", "raw_probability"), ("after", "probability")):
         scores = calibration_scores(targets, probabilities_of(predictions, prefix, classes), bins)
         figures |= {f"test_multiclass_{name}_{stage}": value for name, value in scores.items()}

@@ -11,7 +11,7 @@ from ..naming import SUBTYPES, subtype_from_path
 from ..parameters import Reporting
 from .bootstrap import group_bootstrap_intervals
 from .calibration import calibration_scores
-from .metrics import core_metrics, headline_metrics, threshold_metrics
+from .metrics import class_counts, core_metrics, headline_metrics, threshold_metrics
 from .multiclass import binary_view, multiclass_figures
 from .patients import aggregate_by_patient
 
@@ -62,7 +62,7 @@ def prediction_report(predictions: pd.DataFrame, threshold: float, classes: list
     if len(classes) > 2:
         binary, binary_classes = binary_view(predictions, classes)
         report = prediction_report(binary, threshold, binary_classes, reporting, bins)
-        counts = {name: int((predictions["target"] == index).sum()) for index, name in enumerate(classes)}
+        counts = class_counts(predictions["target"].to_numpy(), classes)
         return {**report, "class_counts": counts, **multiclass_figures(predictions, classes, reporting, bins)}
     targets, probabilities = predictions["target"].to_numpy(), predictions["probability"].to_numpy()
     has_positives, has_negatives = bool((targets == 1).any()), bool((targets == 0).any())
@@ -87,7 +87,7 @@ def prediction_report(predictions: pd.DataFrame, threshold: float, classes: list
         **report,
         "threshold": float(threshold),
         "n_images": int(len(targets)),
-        "class_counts": {name: int((targets == index).sum()) for index, name in enumerate(classes)},
+        "class_counts": class_counts(targets, classes),
         **{
             f"test_{name}_{stage}": value
             for stage, column in (("before", "raw_probability"), ("after", "probability"))

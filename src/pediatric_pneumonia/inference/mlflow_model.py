@@ -30,8 +30,9 @@ from mlflow.models import ModelSignature
 from mlflow.tracking import MlflowClient
 from mlflow.types import ColSpec, Schema
 
+from ..evaluation.frames import probability_columns
 from .loading import PACKAGE_ARTIFACT
-from .predictor import Prediction, Predictor, probability_column
+from .predictor import Prediction, Predictor
 
 logger = logging.getLogger(__name__)
 
@@ -127,7 +128,9 @@ def model_signature(classes: list[str]) -> ModelSignature:
     a model of more than two classes, one ``probability_<CLASS>`` column per class (calibrated,
     empty for an unreadable input)."""
     per_class = (
-        [ColSpec("double", probability_column(name), required=False) for name in classes] if len(classes) > 2 else []
+        [ColSpec("double", column, required=False) for column in probability_columns("probability", classes)]
+        if len(classes) > 2
+        else []
     )
     return ModelSignature(
         inputs=Schema([ColSpec("binary", INPUT_COLUMN)]), outputs=Schema([*PREDICTION_COLUMNS, *per_class])

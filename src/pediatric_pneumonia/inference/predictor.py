@@ -24,7 +24,7 @@ import numpy as np
 
 from ..data_layout import labelled_files
 from ..evaluation.calibration import apply_calibration
-from ..evaluation.frames import pneumonia_probability
+from ..evaluation.frames import class_column, pneumonia_probability
 from ..evaluation.shift import MIN_SHIFT_CHECK_IMAGES, OutOfDistributionScorer, shift_report
 from ..explain import grad_cam
 from ..imaging.decode import DEFAULT_DECODE_LIMITS, DecodeLimits, ImageDecodeError, to_grayscale_uint8
@@ -64,7 +64,6 @@ __all__ = [
     "Predictor",
     "load_predictor",
     "package_folder",
-    "probability_column",
 ]
 
 # Images per model call when a package does not say (packages record params:inference.batch_size).
@@ -100,12 +99,7 @@ class Prediction:
         """The fields as a flat dict: a K-class model's probabilities as ``probability_<CLASS>``."""
         fields = asdict(self)
         probabilities = fields.pop("probabilities")
-        return fields | {probability_column(name): value for name, value in (probabilities or {}).items()}
-
-
-def probability_column(class_name: str) -> str:
-    """The flat name of one class's probability (``probability_<CLASS>``) in tables and JSON."""
-    return f"probability_{class_name}"
+        return fields | {class_column("probability", name): value for name, value in (probabilities or {}).items()}
 
 
 @dataclass(frozen=True)

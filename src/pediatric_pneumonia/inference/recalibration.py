@@ -19,6 +19,7 @@ import numpy as np
 from ..data_layout import where_labels_go
 from ..evaluation.calibration import apply_calibration, calibration_from_validation, temperature_at_bound
 from ..evaluation.frames import probabilities_of, with_probabilities
+from ..evaluation.metrics import class_counts
 from ..evaluation.multiclass import binary_view
 from ..evaluation.report import interval_figures
 from ..evaluation.site import ScoredSite
@@ -137,11 +138,6 @@ def wide_intervals(point: dict, tolerance: float) -> list[str]:
         for name in ("sensitivity", "specificity")
         if point[f"{name}_ci_high"] - point[f"{name}_ci_low"] > tolerance
     ]
-
-
-def class_counts(targets: np.ndarray, classes: list[str]) -> dict[str, int]:
-    """How many images of each class ``targets`` (class indices) hold, by class name."""
-    return {name: int((targets == index).sum()) for index, name in enumerate(classes)}
 
 
 def require_every_class(targets: np.ndarray, classes: list[str]) -> None:

@@ -31,13 +31,12 @@ def assess_class_images(
     intensity: dict,
 ) -> tuple[dict, dict[str, np.ndarray]]:
     """Quality, diversity and memorization of one class's ``synthetic`` images against its real
-    ``training`` and ``held_out`` images; returns the figures and the images the plots show."""
+    ``training`` and ``held_out`` images; returns the scores and the images the plots show."""
     features = {name: embed(extractor, sample, intensity, report.batch_size) for name, sample in images.items()}
     pixels = {name: sample.reshape(len(sample), -1) / 255.0 for name, sample in images.items()}
     scores, pixel_distance, pixel_index = synthetic_image_scores(
         features, pixels, report.nearest_k, report.memorization_percentile
     )
-    figures = {**scores, **{f"n_{name}": len(sample) for name, sample in images.items()}}
     synthetic, training = images["synthetic"], images["training"]
     closest = np.argsort(pixel_distance)[: report.closest_pairs]
     shown = {
@@ -45,7 +44,7 @@ def assess_class_images(
         "real": training[: report.grid_images],
         "closest": np.stack([image for i in closest for image in (synthetic[i], training[pixel_index[i]])]),
     }
-    return figures, shown
+    return scores, shown
 
 
 def assess_synthetic_images(
@@ -76,10 +75,12 @@ def assess_synthetic_images(
             "held_out": subsample(class_images(validation_set, classes, name), report.max_images, rng),
             "synthetic": subsample(synthetic_set["images"][synthetic_set["labels"] == label], report.max_images, rng),
         }
+        counts = {f"n_{set_name}": len(sample) for set_name, sample in images.items()}
         if reason := too_few_images(images, report.nearest_k):
-            figures[name] = {**{f"n_{set_name}": len(sample) for set_name, sample in images.items()}, "not_assessed": reason}
+            figures[name] = {**counts, "not_assessed": reason}
             continue
-        figures[name], shown[name] = assess_class_images(extractor, images, report, preprocessing.intensity.plain())
+        scores, shown[name] = assess_class_images(extractor, images, report, preprocessing.intensity.plain())
+        figures[name] = {**scores, **counts}
     metrics = {
         "gan_profile": "+".join(synthetic_image_profiles(synthetic_set["paths"])) or "unknown",
         "feature_space": "baseline classifier, last conv block, global average pooled",
